@@ -1,0 +1,125 @@
+package rules
+
+import (
+	"net/netip"
+	"time"
+
+	"flashgate/route"
+)
+
+// Config is the validated configuration: the main file and every included
+// file merged. It is plain data; package proxy compiles it into a runtime
+// snapshot. Sections whose meaning belongs to another package (cache,
+// admission, a route's filters, cache policy and ESI settings) are kept as
+// Nodes and decoded strictly by that package, so their errors still name
+// file:line:col.
+type Config struct {
+	// Files lists every file that was read (main file first), for the watcher.
+	Files []string
+	// WatchDirs lists the directories to watch: those of Files and of every
+	// include glob, so that a new file matching a glob is picked up.
+	WatchDirs []string
+	// Digest is a hash of the bytes of all Files; equal digests mean nothing changed.
+	Digest [32]byte
+
+	Server  Server
+	Logging Logging
+	Origins []*Origin // sorted by Name
+	Routes  []*Route  // in file order (main file, then includes in glob order)
+
+	Cache     Node // top-level "cache:", decoded by package cache
+	Admission Node // top-level "admission:", decoded by package filters
+	Demo      *Demo
+}
+
+// Server holds the public listener's settings. Zero values are replaced by
+// defaults during validation, so a loaded Config never has zero limits.
+type Server struct {
+	Listen          string        // default "127.0.0.1:8080"
+	ReadTimeout     time.Duration // default 10s
+	WriteTimeout    time.Duration // default 30s
+	IdleTimeout     time.Duration // default 60s
+	ShutdownTimeout time.Duration // default 15s
+	MaxHeaderBytes  int64         // default 16KiB (fasthttp ReadBufferSize)
+	MaxBodyBytes    int64         // default 1MiB
+	MaxConnsPerIP   int           // default 0 = unlimited
+	Concurrency     int           // default 262144 (fasthttp's)
+	TrustedProxies  []netip.Prefix
+	// Unmatched is what a request that matches no route gets: "deny" (404
+	// at the edge, the default) or the name of an origin to forward to.
+	Unmatched string
+	// CaseInsensitive makes every route's literal segments match regardless
+	// of ASCII case (as an origin on a case-insensitive router reads them).
+	CaseInsensitive bool
+	Pos             Pos
+}
+
+// Logging configures the process log and the optional access log.
+type Logging struct {
+	Level     string // debug, info (default), warn, error
+	Format    string // text (default) or json
+	AccessLog string // "" = off, "stdout", "stderr" or a file path
+}
+
+// Origin is a named pool of backend servers. Only configured origins are
+// ever contacted.
+type Origin struct {
+	Name    string
+	Servers []string // host:port
+	// Hosts are the public host names served by this origin; an absolute
+	// ESI src is fetched only if its host is listed here.
+	Hosts          []string
+	HostRewrite    string // Host header sent upstream; "" keeps the client's
+	TLS            bool   // connect with TLS
+	Balance        string // round_robin (default) or least_conn
+	ConnectTimeout time.Duration
+	ReadTimeout    time.Duration // response timeout, default 10s
+	WriteTimeout   time.Duration
+	MaxConns       int           // per server, default 512
+	MaxConnWait    time.Duration // wait for a free connection, default 100ms
+	MaxIdleConn    time.Duration // idle keep-alive lifetime, default 30s
+	Health         HealthCheck
+	Pos            Pos
+}
+
+// HealthCheck configures active health checks of an origin's servers.
+// A zero Path disables them.
+type HealthCheck struct {
+	Path      string
+	Interval  time.Duration // default 2s
+	Timeout   time.Duration // default 1s
+	Fails     int           // consecutive failures to mark down, default 2
+	Passes    int           // consecutive passes to mark up, default 2
+	Status    int           // expected status, default 200 (any 2xx if 0)
+}
+
+// Route is one entry of the route table.
+type Route struct {
+	Name    string
+	Host    string   // "" matches any host
+	Methods []string // nil matches every method
+	Path    string
+	Pattern *route.Pattern
+	Origin  string
+	// HostRewrite overrides the origin's HostRewrite for this route.
+	HostRewrite string
+	Timeout     time.Duration // overrides the origin's ReadTimeout when > 0
+	MaxBodyBytes int64        // overrides Server.MaxBodyBytes when > 0
+
+	Cache   Node   // "cache:", decoded by package cache; zero = not cached
+	ESI     Node   // "esi:", decoded by package proxy; zero = off
+	Filters []Node // "filters:", each a one-key map {kind: spec}, decoded by package filters
+	Pos     Pos
+}
+
+// Demo asks cmd/flashgate to start the embedded demo shop on Listen.
+type Demo struct {
+	Listen string
+	Pos    Pos
+}
+
+// Pos is a position in a rule file.
+type Pos struct {
+	File      string
+	Line, Col int
+}
