@@ -1,0 +1,201 @@
+package route
+
+// maxHost bounds the host names Match looks up: a DNS name has at most 253
+// bytes (+ a trailing dot), so a longer Host header can only be host-less.
+const maxHost = 256
+
+// Match finds the route for a request. path should be the output of
+// Normalize; host is the Host header (a port and a trailing dot are
+// ignored, case does not matter). On Found, index is the position of the
+// entry given to NewTable and ps holds its parameters (aliasing path); on
+// NotFound or MethodNotAllowed, index is -1 and ps is empty. ps may be nil
+// when the parameters are not needed. Match does not allocate.
+//
+// Precedence: a route for the request's host beats a host-less route; then
+// the most specific pattern wins, comparing segments left to right with
+// literal > {param} > catch-all; among routes that match the path, only one
+// allowing the method counts (so "GET /item/{id}" serves GET /item/special
+// even if "POST /item/special" exists).
+func (t *Table) Match(host, method, path []byte, ps *Params) (index int, res Result) {
+	if ps != nil {
+		ps.Reset()
+	}
+	if t == nil || t.anyHost == nil {
+		return -1, NotFound
+	}
+	if len(path) > 1 && path[len(path)-1] == '/' {
+		path = path[:len(path)-1] // a trailing slash is insignificant, see the package doc
+	}
+	pos := 0
+	if len(path) == 1 {
+		pos = 1 // "/" has no segments
+	}
+	var m matcher
+	m.method, m.path, m.ps = method, path, ps
+	m.fold = t.foldCase
+	if len(t.hosts) > 0 {
+		var buf [maxHost]byte
+		if key, ok := hostKey(&buf, host); ok {
+			if root := t.hosts[string(key)]; root != nil {
+				if l := m.walk(root, pos); l != nil {
+					return m.found(l)
+				}
+			}
+		}
+	}
+	if l := m.walk(t.anyHost, pos); l != nil {
+		return m.found(l)
+	}
+	if ps != nil {
+		ps.Reset()
+	}
+	if m.sawPath {
+		return -1, MethodNotAllowed
+	}
+	return -1, NotFound
+}
+
+// matcher carries one Match call's inputs through the recursive walk.
+type matcher struct {
+	method, path []byte
+	ps           *Params // nil: capture nothing
+	fold         bool
+	sawPath      bool // some route matched the path but not the method
+}
+
+func (m *matcher) found(l *leaf) (int, Result) {
+	if m.ps != nil {
+		copy(m.ps.names[:], l.names)
+	}
+	return l.index, Found
+}
+
+func (m *matcher) push(v []byte) {
+	if m.ps != nil {
+		m.ps.push(v)
+	}
+}
+
+func (m *matcher) captured() int {
+	if m.ps == nil {
+		return 0
+	}
+	return m.ps.n
+}
+
+// walk matches the segments of m.path from pos (the index of the '/' that
+// starts the next segment, or len(path) at the end) below n, trying literal,
+// then parameter, then catch-all children, and backtracking on failure.
+func (m *matcher) walk(n *node, pos int) *leaf {
+	if pos >= len(m.path) {
+		if l := m.leafFor(n); l != nil {
+			return l
+		}
+		if n.catchAll != nil {
+			return m.catchAll(n.catchAll, m.path[len(m.path):])
+		}
+		return nil
+	}
+	end := pos + 1
+	for end < len(m.path) && m.path[end] != '/' {
+		end++
+	}
+	seg := m.path[pos+1 : end]
+	for i := range n.lits {
+		if m.equal(n.lits[i].lit, seg) {
+			if l := m.walk(n.lits[i].next, end); l != nil {
+				return l
+			}
+		}
+	}
+	if n.param != nil && len(seg) > 0 {
+		saved := m.captured()
+		m.push(seg)
+		if l := m.walk(n.param, end); l != nil {
+			return l
+		}
+		if m.ps != nil {
+			m.ps.n = saved
+		}
+	}
+	if n.catchAll != nil {
+		return m.catchAll(n.catchAll, m.path[pos+1:])
+	}
+	return nil
+}
+
+func (m *matcher) catchAll(n *node, rest []byte) *leaf {
+	l := m.leafFor(n)
+	if l != nil && len(l.names) > m.captured() {
+		m.push(rest) // named catch-all ({rest...}); "*" captures nothing
+	}
+	return l
+}
+
+func (m *matcher) leafFor(n *node) *leaf {
+	for i := range n.leaves {
+		l := &n.leaves[i]
+		if len(l.methods) == 0 {
+			return l
+		}
+		for _, x := range l.methods {
+			if x == string(m.method) {
+				return l
+			}
+		}
+		m.sawPath = true
+	}
+	return nil
+}
+
+func (m *matcher) equal(lit string, seg []byte) bool {
+	if !m.fold {
+		return lit == string(seg)
+	}
+	if len(lit) != len(seg) {
+		return false
+	}
+	for i := 0; i < len(seg); i++ {
+		if lit[i] != lower(seg[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + ('a' - 'A')
+	}
+	return c
+}
+
+// hostKey lowercases host into buf without its port and trailing dot.
+func hostKey(buf *[maxHost]byte, host []byte) ([]byte, bool) {
+	end := len(host)
+	if end > 0 && host[0] == '[' { // IPv6 literal "[::1]:8080"
+		for i := range host {
+			if host[i] == ']' {
+				end = i + 1
+				break
+			}
+		}
+	} else {
+		for i := range host {
+			if host[i] == ':' {
+				end = i
+				break
+			}
+		}
+	}
+	if end > 0 && host[end-1] == '.' {
+		end--
+	}
+	if end > len(buf) {
+		return nil, false
+	}
+	for i := 0; i < end; i++ {
+		buf[i] = lower(host[i])
+	}
+	return buf[:end], true
+}
