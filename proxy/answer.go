@@ -1,0 +1,69 @@
+package proxy
+
+import (
+	"bytes"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+)
+
+// answer is a response the gateway writes itself (edge rejection, origin
+// failure). Its bodies are built once at package init, so writing one
+// allocates nothing. Client-visible text is fixed here and never contains
+// an error's detail (which goes to metrics and logs).
+type answer struct {
+	status     int
+	code       string // machine-readable, in JSON bodies and logs
+	html, json []byte
+	retryAfter string // "" = no Retry-After
+}
+
+func newAnswer(status int, code, title, msg, retryAfter string) *answer {
+	a := &answer{status: status, code: code, retryAfter: retryAfter}
+	a.html = []byte("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>" + title +
+		"</title></head>\n<body><h1>" + title + "</h1>\n<p>" + msg + "</p></body></html>\n")
+	a.json = []byte(`{"error":"` + code + `","status":` + strconv.Itoa(status) +
+		`,"message":"` + msg + `"}` + "\n")
+	return a
+}
+
+// The gateway's own answers. Messages are plain ASCII without quotes or
+// markup so that they are valid in both HTML and JSON as written.
+var (
+	ansBadPath      = newAnswer(400, "bad_path", "Bad request", "The request path is malformed: it contains an encoded slash, a control byte, a bad escape or climbs above the root.", "")
+	ansBadRequest   = newAnswer(400, "bad_request", "Bad request", "The request could not be read.", "")
+	ansNotFound     = newAnswer(404, "not_found", "Not found", "There is nothing at this address.", "")
+	ansMethod       = newAnswer(405, "method_not_allowed", "Method not allowed", "This address does not accept this method.", "")
+	ansTimeoutReq   = newAnswer(408, "request_timeout", "Request timeout", "The request took too long to arrive.", "")
+	ansTooLarge     = newAnswer(413, "body_too_large", "Request too large", "The request body is larger than this address accepts.", "")
+	ansHeaderLarge  = newAnswer(431, "headers_too_large", "Request headers too large", "The request headers are larger than the gateway accepts.", "")
+	ansBadGateway   = newAnswer(502, "bad_gateway", "Service unavailable", "The shop could not be reached. Please try again in a moment.", "")
+	ansOriginBusy   = newAnswer(503, "origin_busy", "Busy", "The shop is very busy right now. Please try again in a moment.", "1")
+	ansOriginTimout = newAnswer(504, "gateway_timeout", "Timeout", "The shop took too long to answer. Please try again in a moment.", "")
+)
+
+// write puts a on ctx's response, HTML or JSON by the request's Accept
+// header. Gateway answers are never cacheable: a CDN must not keep a 502.
+func (a *answer) write(ctx *fasthttp.RequestCtx) {
+	r := &ctx.Response
+	r.Reset()
+	r.SetStatusCode(a.status)
+	r.Header.Set("Cache-Control", "no-store")
+	if a.retryAfter != "" {
+		r.Header.Set("Retry-After", a.retryAfter)
+	}
+	if wantsJSON(ctx.Request.Header.Peek("Accept")) {
+		r.Header.SetContentType("application/json")
+		r.SetBodyRaw(a.json)
+	} else {
+		r.Header.SetContentType("text/html; charset=utf-8")
+		r.SetBodyRaw(a.html)
+	}
+}
+
+// wantsJSON reports whether an Accept header prefers JSON: it names a JSON
+// type and not HTML. Browsers send text/html first; fetch() and mobile
+// apps send application/json. A missing Accept gets HTML.
+func wantsJSON(accept []byte) bool {
+	return bytes.Contains(accept, []byte("json")) && !bytes.Contains(accept, []byte("text/html"))
+}

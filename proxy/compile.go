@@ -1,0 +1,191 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"flashgate/route"
+	"flashgate/rules"
+)
+
+// Snapshot is the compiled, immutable runtime form of one Config. A request
+// loads the current snapshot once and uses it to its end; reloads publish a
+// new one. Stateful parts (origin pools) are shared with other snapshots
+// through the Env. Safe for concurrent use.
+type Snapshot struct {
+	Config   *rules.Config
+	table    *route.Table
+	routes   []*Route // index = route table index
+	byName   map[string]*Route
+	pools    map[string]*Pool
+	trusted  []netip.Prefix
+	fallback *Route // unmatched requests when server.unmatched names an origin; nil = deny
+}
+
+// Route is one compiled route. Read only after Compile; the stage fields
+// are set by the packages that compile them (see stages.go) before the
+// snapshot is published.
+type Route struct {
+	Name         string
+	Spec         *rules.Route // the rule it was compiled from (nil for the unmatched fallback)
+	Origin       *Pool
+	HostRewrite  []byte        // Host sent upstream; nil keeps the client's
+	Timeout      time.Duration // whole origin exchange
+	MaxBodyBytes int           // request body limit; 0 = the server's
+	Allow        string        // value of Allow in a 405 for this route's path
+
+	// Stages, nil when the route does not use them; see stages.go.
+	Admission Admission // admission filters, before the cache
+	Cache     Cache     // response cache around the origin call
+	ESI       Assembler // ESI assembly after the origin/cache answer
+
+	requests statusCounters
+}
+
+// Route returns the compiled route with the given name, or nil.
+func (s *Snapshot) Route(name string) *Route { return s.byName[name] }
+
+// Routes returns the compiled routes in table order. The slice must not be
+// modified.
+func (s *Snapshot) Routes() []*Route { return s.routes }
+
+// Compile turns a validated Config into a Snapshot, reporting every error
+// at once (errors.Join), each prefixed with file:line:col. env provides the
+// origin pools; with a nil env (flashgate -check) Compile builds them
+// without starting health checks or contacting any server. Compile does
+// not publish anything: after a successful swap, call env.Retain with the
+// snapshots still serving so pools no longer used are closed.
+func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
+	if env == nil {
+		env = NewEnv(EnvOptions{})
+		env.passive = true
+	}
+	s := &Snapshot{
+		Config: cfg, byName: map[string]*Route{}, pools: map[string]*Pool{},
+		trusted: cfg.Server.TrustedProxies,
+	}
+	var errs []error
+	for i, o := range cfg.Origins {
+		if len(o.Servers) == 0 {
+			errs = append(errs, posErr(o.Pos, fmt.Sprintf("origins[%d].servers", i), "origin %q has no servers", o.Name))
+			continue
+		}
+		s.pools[o.Name] = env.pool(o)
+	}
+	entries := make([]route.Entry, 0, len(cfg.Routes))
+	for i, r := range cfg.Routes {
+		rt, err := s.compileRoute(i, r, env.Metrics)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		entries = append(entries, route.Entry{Host: r.Host, Methods: r.Methods, Pattern: r.Pattern})
+		s.routes = append(s.routes, rt)
+		s.byName[rt.Name] = rt
+	}
+	if len(errs) == 0 {
+		s.setAllow()
+		t, err := route.NewTable(entries, cfg.Server.CaseInsensitive)
+		if err != nil {
+			errs = append(errs, posErr(cfg.Server.Pos, "routes", "%v", err))
+		}
+		s.table = t
+	}
+	if err := s.compileFallback(cfg, env.Metrics); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return s, nil
+}
+
+func (s *Snapshot) compileRoute(i int, r *rules.Route, m *Metrics) (*Route, error) {
+	key := fmt.Sprintf("routes[%d]", i)
+	switch {
+	case r.Pattern == nil:
+		return nil, posErr(r.Pos, key+".path", "route %q has no compiled path pattern", r.Name)
+	case s.byName[r.Name] != nil:
+		return nil, posErr(r.Pos, key+".name", "duplicate route name %q", r.Name)
+	}
+	p := s.pools[r.Origin]
+	if p == nil {
+		return nil, posErr(r.Pos, key+".origin", "unknown origin %q (known: %s)", r.Origin, s.poolNames())
+	}
+	rt := &Route{
+		Name: r.Name, Spec: r, Origin: p,
+		HostRewrite:  hostRewrite(r.HostRewrite, p.spec.HostRewrite),
+		Timeout:      orDur(r.Timeout, orDur(p.spec.ReadTimeout, defaultOriginTimeout)),
+		MaxBodyBytes: int(r.MaxBodyBytes),
+		requests:     newStatusCounters(m.set, r.Name),
+	}
+	return rt, nil
+}
+
+// compileFallback sets the route used for unmatched requests when
+// server.unmatched names an origin rather than "deny".
+func (s *Snapshot) compileFallback(cfg *rules.Config, m *Metrics) error {
+	name := cfg.Server.Unmatched
+	if name == "" || name == "deny" {
+		return nil
+	}
+	p := s.pools[name]
+	if p == nil {
+		return posErr(cfg.Server.Pos, "server.unmatched", "unknown origin %q (known: deny, %s)", name, s.poolNames())
+	}
+	s.fallback = &Route{
+		Name: "_unmatched", Origin: p, HostRewrite: hostRewrite("", p.spec.HostRewrite),
+		Timeout:  orDur(p.spec.ReadTimeout, defaultOriginTimeout),
+		requests: newStatusCounters(m.set, "_unmatched"),
+	}
+	return nil
+}
+
+func (s *Snapshot) poolNames() string {
+	names := make([]string, 0, len(s.Config.Origins))
+	for _, o := range s.Config.Origins {
+		names = append(names, o.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// hostRewrite picks the Host sent upstream: the route's override, else the
+// origin's, else nil (keep the client's).
+func hostRewrite(routeHost, originHost string) []byte {
+	if h := orStr(routeHost, originHost); h != "" {
+		return []byte(h)
+	}
+	return nil
+}
+
+// setAllow fills each route's Allow (RFC 9110 §15.5.6: the methods the
+// target resource supports) with the methods of every route sharing its
+// host and path pattern, so a GET and a POST route on /buy/{id} answer a
+// PUT with "Allow: GET, POST".
+func (s *Snapshot) setAllow() {
+	for _, rt := range s.routes {
+		var ms []string
+		for _, o := range s.routes {
+			if o.Spec.Host == rt.Spec.Host && o.Spec.Pattern.String() == rt.Spec.Pattern.String() {
+				for _, m := range o.Spec.Methods {
+					if !slices.Contains(ms, m) {
+						ms = append(ms, m)
+					}
+				}
+			}
+		}
+		rt.Allow = strings.Join(ms, ", ")
+	}
+}
+
+func posErr(p rules.Pos, key, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	if p.File == "" {
+		return fmt.Errorf("%s: %s", key, msg)
+	}
+	return fmt.Errorf("%s:%d:%d: %s: %s", p.File, p.Line, p.Col, key, msg)
+}

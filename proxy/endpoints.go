@@ -1,0 +1,71 @@
+package proxy
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+)
+
+// GatewayHandler answers a request under /_flashgate/. It writes the whole
+// response into x.Ctx.Response; x.Route is nil.
+type GatewayHandler func(x *Exchange)
+
+// HandleGateway registers h for the path /_flashgate/<name> (name without
+// a leading slash, e.g. "quiz" or "queue/status"). It must be called
+// before Serve or Handler is used; registering the same name twice panics
+// (a wiring bug, not a runtime condition). Unregistered names get a 404.
+func (s *Server) HandleGateway(name string, h GatewayHandler) {
+	if _, dup := s.endpoints[name]; dup {
+		panic("BUG: gateway endpoint /_flashgate/" + name + " registered twice")
+	}
+	s.endpoints[name] = h
+}
+
+func (s *Server) registerBuiltinEndpoints() {
+	s.HandleGateway("health", s.serveHealth)
+	s.HandleGateway("time", s.serveTime)
+}
+
+// serveGateway dispatches /_flashgate/<name>; the map lookup with a
+// string(bytes) key does not allocate.
+func (s *Server) serveGateway(x *Exchange) {
+	if h := s.endpoints[string(x.Path[len(gatewayPrefix):])]; h != nil {
+		h(x)
+		return
+	}
+	ansNotFound.write(x.Ctx)
+}
+
+// healthBody is the JSON of /_flashgate/health.
+type healthBody struct {
+	Status string       `json:"status"`
+	Reload ReloadStatus `json:"last_reload"`
+}
+
+// serveHealth answers 200 while the process serves, with the state of the
+// last reload: a rejected reload is not unhealthy (the last good rules
+// still serve) but an operator should see it.
+func (s *Server) serveHealth(x *Exchange) {
+	body, _ := json.Marshal(healthBody{Status: "ok", Reload: s.LastReload()})
+	r := &x.Ctx.Response
+	r.Header.Set("Cache-Control", "no-store")
+	r.Header.SetContentType("application/json")
+	r.SetBody(append(body, '\n'))
+}
+
+// serveTime answers the server clock for sale-countdown pages, which keep
+// the cacheable page apart from this small uncacheable API. It allocates
+// nothing beyond the response buffer.
+func (s *Server) serveTime(x *Exchange) {
+	now := time.Unix(0, x.Now).UTC()
+	b := append(x.scratch[:0], `{"now_ms":`...)
+	b = strconv.AppendInt(b, now.UnixMilli(), 10)
+	b = append(b, `,"iso":"`...)
+	b = now.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	b = append(b, "\"}\n"...)
+	x.scratch = b
+	r := &x.Ctx.Response
+	r.Header.Set("Cache-Control", "no-store")
+	r.Header.SetContentType("application/json")
+	r.SetBody(b)
+}

@@ -1,0 +1,122 @@
+package proxy
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+
+	"flashgate/rules"
+)
+
+// Env is the state that outlives snapshots: origin pools (connections and
+// health), metrics, and the seams through which later stages will find
+// their stores. A pool is keyed by its origin's name and a fingerprint of
+// its settings, so a reload that leaves an origin unchanged reuses the
+// pool (health state and keep-alive connections survive) while a changed
+// origin gets a fresh one. Safe for concurrent use.
+type Env struct {
+	Metrics *Metrics
+	log     *slog.Logger
+	ticker  TickerFunc
+	dial    func(addr string) (net.Conn, error)
+	// passive Envs (Compile with a nil Env, as -check does) start no
+	// goroutines and contact no server.
+	passive bool
+
+	mu    sync.Mutex
+	pools map[poolKey]*Pool
+}
+
+type poolKey struct {
+	name string
+	fp   [32]byte
+}
+
+// EnvOptions configures NewEnv. Zero fields get defaults: a new Metrics, the
+// default slog logger, real tickers.
+type EnvOptions struct {
+	Metrics *Metrics
+	Logger  *slog.Logger
+	// Ticker starts health-check tickers; tests inject one they drive.
+	Ticker TickerFunc
+	// Dial, when set, opens every origin connection instead of TCP (with
+	// the origin's connect timeout): for in-memory origins in tests and
+	// benchmarks. The address is a configured server; nothing else is
+	// ever dialled.
+	Dial func(addr string) (net.Conn, error)
+}
+
+// NewEnv returns an empty Env.
+func NewEnv(o EnvOptions) *Env {
+	e := &Env{Metrics: o.Metrics, log: o.Logger, ticker: o.Ticker, dial: o.Dial, pools: map[poolKey]*Pool{}}
+	if e.Metrics == nil {
+		e.Metrics = NewMetrics()
+	}
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	if e.ticker == nil {
+		e.ticker = realTicker
+	}
+	return e
+}
+
+// fingerprint covers every setting of an origin that changes what its
+// connections or health state mean (servers, TLS, timeouts, checks), and
+// not its position in the file, so moving an origin keeps its pool.
+func fingerprint(o *rules.Origin) [32]byte {
+	c := *o
+	c.Pos = rules.Pos{}
+	return sha256.Sum256(fmt.Appendf(nil, "%#v", c))
+}
+
+// pool returns the pool for o, creating (and starting the health checker
+// of) a new one if no pool with the same name and fingerprint exists.
+func (e *Env) pool(o *rules.Origin) *Pool {
+	k := poolKey{o.Name, fingerprint(o)}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if p := e.pools[k]; p != nil {
+		return p
+	}
+	p := newPool(o, e.Metrics.set, e.dial)
+	if o.Health.Path != "" && !e.passive {
+		p.health = newHealthChecker(p, e.log)
+		p.health.start(e.ticker)
+	}
+	e.pools[k] = p
+	return p
+}
+
+// Retain closes every pool not used by one of live (the snapshots still
+// serving). Call it after a swap with the new snapshot, or after a failed
+// compile with the current one, so pools created for a rejected config do
+// not leak their health-check goroutines.
+func (e *Env) Retain(live ...*Snapshot) {
+	used := map[*Pool]bool{}
+	for _, s := range live {
+		if s == nil {
+			continue
+		}
+		for _, p := range s.pools {
+			used[p] = true
+		}
+	}
+	e.mu.Lock()
+	var closing []*Pool
+	for k, p := range e.pools {
+		if !used[p] {
+			delete(e.pools, k)
+			closing = append(closing, p)
+		}
+	}
+	e.mu.Unlock()
+	for _, p := range closing {
+		p.Close()
+	}
+}
+
+// Close closes every pool. The Env must not be used afterwards.
+func (e *Env) Close() { e.Retain() }

@@ -1,0 +1,60 @@
+package proxy
+
+import (
+	"net/netip"
+	"sync"
+
+	"github.com/valyala/fasthttp"
+
+	"flashgate/route"
+)
+
+// Exchange is the per-request state passed down the pipeline and to the
+// stages (Admission, Cache, Assembler). It is pooled: it and every byte
+// slice in it are valid only until the request handler returns; a stage
+// must copy what it keeps. Not safe for concurrent use, except that a
+// FetchFunc may run on another goroutine while the handler waits for it.
+type Exchange struct {
+	Ctx   *fasthttp.RequestCtx
+	Snap  *Snapshot // the snapshot the request started with; used to its end
+	Route *Route    // matched route; nil for gateway endpoints and edge answers
+	// Params holds the route's path parameters ({id}).
+	Params route.Params
+	// Path is the normalised path that was matched and is sent upstream.
+	Path []byte
+	// ClientIP is the resolved client address (see ClientIP).
+	ClientIP netip.Addr
+	// Now is the request's start time in Unix nanoseconds, from the
+	// server's clock; stages use it instead of calling time.Now.
+	Now int64
+	// RequestID is the X-Request-Id sent upstream and echoed to the client.
+	RequestID []byte
+	// Observe is set by an Admission that wants Observe called.
+	Observe bool
+
+	peer        netip.Addr // TCP peer
+	peerTrusted bool
+	scratch     []byte // reusable buffer for header values
+	hop         []byte // names of hop-by-hop headers to delete
+	out         fasthttp.Request
+}
+
+var exchangePool = sync.Pool{New: func() any { return new(Exchange) }}
+
+func acquireExchange(ctx *fasthttp.RequestCtx, snap *Snapshot, now int64) *Exchange {
+	x := exchangePool.Get().(*Exchange)
+	x.Ctx, x.Snap, x.Now = ctx, snap, now
+	return x
+}
+
+// releaseExchange resets x and returns it to the pool. x must not be used
+// afterwards (the fasthttp rule for pooled objects).
+func releaseExchange(x *Exchange) {
+	x.Ctx, x.Snap, x.Route = nil, nil, nil
+	x.Params.Reset()
+	x.Path, x.RequestID = x.Path[:0], x.RequestID[:0]
+	x.ClientIP, x.peer = netip.Addr{}, netip.Addr{}
+	x.Now, x.Observe, x.peerTrusted = 0, false, false
+	x.out.Reset()
+	exchangePool.Put(x)
+}

@@ -1,0 +1,324 @@
+package proxy
+
+// Forwarding correctness lives in this one file: which headers cross the
+// gateway in each direction, which are rewritten, and which client the
+// request is attributed to. References:
+//   - RFC 9110 §7.6.1 (Connection), §7.6.3 (Via), §10.1.4 (TE)
+//   - RFC 9112 §6.1 (Transfer-Encoding), §9.6 (Connection: close)
+//   - RFC 7239 (Forwarded) and the de-facto X-Forwarded-* headers
+// The layout follows net/http/httputil's removeHopByHopHeaders: headers
+// named in Connection are removed first, then the fixed list.
+
+import (
+	"bytes"
+	"net"
+	"net/netip"
+	"unsafe"
+
+	"github.com/valyala/fasthttp"
+)
+
+// hopHeaders are the hop-by-hop headers of RFC 9110 §7.6.1 plus the
+// de-facto ones (Keep-Alive, Proxy-Connection) that HTTP/1.0-era proxies
+// send. They describe one connection and must never be forwarded. Any
+// header whose name starts with "Proxy-" is also dropped (isHopHeader):
+// Proxy-Authorization carries the credentials of a proxy hop, not of the
+// origin, and Proxy-Authenticate is its answer.
+var hopHeaders = [...]string{
+	"Connection",
+	"Keep-Alive",
+	"TE",                // RFC 9110 §10.1.4: hop-by-hop; fasthttp never sends trailers upstream
+	"Trailer",           // RFC 9110 §6.6.2: bodies are buffered, trailers are not relayed
+	"Transfer-Encoding", // RFC 9112 §6.1: the body is re-framed with Content-Length
+	"Upgrade",           // RFC 9110 §7.8: no protocol switching through the gateway
+}
+
+// untrustedHeaders are dropped unless the peer is a trusted proxy: origins
+// and frameworks reflect them into URLs, redirects and cached pages, so a
+// client that can set them can poison a page for everyone (FIELD-NOTES,
+// "Caching and leaks"). Content-Length is listed because the outbound body
+// is set explicitly and fasthttp computes its length.
+var untrustedHeaders = [...]string{
+	"Forwarded", // RFC 7239; we do not emit it, X-Forwarded-* is what origins read
+	"X-Original-URL",
+	"X-Rewrite-URL",
+	"X-HTTP-Method-Override",
+}
+
+// Header names set by the gateway itself.
+const (
+	hdrXFF       = "X-Forwarded-For"
+	hdrXFProto   = "X-Forwarded-Proto"
+	hdrXFHost    = "X-Forwarded-Host"
+	hdrVia       = "Via"
+	hdrRequestID = "X-Request-Id"
+	viaToken     = "1.1 flashgate" // RFC 9110 §7.6.3: received-protocol + pseudonym
+)
+
+// isHopHeader reports whether key is hop-by-hop: in the fixed list, a
+// Proxy-* header, or named by the message's Connection header (conn).
+func isHopHeader(key, conn []byte) bool {
+	for _, h := range hopHeaders {
+		if equalFold(key, h) {
+			return true
+		}
+	}
+	if len(key) >= 6 && equalFold(key[:6], "Proxy-") {
+		return true
+	}
+	return connectionNames(conn, key)
+}
+
+// connectionNames reports whether the comma-separated Connection value conn
+// lists the header name key (RFC 9110 §7.6.1: "a proxy MUST ... remove any
+// header field ... listed as a connection option").
+func connectionNames(conn, key []byte) bool {
+	for len(conn) > 0 {
+		var tok []byte
+		if i := bytes.IndexByte(conn, ','); i >= 0 {
+			tok, conn = conn[:i], conn[i+1:]
+		} else {
+			tok, conn = conn, nil
+		}
+		if tok = bytes.TrimSpace(tok); len(tok) > 0 && bytes.EqualFold(tok, key) {
+			return true
+		}
+	}
+	return false
+}
+
+// isRebuiltHeader reports headers that buildOutbound writes itself.
+func isRebuiltHeader(key []byte) bool {
+	if equalFold(key, hdrXFF) || equalFold(key, hdrXFProto) || equalFold(key, hdrXFHost) ||
+		equalFold(key, hdrVia) || equalFold(key, hdrRequestID) || equalFold(key, "Content-Length") ||
+		equalFold(key, "Host") {
+		// Rebuilt by buildOutbound whatever the peer; never copied verbatim.
+		return true
+	}
+	return false
+}
+
+func isDroppedFromUntrusted(key []byte) bool {
+	for _, h := range untrustedHeaders {
+		if equalFold(key, h) {
+			return true
+		}
+	}
+	return false
+}
+
+// buildOutbound fills out, a reset request, with the request to send to the
+// origin. The inbound request is never mutated: the cache and filters may
+// still read it, and fasthttp owns its buffers. path is the normalised path
+// that was matched; the origin receives exactly it (plus the original query).
+// host is the Host header to send (already resolved from the route, origin
+// and client). out's body aliases the inbound body, so out must not outlive
+// the request.
+func buildOutbound(x *Exchange, out *fasthttp.Request, host []byte) {
+	in := &x.Ctx.Request
+	trusted := x.peerTrusted
+	conn := in.Header.Peek("Connection")
+
+	out.Header.DisableNormalizing()
+	out.Header.SetMethodBytes(in.Header.Method())
+	x.scratch = append(append(x.scratch[:0], x.Path...), '?')
+	if q := in.URI().QueryString(); len(q) > 0 {
+		out.Header.SetRequestURIBytes(append(x.scratch, q...))
+	} else {
+		out.Header.SetRequestURIBytes(x.scratch[:len(x.scratch)-1])
+	}
+	out.Header.SetHostBytes(host)
+	out.UseHostHeader = true
+
+	for k, v := range in.Header.All() {
+		switch {
+		case isHopHeader(k, conn), isRebuiltHeader(k):
+		case !trusted && isDroppedFromUntrusted(k):
+		default:
+			out.Header.AddBytesKV(k, v)
+		}
+	}
+	setForwarded(x, out, trusted)
+	out.SetBodyRaw(in.Body())
+}
+
+// setForwarded writes X-Forwarded-For/-Proto/-Host, Via and X-Request-Id.
+// From a trusted peer the incoming X-Forwarded-* describe the real client
+// and are extended (XFF) or kept (Proto, Host); from anyone else they are
+// lies until proven otherwise and are replaced.
+func setForwarded(x *Exchange, out *fasthttp.Request, trusted bool) {
+	in := &x.Ctx.Request.Header
+	b := x.scratch[:0]
+	if prior := in.Peek(hdrXFF); trusted && len(prior) > 0 {
+		b = append(append(b, prior...), ", "...)
+	}
+	if x.peer.IsValid() {
+		b = x.peer.AppendTo(b)
+	} else {
+		b = append(b, "unknown"...)
+	}
+	out.Header.SetBytesV(hdrXFF, b)
+
+	if v := in.Peek(hdrXFProto); trusted && len(v) > 0 {
+		out.Header.SetBytesV(hdrXFProto, v)
+	} else if x.Ctx.IsTLS() {
+		out.Header.Set(hdrXFProto, "https")
+	} else {
+		out.Header.Set(hdrXFProto, "http")
+	}
+	if v := in.Peek(hdrXFHost); trusted && len(v) > 0 {
+		out.Header.SetBytesV(hdrXFHost, v)
+	} else {
+		out.Header.SetBytesV(hdrXFHost, in.Host())
+	}
+
+	b = b[:0]
+	if prior := in.Peek(hdrVia); len(prior) > 0 {
+		b = append(append(b, prior...), ", "...)
+	}
+	out.Header.SetBytesV(hdrVia, append(b, viaToken...))
+	out.Header.SetBytesV(hdrRequestID, x.RequestID)
+	x.scratch = b
+}
+
+// resolveRequestID sets x.RequestID: the incoming X-Request-Id when the peer
+// is trusted and the value is well-formed (so one id follows a request from
+// the CDN to the origin), else a freshly generated one.
+func resolveRequestID(x *Exchange, gen *idGenerator) {
+	if v := x.Ctx.Request.Header.Peek(hdrRequestID); x.peerTrusted && validRequestID(v) {
+		x.RequestID = append(x.RequestID[:0], v...)
+		return
+	}
+	x.RequestID = gen.Append(x.RequestID[:0])
+}
+
+// validRequestID accepts 1..128 bytes of [A-Za-z0-9._:-], which covers
+// UUIDs, W3C trace ids and CDN ray ids, and keeps log lines and headers
+// injection-free.
+func validRequestID(v []byte) bool {
+	if len(v) == 0 || len(v) > 128 {
+		return false
+	}
+	for _, c := range v {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '.' || c == '_' || c == ':' || c == '-'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// cleanResponse strips hop-by-hop headers from the origin's response in
+// place and adds the gateway's Via. X-Request-Id is added by the pipeline
+// to every answer, not here: a cached response must not carry the id of
+// the request that filled the cache. fasthttp keeps
+// "Connection: close" as a flag rather than a header: it is reset so that
+// an origin closing its connection does not close the client's.
+func cleanResponse(x *Exchange, resp *fasthttp.Response) {
+	h := &resp.Header
+	conn := h.Peek("Connection")
+	// Copy the names first: deleting while iterating would shift the
+	// header slots All is walking.
+	names := x.hop[:0]
+	for k := range h.All() {
+		if isHopHeader(k, conn) {
+			names = append(append(names, k...), 0)
+		}
+	}
+	for rest := names; len(rest) > 0; {
+		i := bytes.IndexByte(rest, 0)
+		h.DelBytes(rest[:i])
+		rest = rest[i+1:]
+	}
+	x.hop = names
+	h.ResetConnectionClose()
+	b := x.scratch[:0]
+	if prior := h.Peek(hdrVia); len(prior) > 0 {
+		b = append(append(b, prior...), ", "...)
+	}
+	h.SetBytesV(hdrVia, append(b, viaToken...))
+	x.scratch = b
+}
+
+// ClientIP returns the address of the client that sent the request. When
+// the TCP peer is in trusted (e.g. a CDN's ranges), it is the rightmost
+// X-Forwarded-For entry that is not itself trusted: entries to its left
+// were written by the client and can be forged, entries to its right by
+// our own proxies. Otherwise it is the TCP peer. It returns the zero Addr
+// when the peer is not an IP (e.g. an in-memory listener without one).
+// trusted is read only; ClientIP allocates nothing.
+func ClientIP(ctx *fasthttp.RequestCtx, trusted []netip.Prefix) netip.Addr {
+	peer := peerAddr(ctx)
+	if !inPrefixes(peer, trusted) {
+		return peer
+	}
+	xff := ctx.Request.Header.Peek(hdrXFF)
+	for len(xff) > 0 {
+		var tok []byte
+		if i := bytes.LastIndexByte(xff, ','); i >= 0 {
+			tok, xff = xff[i+1:], xff[:i]
+		} else {
+			tok, xff = xff, nil
+		}
+		a, ok := parseAddr(bytes.TrimSpace(tok))
+		if !ok {
+			// A malformed entry ends the trustworthy part of the chain.
+			return peer
+		}
+		if !inPrefixes(a, trusted) {
+			return a
+		}
+		peer = a
+	}
+	return peer
+}
+
+// peerAddr is the TCP peer's address, IPv4-mapped addresses unmapped so
+// that "::ffff:10.0.0.1" matches a 10.0.0.0/8 prefix.
+func peerAddr(ctx *fasthttp.RequestCtx) netip.Addr {
+	if a, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
+		return a.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+func inPrefixes(a netip.Addr, ps []netip.Prefix) bool {
+	if !a.IsValid() {
+		return false
+	}
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseAddr parses an IP without copying b: netip.ParseAddr does not retain
+// its argument (a zone is interned by copy), so the unsafe view is sound and
+// saves an allocation per X-Forwarded-For entry.
+func parseAddr(b []byte) (netip.Addr, bool) {
+	if len(b) == 0 {
+		return netip.Addr{}, false
+	}
+	a, err := netip.ParseAddr(unsafe.String(&b[0], len(b)))
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
+}
+
+// equalFold is an ASCII case-insensitive comparison without conversions.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		c, d := b[i], s[i]
+		if c|0x20 != d|0x20 || (c|0x20 < 'a' || c|0x20 > 'z') && c != d {
+			return false
+		}
+	}
+	return true
+}

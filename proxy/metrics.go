@@ -1,0 +1,64 @@
+package proxy
+
+import (
+	"io"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// Metrics holds the gateway's Prometheus metrics in its own metrics.Set
+// (not the library's global one), so that several Servers in one process,
+// as in tests, do not share counters. Safe for concurrent use.
+type Metrics struct {
+	set           *metrics.Set
+	reloads       *metrics.Counter // flashgate_reload_total: attempts that found a change
+	reloadErrors  *metrics.Counter // flashgate_reload_errors_total
+	lastSuccess   *metrics.Gauge   // flashgate_reload_last_success_timestamp_seconds
+	accessDropped *metrics.Counter // flashgate_access_log_dropped_total
+	esiErrors     *metrics.Counter // flashgate_esi_errors_total
+	edge          statusCounters   // answers given before a route matched
+	gateway       statusCounters   // /_flashgate/* endpoints
+}
+
+// NewMetrics returns an empty metric set with the gateway's fixed metrics.
+func NewMetrics() *Metrics {
+	s := metrics.NewSet()
+	return &Metrics{
+		set:           s,
+		reloads:       s.NewCounter("flashgate_reload_total"),
+		reloadErrors:  s.NewCounter("flashgate_reload_errors_total"),
+		lastSuccess:   s.NewGauge("flashgate_reload_last_success_timestamp_seconds", nil),
+		accessDropped: s.NewCounter("flashgate_access_log_dropped_total"),
+		esiErrors:     s.NewCounter("flashgate_esi_errors_total"),
+		edge:          newStatusCounters(s, "_edge"),
+		gateway:       newStatusCounters(s, "_gateway"),
+	}
+}
+
+// Set returns the underlying set, for packages that add their own metrics.
+func (m *Metrics) Set() *metrics.Set { return m.set }
+
+// WritePrometheus writes every metric in Prometheus text format.
+func (m *Metrics) WritePrometheus(w io.Writer) { m.set.WritePrometheus(w) }
+
+// statusCounters is flashgate_requests_total{route, class} for one route,
+// indexed by status/100 (index 0 holds anything outside 1xx..5xx).
+// Created once per route name at compile time, so counting allocates
+// nothing.
+type statusCounters [6]*metrics.Counter
+
+func newStatusCounters(s *metrics.Set, routeName string) statusCounters {
+	var c statusCounters
+	for i, class := range [...]string{"other", "1xx", "2xx", "3xx", "4xx", "5xx"} {
+		c[i] = s.GetOrCreateCounter(`flashgate_requests_total{route="` + routeName + `",class="` + class + `"}`)
+	}
+	return c
+}
+
+func (c *statusCounters) inc(status int) {
+	i := status / 100
+	if i < 1 || i > 5 {
+		i = 0
+	}
+	c[i].Inc()
+}

@@ -1,0 +1,162 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+
+	"github.com/valyala/fasthttp"
+
+	"flashgate/route"
+)
+
+// gatewayPrefix is the path prefix of the gateway's own endpoints.
+var gatewayPrefix = []byte("/_flashgate/")
+
+// handle is the fasthttp handler: it loads the snapshot once, runs the
+// pipeline on it and records the outcome. Nothing here logs synchronously.
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	x := acquireExchange(ctx, s.current.Load(), s.now().UnixNano())
+	counters := s.serve(x)
+	ctx.Response.Header.SetBytesV(hdrRequestID, x.RequestID)
+	status := ctx.Response.StatusCode()
+	counters.inc(status)
+	if s.access != nil {
+		s.access.record(x, status, s.now().UnixNano())
+	}
+	releaseExchange(x)
+}
+
+// serve is the request pipeline, top to bottom. Each stage either answers
+// (and returns) or hands on to the next; see DESIGN.md "How a request
+// flows". It returns the counters the answer is recorded under.
+func (s *Server) serve(x *Exchange) *statusCounters {
+	ctx, snap := x.Ctx, x.Snap
+
+	// Who is asking, and under which request id.
+	x.peer = peerAddr(ctx)
+	x.peerTrusted = inPrefixes(x.peer, snap.trusted)
+	x.ClientIP = ClientIP(ctx, snap.trusted)
+	resolveRequestID(x, s.ids)
+
+	// 1. Normalise the path. The normalised path is what is matched and
+	// what the origin receives, so the two can never disagree.
+	var err error
+	x.Path, err = route.Normalize(x.Path[:0], ctx.Request.URI().PathOriginal())
+	if err != nil {
+		ansBadPath.write(ctx)
+		return &s.metrics.edge
+	}
+
+	// 2. The gateway's own endpoints.
+	if bytes.HasPrefix(x.Path, gatewayPrefix) {
+		s.serveGateway(x)
+		return &s.metrics.gateway
+	}
+
+	// 3. Route.
+	rt := s.match(x)
+	if rt == nil {
+		return &s.metrics.edge // 404 or 405 written by match
+	}
+	x.Route = rt
+	if rt.MaxBodyBytes > 0 && len(ctx.Request.Body()) > rt.MaxBodyBytes {
+		ansTooLarge.write(ctx)
+		return &rt.requests
+	}
+
+	// 4. Admission filters: a rejection is a prebuilt answer.
+	if rt.Admission != nil && !rt.Admission.Admit(x) {
+		return &rt.requests
+	}
+
+	// 5. Cache around the origin call, or the origin alone.
+	if rt.Cache != nil {
+		err = rt.Cache.Serve(x, s.fetch)
+	} else {
+		err = s.fetch(x, &ctx.Response)
+	}
+	if err != nil {
+		originAnswer(err).write(ctx)
+	}
+
+	// 6. ESI assembly of a successful answer.
+	if err == nil && rt.ESI != nil {
+		if err := rt.ESI.Assemble(x); err != nil {
+			s.metrics.esiErrors.Inc()
+			s.logDebug("esi assembly failed", x, err)
+		}
+	}
+
+	// 7. Filters that asked to see the answer.
+	if x.Observe {
+		rt.Admission.Observe(x)
+	}
+	return &rt.requests
+}
+
+// match looks the request up in the route table. It returns the route to
+// serve, the unmatched fallback, or nil after writing a 404 or 405.
+func (s *Server) match(x *Exchange) *Route {
+	ctx, snap := x.Ctx, x.Snap
+	i, res := snap.table.Match(hostOnly(ctx.Request.Header.Host()), ctx.Method(), x.Path, &x.Params)
+	switch res {
+	case route.Found:
+		return snap.routes[i]
+	case route.MethodNotAllowed:
+		ansMethod.write(ctx)
+		ctx.Response.Header.Set("Allow", snap.routes[i].Allow)
+		return nil
+	}
+	if snap.fallback != nil {
+		return snap.fallback
+	}
+	ansNotFound.write(ctx)
+	return nil
+}
+
+// fetch is the origin call: build the outbound request, send it to the
+// route's pool within the route's timeout, clean the answer. It is the
+// FetchFunc handed to the cache stage.
+func (s *Server) fetch(x *Exchange, resp *fasthttp.Response) error {
+	rt := x.Route
+	host := rt.HostRewrite
+	if host == nil {
+		host = x.Ctx.Request.Header.Host()
+	}
+	out := &x.out
+	out.Reset()
+	buildOutbound(x, out, host)
+	resp.Header.SetNoDefaultContentType(true)
+	if err := rt.Origin.Do(out, resp, rt.Timeout); err != nil {
+		s.logDebug("origin request failed", x, err)
+		return err
+	}
+	cleanResponse(x, resp)
+	return nil
+}
+
+// hostOnly strips a port from a Host header value ("a.example:8080",
+// "[::1]:8080") so that routes match the name alone.
+func hostOnly(h []byte) []byte {
+	i := bytes.LastIndexByte(h, ':')
+	if i < 0 || bytes.IndexByte(h[i:], ']') >= 0 {
+		return h
+	}
+	return h[:i]
+}
+
+// logDebug logs a per-request failure at debug level only: per-request
+// events are counted in metrics; this detail is for an operator who
+// turned debug on, and costs nothing when it is off.
+func (s *Server) logDebug(msg string, x *Exchange, err error) {
+	if !s.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	name := ""
+	if x.Route != nil {
+		name = x.Route.Name
+	}
+	s.log.LogAttrs(context.Background(), slog.LevelDebug, msg, slog.String("route", name),
+		slog.String("request_id", string(x.RequestID)), slog.String("error", err.Error()))
+}

@@ -1,0 +1,78 @@
+package proxy
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// ReloadStatus is the outcome of the last reload, for the admin API and
+// /_flashgate/health.
+type ReloadStatus struct {
+	OK    bool      `json:"ok"`
+	At    time.Time `json:"at"`
+	Error string    `json:"error,omitempty"`
+}
+
+// LastReload returns the outcome of the last reload (or of the initial
+// load).
+func (s *Server) LastReload() ReloadStatus { return *s.last.Load() }
+
+// Reload reads the configuration again, compiles it and swaps it in. When
+// the files are byte-identical (same Digest) it does nothing. On any error
+// the current snapshot keeps serving; the error is logged ("rejected
+// FILE:LINE:COL ...; still serving rules loaded at HH:MM:SS"), counted and
+// kept for LastReload, and returned. Requests already running finish on
+// the snapshot they started with. Safe for concurrent use; reloads are
+// serialised.
+func (s *Server) Reload() error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	cfg, err := s.load(s.cfgPath)
+	if err == nil && cfg.Digest == s.current.Load().Config.Digest {
+		return nil
+	}
+	s.metrics.reloads.Inc()
+	var snap *Snapshot
+	if err == nil {
+		snap, err = Compile(cfg, s.env)
+	}
+	now := s.now()
+	if err != nil {
+		s.env.Retain(s.current.Load()) // close pools made for the rejected config
+		s.reject(err, now)
+		return err
+	}
+	s.current.Store(snap)
+	s.loadedAt = now
+	s.last.Store(&ReloadStatus{OK: true, At: now})
+	s.metrics.lastSuccess.Set(float64(now.Unix()))
+	// Pools only the old snapshot used are closed; requests still on it
+	// keep working (Close only stops health checks and idle connections).
+	s.env.Retain(snap)
+	s.log.LogAttrs(context.Background(), slog.LevelInfo, "rules reloaded",
+		slog.Int("routes", len(snap.routes)), slog.Int("origins", len(snap.pools)))
+	return nil
+}
+
+// reject records a failed reload.
+func (s *Server) reject(err error, now time.Time) {
+	s.metrics.reloadErrors.Inc()
+	msg := err.Error()
+	s.last.Store(&ReloadStatus{OK: false, At: now, Error: msg})
+	s.log.LogAttrs(context.Background(), slog.LevelError,
+		"rejected "+oneLine(err)+"; still serving rules loaded at "+s.loadedAt.Format("15:04:05"),
+		slog.Int("errors", countErrors(err)))
+}
+
+// oneLine joins a multi-error's lines with "; " for a single log line.
+func oneLine(err error) string {
+	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+}
+
+// countErrors counts the errors of a report that has one per line (both
+// rules.Errors and errors.Join print that way).
+func countErrors(err error) int {
+	return 1 + strings.Count(strings.TrimSpace(err.Error()), "\n")
+}
