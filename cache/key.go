@@ -1,0 +1,121 @@
+package cache
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/maphash"
+	"slices"
+	"sync"
+
+	"github.com/valyala/fasthttp"
+)
+
+// scratch holds per-lookup buffers; pooled so that a hit allocates nothing.
+// It must not be used after it is put back.
+type scratch struct {
+	key     []byte // full key of the current lookup
+	primary int    // length of the key before Vary values were appended
+	url     []byte // host + path
+	kvs     []kv   // query arguments, for sorting "query: all"
+	tmp     []byte
+}
+
+type kv struct{ k, v []byte }
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{key: make([]byte, 0, 256), url: make([]byte, 0, 128)} }}
+
+func getScratch() *scratch { return scratchPool.Get().(*scratch) }
+
+func putScratch(s *scratch) {
+	if cap(s.key) > 64<<10 || cap(s.kvs) > 1024 {
+		return // don't keep buffers grown by a hostile request
+	}
+	s.key, s.url, s.tmp = s.key[:0], s.url[:0], s.tmp[:0]
+	clear(s.kvs)
+	s.kvs = s.kvs[:0]
+	scratchPool.Put(s)
+}
+
+// appendPart appends one length-prefixed component, so that no choice of
+// values can make two different requests produce the same key.
+func appendPart(dst, b []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(b)))
+	return append(dst, b...)
+}
+
+// buildKey fills s.key and s.url for req under policy p: method (HEAD is
+// keyed as GET), host (lowercased), path, the chosen query parameters in
+// sorted order, the chosen headers and cookies, and the private value.
+func buildKey(s *scratch, req *fasthttp.Request, p *Policy) {
+	s.url = appendLower(s.url[:0], req.Header.Host())
+	s.url = append(s.url, req.URI().Path()...)
+	k := append(s.key[:0], "GET\x00"...)
+	k = appendPart(k, s.url)
+	k = appendQuery(k, s, req, p)
+	for _, name := range p.headerNames {
+		k = appendPart(k, req.Header.Peek(name))
+	}
+	for _, name := range p.cookieNames {
+		k = appendPart(k, req.Header.Cookie(name))
+	}
+	switch {
+	case p.privCookie != "":
+		k = appendPart(k, req.Header.Cookie(p.privCookie))
+	case p.privHeader != "":
+		k = appendPart(k, req.Header.Peek(p.privHeader))
+	}
+	s.key = k
+}
+
+func appendQuery(k []byte, s *scratch, req *fasthttp.Request, p *Policy) []byte {
+	args := req.URI().QueryArgs()
+	if !p.queryAll {
+		for _, name := range p.queryNames {
+			if v := args.Peek(name); v != nil {
+				k = appendPart(appendPartString(k, name), v)
+			}
+		}
+		return k
+	}
+	s.kvs = s.kvs[:0]
+	for a, b := range args.All() {
+		s.kvs = append(s.kvs, kv{a, b})
+	}
+	slices.SortFunc(s.kvs, func(x, y kv) int {
+		if c := bytes.Compare(x.k, y.k); c != 0 {
+			return c
+		}
+		return bytes.Compare(x.v, y.v)
+	})
+	for _, a := range s.kvs {
+		k = appendPart(appendPart(k, a.k), a.v)
+	}
+	return k
+}
+
+// appendVaryValues extends a primary key with the request's values of the
+// headers an origin's Vary named.
+func appendVaryValues(k []byte, req *fasthttp.Request, names []string) []byte {
+	k = append(k, "\x00vary"...)
+	for _, n := range names {
+		k = appendPart(k, req.Header.Peek(n))
+	}
+	return k
+}
+
+func appendLower(dst, b []byte) []byte {
+	for _, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+func appendPartString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+func (c *Cache) hash(b []byte) uint64 { return maphash.Bytes(c.seed, b) }

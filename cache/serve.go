@@ -1,0 +1,134 @@
+package cache
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Serve answers ctx from the cache under policy p: a fresh or stale entry
+// from memory, or one coalesced origin fetch through fetch. It writes the
+// answer into ctx.Response (with X-Cache) unless it returns an error, which
+// the proxy maps to a status (ErrRequestBody → 400, ErrCoalesceTimeout →
+// 504, a fetch error → 502/504). A nil p passes the request through.
+// params gives the route's parameters for rule tags (nil if none).
+func (c *Cache) Serve(ctx *fasthttp.RequestCtx, p *Policy, params Params, fetch Fetch) (Result, error) {
+	r, err := c.Do(&ctx.Request, &ctx.Response, p, params, fetch)
+	if err == nil {
+		r.Write(&ctx.Request, &ctx.Response)
+	}
+	return r, err
+}
+
+// Do is Serve without a RequestCtx, for sub-requests (ESI fragments) and
+// for callers that render the body themselves. It never modifies req. On
+// a pass-through or an uncacheable miss, resp holds the origin's answer
+// and Result.Entry is nil; otherwise resp is scratch and the answer is
+// Result.Entry, rendered by Result.Write or Result.WriteHeader.
+func (c *Cache) Do(req *fasthttp.Request, resp *fasthttp.Response, p *Policy, params Params, fetch Fetch) (Result, error) {
+	now := c.nowNanos()
+	if p == nil || !cacheableMethod(req) {
+		return c.pass(req, resp, fetch, now)
+	}
+	if hasBody(req) {
+		return Result{State: Bypass, now: now}, ErrRequestBody
+	}
+	if personal(req, p) {
+		return c.pass(req, resp, fetch, now)
+	}
+	s := getScratch()
+	defer putScratch(s)
+	buildKey(s, req, p)
+	e, h := c.lookup(s, req, now)
+	if e != nil && e.kind == kindHitForMiss {
+		if now < e.freshUntil.Load() {
+			c.m.hitForMiss.Inc()
+			return c.pass(req, resp, fetch, now)
+		}
+		e = nil
+	}
+	if e != nil {
+		switch e.freshness(now) {
+		case fresh:
+			c.m.byState[Hit].Inc()
+			return Result{State: Hit, Entry: e, now: now}, nil
+		case staleRevalidate:
+			c.m.byState[Stale].Inc()
+			c.revalidateInBackground(e, req, p, params, fetch)
+			return Result{State: Stale, Entry: e, now: now}, nil
+		case dead:
+			e = nil
+		}
+	}
+	return c.fill(s, h, req, resp, p, params, fetch, e, now)
+}
+
+// lookup finds the entry for s.key, following a Vary marker to the
+// variant. It returns the hash to coalesce on (that of the final key).
+func (c *Cache) lookup(s *scratch, req *fasthttp.Request, now int64) (*Entry, uint64) {
+	s.primary = len(s.key)
+	h := c.hash(s.key)
+	e := c.get(h, s.key, now)
+	if e != nil && e.kind == kindVary {
+		s.key = appendVaryValues(s.key, req, e.varyNames)
+		h = c.hash(s.key)
+		e = c.get(h, s.key, now)
+	}
+	return e, h
+}
+
+// get returns the entry for hash h if its key is key and no ban removed it.
+func (c *Cache) get(h uint64, key []byte, now int64) *Entry {
+	e := c.store.get(h)
+	if e == nil || !bytes.Equal(e.key, key) {
+		return nil
+	}
+	if e.kind == kindObject && c.bans.banned(e) {
+		c.store.del(h)
+		return nil
+	}
+	return e
+}
+
+// pass fetches req as is into resp: the cache is not involved.
+func (c *Cache) pass(req *fasthttp.Request, resp *fasthttp.Response, fetch Fetch, now int64) (Result, error) {
+	c.m.byState[Bypass].Inc()
+	if err := fetch(req, resp); err != nil {
+		c.m.originErrors.Inc()
+		return Result{State: Bypass, now: now}, fmt.Errorf("cache: origin fetch: %w", err)
+	}
+	resp.Header.Del("Surrogate-Control")
+	return Result{State: Bypass, now: now}, nil
+}
+
+func cacheableMethod(req *fasthttp.Request) bool {
+	return req.Header.IsGet() || req.Header.IsHead()
+}
+
+func hasBody(req *fasthttp.Request) bool {
+	// -2 is fasthttp's "no Content-Length, no Transfer-Encoding"; -1 chunked.
+	cl := req.Header.ContentLength()
+	return cl > 0 || cl == -1 || len(req.Body()) > 0
+}
+
+// personal reports whether req carries credentials the key does not
+// separate: Authorization, a session cookie, or (with private on) the
+// absence of the value personal copies are keyed by.
+func personal(req *fasthttp.Request, p *Policy) bool {
+	if len(req.Header.Peek("Authorization")) > 0 && !p.keyedByHeader("Authorization") {
+		return true
+	}
+	for _, name := range p.sessionCookies {
+		if len(req.Header.Cookie(name)) > 0 && !p.keyedByCookie(name) {
+			return true
+		}
+	}
+	switch {
+	case p.privCookie != "":
+		return len(req.Header.Cookie(p.privCookie)) == 0
+	case p.privHeader != "":
+		return len(req.Header.Peek(p.privHeader)) == 0
+	}
+	return false
+}

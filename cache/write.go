@@ -1,0 +1,194 @@
+package cache
+
+import (
+	"bytes"
+
+	"github.com/valyala/fasthttp"
+)
+
+// State is how a request was answered, sent as X-Cache.
+type State uint8
+
+const (
+	// Bypass: the cache was not consulted (method, personal request,
+	// uncacheable route or a remembered uncacheable key).
+	Bypass State = iota
+	// Hit: a fresh entry.
+	Hit
+	// Miss: no entry; fetched from the origin (alone or coalesced).
+	Miss
+	// Stale: an entry past freshness, within stale_while_revalidate (a
+	// background refresh runs) or stale_if_error (the origin failed).
+	Stale
+	// Expired: an entry past every window that could serve it; refetched.
+	Expired
+	numStates
+)
+
+var stateNames = [numStates][]byte{[]byte("BYPASS"), []byte("HIT"), []byte("MISS"), []byte("STALE"), []byte("EXPIRED")}
+
+// String returns the X-Cache value.
+func (s State) String() string { return string(stateNames[s]) }
+
+func (s State) lower() string { return string(bytes.ToLower(stateNames[s])) }
+
+// Result is the outcome of Do. When Entry is nil, resp already holds the
+// origin's answer (pass-through); otherwise the answer is the entry and
+// Write renders it.
+type Result struct {
+	State State
+	Entry *Entry
+	now   int64
+}
+
+var (
+	hdrXCache          = []byte("X-Cache")
+	hdrAge             = []byte("Age")
+	hdrETag            = []byte("ETag")
+	hdrContentEncoding = []byte("Content-Encoding")
+)
+
+// Write renders the result into resp as the answer to req: for an entry,
+// status, stored headers, ETag and body in the best encoding req accepts,
+// Age, X-Cache, or a 304 when req's validators match; HEAD gets no body.
+// For a pass-through it only adds X-Cache. The body is not copied: resp
+// must be sent before the entry could be modified, which is never.
+func (r Result) Write(req *fasthttp.Request, resp *fasthttp.Response) {
+	if r.Entry == nil {
+		resp.Header.SetCanonical(hdrXCache, stateNames[r.State])
+		return
+	}
+	e := r.Entry
+	enc := negotiate(req.Header.Peek("Accept-Encoding"), e)
+	notModified := notModified(req, e, enc)
+	r.writeHeader(resp, notModified)
+	resp.Header.SetCanonical(hdrETag, e.etags[enc])
+	switch {
+	case notModified:
+		resp.SetStatusCode(fasthttp.StatusNotModified)
+	case enc != Identity:
+		resp.Header.SetCanonical(hdrContentEncoding, encodingNames[enc])
+		fallthrough
+	default:
+		resp.SetBodyRaw(e.bodies[enc])
+	}
+	if req.Header.IsHead() {
+		resp.SkipBody = true
+	}
+}
+
+// WriteHeader renders status, stored headers, Age and X-Cache, but no
+// body, ETag or Content-Encoding: for a caller (ESI) that writes its own
+// body. It returns the entry, or nil for a pass-through (then resp holds
+// the origin's answer and only X-Cache was added).
+func (r Result) WriteHeader(resp *fasthttp.Response) *Entry {
+	if r.Entry == nil {
+		resp.Header.SetCanonical(hdrXCache, stateNames[r.State])
+		return nil
+	}
+	r.writeHeader(resp, false)
+	return r.Entry
+}
+
+func (r Result) writeHeader(resp *fasthttp.Response, notModified bool) {
+	e := r.Entry
+	resp.Reset()
+	resp.SetStatusCode(e.status)
+	if len(e.contentType) > 0 && !notModified {
+		resp.Header.SetContentTypeBytes(e.contentType)
+	} else {
+		resp.Header.SetNoDefaultContentType(true)
+	}
+	for i := range e.headers {
+		resp.Header.AddBytesKV(e.headers[i].key, e.headers[i].value)
+	}
+	var buf [20]byte
+	resp.Header.SetCanonical(hdrAge, fasthttp.AppendUint(buf[:0], e.ageSeconds(r.now)))
+	resp.Header.SetCanonical(hdrXCache, stateNames[r.State])
+}
+
+// negotiate picks the stored encoding req accepts best: br, then gzip,
+// else identity. A coding with q=0 is refused. No allocation.
+func negotiate(ae []byte, e *Entry) Encoding {
+	if len(ae) == 0 {
+		return Identity
+	}
+	var gz, br bool
+	for len(ae) > 0 {
+		var item []byte
+		if i := bytes.IndexByte(ae, ','); i >= 0 {
+			item, ae = ae[:i], ae[i+1:]
+		} else {
+			item, ae = ae, nil
+		}
+		name, q := item, []byte(nil)
+		if i := bytes.IndexByte(item, ';'); i >= 0 {
+			name, q = item[:i], item[i+1:]
+		}
+		name = bytes.TrimSpace(name)
+		if refusedQ(q) {
+			continue
+		}
+		switch {
+		case bytes.EqualFold(name, encodingNames[Brotli]):
+			br = true
+		case bytes.EqualFold(name, encodingNames[Gzip]), bytes.Equal(name, []byte("*")):
+			gz = true
+		}
+	}
+	switch {
+	case br && e.bodies[Brotli] != nil:
+		return Brotli
+	case gz && e.bodies[Gzip] != nil:
+		return Gzip
+	}
+	return Identity
+}
+
+// refusedQ reports whether a "q=..." parameter is zero.
+func refusedQ(q []byte) bool {
+	q = bytes.TrimSpace(q)
+	if len(q) < 3 || (q[0] != 'q' && q[0] != 'Q') || q[1] != '=' {
+		return false
+	}
+	for _, c := range q[2:] {
+		if c != '0' && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+// notModified applies If-None-Match (weak comparison, RFC 9110 13.1.2)
+// or, without it, If-Modified-Since, to a 200 entry.
+func notModified(req *fasthttp.Request, e *Entry, enc Encoding) bool {
+	if e.status != fasthttp.StatusOK {
+		return false
+	}
+	if inm := req.Header.Peek("If-None-Match"); len(inm) > 0 {
+		return etagListMatches(inm, e.etags[enc])
+	}
+	ims := req.Header.Peek("If-Modified-Since")
+	if len(ims) == 0 || e.lastModUnix == 0 {
+		return false
+	}
+	t, err := fasthttp.ParseHTTPDate(ims)
+	return err == nil && e.lastModUnix <= t.Unix()
+}
+
+func etagListMatches(list, tag []byte) bool {
+	tag = bytes.TrimPrefix(tag, []byte("W/"))
+	for len(list) > 0 {
+		var item []byte
+		if i := bytes.IndexByte(list, ','); i >= 0 {
+			item, list = list[:i], list[i+1:]
+		} else {
+			item, list = list, nil
+		}
+		item = bytes.TrimPrefix(bytes.TrimSpace(item), []byte("W/"))
+		if bytes.Equal(item, []byte("*")) || bytes.Equal(item, tag) {
+			return true
+		}
+	}
+	return false
+}
