@@ -1,0 +1,212 @@
+package filters
+
+import (
+	"errors"
+
+	"sort"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+
+	"flashgate/rules"
+)
+
+// Filter is one admission check. Check must be safe for concurrent use,
+// must not block (store calls aside), and should allocate nothing.
+type Filter interface {
+	Check(r *Request) Verdict
+}
+
+// Observer is implemented by filters that must see the origin's answer
+// (purchase limit: a success; stock gate: sold out, in-flight release).
+type Observer interface {
+	Observe(r *Request, resp *fasthttp.Response)
+}
+
+// Canceler is implemented by filters whose Check reserves state (a purchase
+// slot, an in-flight stock slot). When a later filter of the chain rejects,
+// Chain.Check cancels the reservations of the filters before it.
+type Canceler interface {
+	Cancel(r *Request)
+}
+
+// Chain is a route's compiled filters, in stage order. It is immutable and
+// safe for concurrent use. A nil *Chain has no filters and admits all.
+type Chain struct {
+	route     string
+	filters   []Filter
+	names     []string
+	observers []Observer
+}
+
+// Compile builds the chain of route from its "filters:" list, each item a
+// one-key map {kind: spec}. Every error is reported (errors.Join), each
+// positioned at its item.
+//
+// Filters must be listed in stage order (window, blocklist/tags, ratelimit,
+// quiz, queue, purchase_limit, stock); several of one stage may follow each
+// other. Out of order is an error rather than silently reordered, so that
+// what the operator reads is what runs.
+func Compile(route string, specs []rules.Node, env *Env) (*Chain, error) {
+	c := &Chain{route: route}
+	var errs []error
+	last, lastKind := -1, ""
+	var holds uint8
+	for _, n := range specs {
+		name, spec, err := n.Kind()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		k, ok := kinds[name]
+		if !ok {
+			errs = append(errs, n.Errorf(name, "unknown filter kind %q (known: %s)", name, knownKinds()))
+			continue
+		}
+		if k.stage < last {
+			errs = append(errs, n.Errorf(name, "%q (stage %s) is listed after %q (stage %s); "+
+				"filters run in the listed order, which must follow the stage order %s",
+				name, stageNames[k.stage], lastKind, stageNames[last], strings.Join(stageNames, " → ")))
+			continue
+		}
+		last, lastKind = k.stage, name
+		f, err := k.build(&Build{Route: route, Kind: name, Node: spec, Env: env, holds: &holds})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		c.add(name, f)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+func (c *Chain) add(name string, f Filter) {
+	c.filters = append(c.filters, f)
+	c.names = append(c.names, name)
+	if o, ok := f.(Observer); ok {
+		c.observers = append(c.observers, o)
+	}
+}
+
+func knownKinds() string {
+	names := make([]string, 0, len(kinds))
+	for k := range kinds {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// Check runs the filters in order and returns the first rejection, counted
+// by route, filter and reason, or Continue. On a rejection the filters that
+// passed before it cancel their reservations.
+func (c *Chain) Check(r *Request) Verdict {
+	if c == nil {
+		return Continue
+	}
+	for i, f := range c.filters {
+		if v := f.Check(r); v.rej != nil {
+			v.rej.counter.Inc()
+			c.cancel(r, i)
+			return v
+		}
+	}
+	return Continue
+}
+
+func (c *Chain) cancel(r *Request, upto int) {
+	for i := upto - 1; i >= 0; i-- {
+		if cf, ok := c.filters[i].(Canceler); ok {
+			cf.Cancel(r)
+		}
+	}
+}
+
+// Observe shows the origin's answer to the filters that watch it. The proxy
+// must call it exactly once for every request whose Check returned Continue
+// and that it forwarded — also when the origin failed, with resp carrying
+// the status it answered the client with (502, 504), so reservations are
+// released.
+func (c *Chain) Observe(r *Request, resp *fasthttp.Response) {
+	if c == nil {
+		return
+	}
+	for _, o := range c.observers {
+		o.Observe(r, resp)
+	}
+}
+
+// Observes reports whether the chain has filters that watch the answer; the
+// proxy can skip Observe (and must not cache the route's answers) if not.
+func (c *Chain) Observes() bool { return c != nil && len(c.observers) > 0 }
+
+// Kinds lists the chain's filter kinds in order, for status pages.
+func (c *Chain) Kinds() []string {
+	if c == nil {
+		return nil
+	}
+	return append([]string(nil), c.names...)
+}
+
+// Build is what a Constructor gets: the filter's place and spec, the Env,
+// and helpers that keep state keys, identities and rejections uniform.
+type Build struct {
+	Route string     // the route's name
+	Kind  string     // the filter kind ("ratelimit")
+	Node  rules.Node // the spec: the value of {kind: spec}
+	Env   *Env
+
+	holds *uint8 // reservation bits used so far in this chain
+}
+
+// HoldBit allocates the bit a reserving filter passes to Request.Hold and
+// Request.Release. A chain has at most 8.
+func (b *Build) HoldBit() (uint8, error) {
+	if *b.holds == 0xff {
+		return 0, b.Errorf("", "a route can have at most 8 filters that reserve state")
+	}
+	bit := ^*b.holds & (*b.holds + 1) // lowest clear bit
+	*b.holds |= bit
+	return bit, nil
+}
+
+// Decode decodes the spec strictly into v (unknown keys are errors).
+func (b *Build) Decode(v any) error { return b.Node.Decode(v) }
+
+// Errorf returns an error positioned at the spec's key (or the spec).
+func (b *Build) Errorf(key, format string, args ...any) error {
+	return b.Node.Errorf(key, format, args...)
+}
+
+// StateID returns the ID of this filter's state. meaning lists the settings
+// that give the state its meaning (identity source, scope), never tunables
+// such as rates. Two filters of one kind with the same meaning on one route
+// get distinct IDs in list order.
+func (b *Build) StateID(meaning ...string) StateID {
+	h := HashString(strings.Join(meaning, "\x00"))
+	e := b.Env
+	e.mu.Lock()
+	seen := e.seen[b.Route+"\x00"+b.Kind]
+	if seen == nil {
+		seen = map[uint64]int{}
+		e.seen[b.Route+"\x00"+b.Kind] = seen
+	}
+	n := seen[h]
+	seen[h]++
+	e.mu.Unlock()
+	return StateID{Route: b.Route, Kind: b.Kind, Fingerprint: Mix(h, uint64(n))}
+}
+
+// Reject prebuilds a rejection of this filter, using the operator's page
+// for s.Reason if admission.pages names one.
+func (b *Build) Reject(s RejectSpec) (*Rejection, error) {
+	rj, err := b.newRejection(s)
+	if err != nil {
+		return nil, b.Errorf("", "%v", err)
+	}
+	return rj, nil
+}
+

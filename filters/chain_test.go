@@ -1,0 +1,108 @@
+package filters
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestRejectionHTMLAndJSON(t *testing.T) {
+	env := testEnv(t)
+	c := mustCompile(t, env, "- ratelimit: {rate: 1/s, key: ip}\n")
+	if v, _ := verdictOf(c, "/buy/1"); v.Rejected() {
+		t.Fatalf("first request rejected: %s", reason(v))
+	}
+	tests := []struct {
+		name, accept, wantType string
+	}{
+		{"browser", "text/html,application/xhtml+xml,*/*;q=0.8", "text/html; charset=utf-8"},
+		{"api", "application/json", "application/json"},
+		{"problem json", "application/problem+json", "application/json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, r := verdictOf(c, "/buy/1", withHeader("Accept", tt.accept))
+			resp := &r.Ctx.Response
+			if !v.Rejected() || resp.StatusCode() != 429 {
+				t.Fatalf("got %s / %d, want rate_limited / 429", reason(v), resp.StatusCode())
+			}
+			for h, want := range map[string]string{"Content-Type": tt.wantType, "Retry-After": "1",
+				"X-Flashgate-Filter": "ratelimit", "X-Flashgate-Reason": "rate_limited", "Cache-Control": "no-store"} {
+				if got := string(resp.Header.Peek(h)); got != want {
+					t.Errorf("%s = %q, want %q", h, got, want)
+				}
+			}
+			body := string(resp.Body())
+			if tt.wantType == "application/json" {
+				var got map[string]any
+				if err := json.Unmarshal(resp.Body(), &got); err != nil {
+					t.Fatalf("body is not JSON: %v\n%s", err, body)
+				}
+				if got["error"] != "rate_limited" || got["retry_after"] != float64(1) || got["route"] != "buy" {
+					t.Errorf("JSON body = %s", body)
+				}
+			} else if !strings.Contains(body, "<title>Too many requests</title>") || !strings.Contains(body, "faster than this sale allows") {
+				t.Errorf("HTML body = %s", body)
+			}
+		})
+	}
+	if got := env.Metrics.GetOrCreateCounter(`flashgate_filter_rejections_total{route="buy",filter="ratelimit",reason="rate_limited"}`).Get(); got != 3 {
+		t.Errorf("rejection counter = %d, want 3", got)
+	}
+}
+
+func TestOperatorPage(t *testing.T) {
+	env := testEnv(t)
+	page := "<h1>{{title}}</h1><p>Wait {{value}}s on {{route}}</p>"
+	c, err := compileErr(t, env, "- ratelimit: {rate: 1/m, key: ip}\n", "pages: {rate_limited: slow.html}\n",
+		map[string]string{"slow.html": page})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verdictOf(c, "/buy/1")
+	_, r := verdictOf(c, "/buy/1", at(t0+1e9))
+	if got, want := string(r.Ctx.Response.Body()), "<h1>Too many requests</h1><p>Wait 59s on buy</p>"; got != want {
+		t.Errorf("page = %q, want %q", got, want)
+	}
+	_, err = compileErr(t, env, "- ratelimit: {rate: 1/m}\n", "pages: {rate_limited: bad.html}\n",
+		map[string]string{"bad.html": "{{titel}}"})
+	if err == nil || !strings.Contains(err.Error(), "unknown placeholder {{titel}}") || !strings.Contains(err.Error(), "pages.rate_limited") {
+		t.Errorf("typo in template: err = %v", err)
+	}
+}
+
+func TestCompileErrors(t *testing.T) {
+	tests := []struct{ name, yaml, want string }{
+		{"unknown kind", "- ratelimt: {rate: 1/s}\n", `unknown filter kind "ratelimt"`},
+		{"out of stage order", "- ratelimit: {rate: 1/s}\n- window: {start: 2026-11-25T12:00:00Z}\n",
+			`"window" (stage window) is listed after "ratelimit" (stage limits)`},
+		{"unknown key", "- ratelimit: {rate: 1/s, brust: 3}\n", "brust"},
+		{"bad scope", "- ratelimit: {rate: 1/s, scope: user}\n", `unknown scope "user"`},
+		{"bad identity", "- ratelimit: {rate: 1/s, key: email}\n", `unknown identity "email"`},
+		{"short key", "- ratelimit: {rate: 1/s, key: \"cookie:uid\", signed: {keys: [short]}}\n", "at least 32 are needed"},
+		{"window backwards", "- window: {start: 2026-11-25T12:00:00Z, end: 2026-11-25T11:00:00Z}\n", "ends (2026-11-25T11:00:00Z) before it starts"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := compileErr(t, testEnv(t), tt.yaml, "", nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCompileReportsEveryError(t *testing.T) {
+	_, err := compileErr(t, testEnv(t), "- ratelimit: {rate: 1/s, scope: x}\n- stock: {mode: y, sold_out: {status: 409}}\n", "", nil)
+	if err == nil || !strings.Contains(err.Error(), `unknown scope "x"`) || !strings.Contains(err.Error(), `unknown "y"`) {
+		t.Fatalf("err = %v, want both errors", err)
+	}
+}
+
+func TestNilChainAdmits(t *testing.T) {
+	var c *Chain
+	if v := c.Check(newReq("/buy/1")); v.Rejected() {
+		t.Fatal("nil chain rejected")
+	}
+	c.Observe(newReq("/buy/1"), respond(200, ""))
+}

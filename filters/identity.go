@@ -1,0 +1,238 @@
+package filters
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"hash"
+	"net/netip"
+	"strings"
+	"sync"
+
+	"github.com/valyala/fasthttp"
+)
+
+// IdentitySpec says who "the client" is for a filter's state. It is inlined
+// into each stateful filter's spec:
+//
+//	key: ip                 # the client IP; IPv6 grouped by /64 (ipv6_prefix: 128 for per address)
+//	key: cookie:uid         # a user id the shop sets (signed: {keys: [...]} to require its HMAC)
+//	key: header:X-User-Id   # a user id header set by a trusted front end
+//	key: device             # a device cookie the gateway sets (signed: {keys: [...]} required)
+//	key: query:u / param:id # a query or route parameter
+//
+// A signed value is "<id>.<base64url(HMAC-SHA-256(key, id))>"; the first key
+// signs (device cookies), every listed key verifies, so keys can rotate.
+type IdentitySpec struct {
+	Key        string      `yaml:"key"`
+	IPv6Prefix int         `yaml:"ipv6_prefix"`
+	IPv4Prefix int         `yaml:"ipv4_prefix"`
+	Signed     *SignedSpec `yaml:"signed"`
+}
+
+// SignedSpec lists HMAC keys (at least 32 bytes each) for signed ids.
+type SignedSpec struct {
+	Keys []string `yaml:"keys"`
+}
+
+// Identity is a compiled IdentitySpec. Immutable; safe for concurrent use.
+//
+// When the configured source is absent (no cookie yet) or its signature is
+// wrong, the client is keyed by its grouped IP in a namespace apart from
+// user ids, so anonymous clients are still limited, never merged with a
+// user, and a forged cookie is no better than none.
+type Identity struct {
+	source   string // ip, cookie, header, device, query, param
+	name     string
+	seed     uint64
+	ipSeed   uint64
+	v4Bits   int
+	v6Bits   int
+	macs     []*macPool // nil = unsigned
+	deviceMk bool
+}
+
+const deviceCookie = "fg_device"
+
+type macPool struct{ sync.Pool }
+
+func newMacPool(key []byte) *macPool {
+	return &macPool{sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
+}
+
+// newIdentity compiles spec; errors name the offending key.
+func (b *Build) Identity(spec IdentitySpec) (*Identity, error) {
+	src, name, _ := strings.Cut(spec.Key, ":")
+	if src == "" {
+		src = "ip"
+	}
+	id := &Identity{source: src, name: name, v4Bits: 32, v6Bits: 64}
+	switch src {
+	case "ip", "device":
+		if name != "" {
+			return nil, b.Errorf("key", "%q takes no name (want %q)", spec.Key, src)
+		}
+	case "cookie", "header", "query", "param":
+		if name == "" {
+			return nil, b.Errorf("key", "%q needs a name, e.g. %q", spec.Key, src+":uid")
+		}
+	default:
+		return nil, b.Errorf("key", "unknown identity %q (known: ip, device, cookie:NAME, header:NAME, query:NAME, param:NAME)", spec.Key)
+	}
+	if spec.IPv6Prefix != 0 {
+		if spec.IPv6Prefix < 32 || spec.IPv6Prefix > 128 {
+			return nil, b.Errorf("ipv6_prefix", "must be within 32..128, got %d", spec.IPv6Prefix)
+		}
+		id.v6Bits = spec.IPv6Prefix
+	}
+	if spec.IPv4Prefix != 0 {
+		if spec.IPv4Prefix < 8 || spec.IPv4Prefix > 32 {
+			return nil, b.Errorf("ipv4_prefix", "must be within 8..32, got %d", spec.IPv4Prefix)
+		}
+		id.v4Bits = spec.IPv4Prefix
+	}
+	if spec.Signed != nil {
+		if src != "cookie" && src != "header" && src != "device" {
+			return nil, b.Errorf("signed", "only cookie, header and device ids can be signed")
+		}
+		if len(spec.Signed.Keys) == 0 {
+			return nil, b.Errorf("signed.keys", "list at least one key")
+		}
+		for i, k := range spec.Signed.Keys {
+			if len(k) < 32 {
+				return nil, b.Errorf("signed.keys", "key %d is %d bytes; at least 32 are needed", i, len(k))
+			}
+			id.macs = append(id.macs, newMacPool([]byte(k)))
+		}
+	} else if src == "device" {
+		return nil, b.Errorf("signed", "a device identity needs signed: {keys: [...]} to sign the cookie it sets")
+	}
+	if src == "device" {
+		id.name, id.deviceMk = deviceCookie, true
+	}
+	id.seed = HashString("id\x00" + src + "\x00" + id.name)
+	id.ipSeed = HashString("id\x00ip")
+	return id, nil
+}
+
+// compute derives the identity hash; Request.Key caches it.
+func (id *Identity) compute(r *Request) (uint64, bool) {
+	if id.source == "ip" {
+		return id.ipKey(r.ClientIP), true
+	}
+	v := id.value(r)
+	if len(v) == 0 {
+		if id.deviceMk {
+			if d := id.issueDevice(r); d != nil {
+				return Mix(id.seed, HashBytes(d)), true
+			}
+		}
+		return id.ipKey(r.ClientIP), false
+	}
+	return Mix(id.seed, HashBytes(v)), true
+}
+
+// value returns the raw id after its signature check; nil when absent or
+// forged. It never issues a device cookie.
+func (id *Identity) value(r *Request) []byte {
+	v := id.raw(r)
+	if len(v) > 0 && id.macs != nil {
+		v = id.verify(r, v)
+	}
+	return v
+}
+
+func (id *Identity) raw(r *Request) []byte {
+	switch id.source {
+	case "cookie", "device":
+		return r.Ctx.Request.Header.Cookie(id.name)
+	case "header":
+		return r.Ctx.Request.Header.Peek(id.name)
+	case "query":
+		return r.Ctx.QueryArgs().Peek(id.name)
+	case "param":
+		return r.Param(id.name)
+	}
+	return nil
+}
+
+// ipKey hashes the client address grouped by prefix: one IPv6 subscriber
+// usually holds a whole /64, so per-address limits would be no limits.
+func (id *Identity) ipKey(a netip.Addr) uint64 {
+	bits := id.v4Bits
+	if a.Is6() && !a.Is4In6() {
+		bits = id.v6Bits
+	} else {
+		a = a.Unmap()
+	}
+	if p, err := a.Prefix(bits); err == nil {
+		a = p.Addr()
+	}
+	b := a.As16()
+	h := Mix(id.ipSeed, uint64(b[0])<<56|uint64(b[1])<<48|uint64(b[2])<<40|uint64(b[3])<<32|
+		uint64(b[4])<<24|uint64(b[5])<<16|uint64(b[6])<<8|uint64(b[7]))
+	return Mix(h, uint64(b[8])<<56|uint64(b[9])<<48|uint64(b[10])<<40|uint64(b[11])<<32|
+		uint64(b[12])<<24|uint64(b[13])<<16|uint64(b[14])<<8|uint64(b[15]))
+}
+
+// verify checks "<id>.<mac>" against every key and returns id, or nil.
+func (id *Identity) verify(r *Request, v []byte) []byte {
+	dot := -1
+	for i := len(v) - 1; i >= 0; i-- {
+		if v[i] == '.' {
+			dot = i
+			break
+		}
+	}
+	enc := base64.RawURLEncoding
+	if dot <= 0 || enc.DecodedLen(len(v)-dot-1) != sha256.Size {
+		return nil
+	}
+	val := v[:dot]
+	buf := r.scratch(2 * sha256.Size)
+	got, want := buf[:sha256.Size], buf[sha256.Size:sha256.Size]
+	if _, err := enc.Decode(got, v[dot+1:]); err != nil {
+		return nil
+	}
+	for _, p := range id.macs {
+		m := p.Get().(hash.Hash)
+		m.Reset()
+		m.Write(val)
+		want = m.Sum(want[:0])
+		p.Put(m)
+		if hmac.Equal(got, want) {
+			return val
+		}
+	}
+	return nil
+}
+
+// issueDevice mints a new device id for a client without a valid cookie,
+// sets the signed cookie on the response and returns the id. It allocates;
+// it runs once per new device, not per request.
+func (id *Identity) issueDevice(r *Request) []byte {
+	var raw [16]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil
+	}
+	dev := make([]byte, base64.RawURLEncoding.EncodedLen(len(raw)))
+	base64.RawURLEncoding.Encode(dev, raw[:])
+	m := id.macs[0].Get().(hash.Hash)
+	m.Reset()
+	m.Write(dev)
+	sum := m.Sum(nil)
+	id.macs[0].Put(m)
+	val := append(append(append([]byte(nil), dev...), '.'), base64.RawURLEncoding.EncodeToString(sum)...)
+	c := fasthttp.AcquireCookie()
+	defer fasthttp.ReleaseCookie(c)
+	c.SetKey(deviceCookie)
+	c.SetValueBytes(val)
+	c.SetPath("/")
+	c.SetMaxAge(400 * 24 * 3600) // browsers cap cookie lifetime at 400 days
+	c.SetHTTPOnly(true)
+	c.SetSameSite(fasthttp.CookieSameSiteLaxMode)
+	c.SetSecure(r.TLS)
+	r.Ctx.Response.Header.SetCookie(c)
+	return dev
+}

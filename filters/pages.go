@@ -1,0 +1,102 @@
+package filters
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+
+	"flashgate/rules"
+)
+
+// defaultHTML is the page every rejection renders unless the operator
+// replaced it under admission.pages. Placeholders: {{title}}, {{message}},
+// {{status}}, {{reason}}, {{filter}}, {{route}}, the rejection's own vars,
+// {{extra}} (raw HTML the filter adds, e.g. a countdown script) and
+// {{value}} (the dynamic number, rendered per request).
+const defaultHTML = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>{{title}}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em;color:#222}h1{font-size:1.5em}</style>
+</head><body>
+<h1>{{title}}</h1>
+<p>{{message}}</p>
+{{extra}}
+</body></html>
+`
+
+// TimePath is the gateway page that tells countdown scripts the server's
+// clock, so a page's countdown does not trust the visitor's clock.
+const TimePath = "/_flashgate/time"
+
+// admissionSpec is the top-level "admission:" section.
+type admissionSpec struct {
+	// Pages maps a rejection reason (rate_limited, not_started, ...) to an
+	// HTML template file, relative to the rule file that names it.
+	Pages map[string]string `yaml:"pages"`
+}
+
+// loadAdmission decodes the admission section and reads page templates.
+func loadAdmission(n rules.Node) (map[string]string, error) {
+	var spec admissionSpec
+	if n.IsZero() {
+		return nil, nil
+	}
+	if err := n.Decode(&spec); err != nil {
+		return nil, err
+	}
+	pages := make(map[string]string, len(spec.Pages))
+	for reason, path := range spec.Pages {
+		if !filepath.IsAbs(path) && n.Pos().File != "" {
+			path = filepath.Join(filepath.Dir(n.Pos().File), path)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, n.Errorf("pages."+reason, "cannot read page template: %v", err)
+		}
+		if _, err := renderHTML(string(b), pageCheckVars, "", true); err != nil {
+			return nil, n.Errorf("pages."+reason, "%s: %v", path, err)
+		}
+		pages[reason] = string(b)
+	}
+	return pages, nil
+}
+
+// pageCheckVars are the placeholders every page can use; rejection-specific
+// vars (like {{starts_at}}) are accepted too and checked at use.
+var pageCheckVars = map[string]string{
+	"title": "", "message": "", "status": "", "reason": "", "filter": "", "route": "",
+	"starts_at": "", "ends_at": "", "start_unix_ms": "",
+}
+
+// timeHandler answers {"now_ms": <server unix ms>} for countdown scripts.
+func timeHandler(now func() int64) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		var buf [48]byte
+		b := append(buf[:0], `{"now_ms":`...)
+		b = strconv.AppendInt(b, now()/1e6, 10)
+		b = append(b, "}\n"...)
+		ctx.Response.Header.SetContentType("application/json")
+		ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-store")
+		ctx.Response.SetBody(b)
+	}
+}
+
+// AddPage registers a gateway page at path (under /_flashgate/) for the
+// compile in progress; the proxy mounts the set Commit returns. Registering
+// one path twice in one compile is an error.
+func (e *Env) AddPage(path string, h fasthttp.RequestHandler) error {
+	if len(path) < len("/_flashgate/") || path[:len("/_flashgate/")] != "/_flashgate/" {
+		return fmt.Errorf("page path %q is not under /_flashgate/", path)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, dup := e.pages[path]; dup {
+		return fmt.Errorf("page %s registered twice", path)
+	}
+	e.pages[path] = h
+	return nil
+}

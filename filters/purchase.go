@@ -1,0 +1,143 @@
+package filters
+
+import (
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"flashgate/rules"
+)
+
+// purchaseSpec is the "purchase_limit" filter's spec:
+//
+//	- purchase_limit:
+//	    max: 1                 # successful purchases allowed
+//	    per: item              # item (default; by route param) | sale (the whole route)
+//	    param: id              # route parameter naming the item (default "id")
+//	    key: cookie:uid        # who "the user" is (see IdentitySpec; default ip)
+//	    success: [200, 201]    # origin statuses that mean "bought" (default any 2xx)
+//	    period: 24h            # how long a purchase counts (default 24h)
+type purchaseSpec struct {
+	Max          int            `yaml:"max"`
+	Per          string         `yaml:"per"`
+	Param        string         `yaml:"param"`
+	Success      []int          `yaml:"success"`
+	Period       rules.Duration `yaml:"period"`
+	IdentitySpec `yaml:",inline"`
+}
+
+// purchaseLimit lets at most max purchases per user (per item or sale)
+// reach the origin. An attempt reserves a slot in the Store before it is
+// forwarded (so concurrent attempts cannot overshoot) and the slot is given
+// back unless the origin answered with a success status. Immutable after
+// compile; counts live in the Store and survive reloads that keep the
+// identity, per and param.
+type purchaseLimit struct {
+	store   Store
+	id      *Identity
+	perItem bool
+	param   string
+	max     int64
+	ttl     int64
+	success [600]bool
+	reject  *Rejection
+	prefix  uint64
+	hold    uint8
+}
+
+var (
+	_ Observer = (*purchaseLimit)(nil)
+	_ Canceler = (*purchaseLimit)(nil)
+)
+
+func newPurchaseLimit(b *Build) (Filter, error) {
+	var spec purchaseSpec
+	if err := b.Decode(&spec); err != nil {
+		return nil, err
+	}
+	f := &purchaseLimit{store: b.Env.Store, param: spec.Param, max: int64(spec.Max), ttl: int64(24 * time.Hour)}
+	if spec.Max < 1 {
+		return nil, b.Errorf("max", "must be at least 1, got %d", spec.Max)
+	}
+	switch spec.Per {
+	case "", "item":
+		f.perItem = true
+	case "sale":
+	default:
+		return nil, b.Errorf("per", "unknown %q (known: item, sale)", spec.Per)
+	}
+	if f.param == "" {
+		f.param = "id"
+	}
+	if p := spec.Period.Std(); p > 0 {
+		f.ttl = int64(p)
+	}
+	if err := b.statusSet(&f.success, spec.Success, "success"); err != nil {
+		return nil, err
+	}
+	var err error
+	if f.hold, err = b.HoldBit(); err != nil {
+		return nil, err
+	}
+	if f.id, err = b.Identity(spec.IdentitySpec); err != nil {
+		return nil, err
+	}
+	f.prefix = b.StateID(spec.Key, spec.Per, f.param).Key()
+	f.reject, err = b.Reject(RejectSpec{Reason: "purchase_limit", Status: 403, Title: "Purchase limit reached",
+		Message: "You have already bought as many of these as this sale allows per customer."})
+	return f, err
+}
+
+// statusSet fills set from list, or with every 2xx when list is empty.
+func (b *Build) statusSet(set *[600]bool, list []int, key string) error {
+	if len(list) == 0 {
+		for s := 200; s < 300; s++ {
+			set[s] = true
+		}
+		return nil
+	}
+	for _, s := range list {
+		if s < 100 || s >= len(set) {
+			return b.Errorf(key, "status %d is not an HTTP status", s)
+		}
+		set[s] = true
+	}
+	return nil
+}
+
+func (f *purchaseLimit) key(r *Request) uint64 {
+	k, _ := r.Key(f.id)
+	k = Mix(f.prefix, k)
+	if f.perItem {
+		k = Mix(k, HashBytes(r.Param(f.param)))
+	}
+	return k
+}
+
+// Check reserves one purchase for the user, or rejects when the user's
+// purchases and attempts in flight already reach max.
+func (f *purchaseLimit) Check(r *Request) Verdict {
+	k := f.key(r)
+	if f.store.Add(k, 1, f.ttl, r.Now) > f.max {
+		f.store.Add(k, -1, f.ttl, r.Now)
+		return f.reject.Verdict()
+	}
+	r.Hold(f.hold)
+	return Continue
+}
+
+// Observe keeps the reservation if the origin reported a success.
+func (f *purchaseLimit) Observe(r *Request, resp *fasthttp.Response) {
+	if s := resp.StatusCode(); s >= 0 && s < len(f.success) && f.success[s] {
+		return
+	}
+	f.Cancel(r)
+}
+
+// Cancel gives back the reservation of a request that was not bought.
+func (f *purchaseLimit) Cancel(r *Request) {
+	if !r.Release(f.hold) {
+		return
+	}
+	f.store.Add(f.key(r), -1, f.ttl, r.Now)
+}

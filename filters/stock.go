@@ -1,0 +1,283 @@
+package filters
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"flashgate/rules"
+)
+
+// stockSpec is the "stock" filter's spec:
+//
+//	- stock:
+//	    param: id                 # route parameter naming the item (default "id")
+//	    stock: {"1": 100}         # units per item; SetStock changes it at run time
+//	    overbook: 1.2             # let through stock × overbook attempts (default 1)
+//	    mode: total               # total (attempts ever) | in_flight (attempts awaiting the origin)
+//	    sold_out: {status: 409, header: X-Sold-Out, body_contains: sold_out, ttl: 24h}
+//
+// The shop stays the source of truth: the gate only stops attempts that
+// cannot succeed. Items without a stock entry are not gated by count, but
+// are still answered at the edge once the origin says they are sold out.
+type stockSpec struct {
+	Param    string           `yaml:"param"`
+	Stock    map[string]int64 `yaml:"stock"`
+	Overbook float64          `yaml:"overbook"`
+	Mode     string           `yaml:"mode"`
+	SoldOut  soldOutSpec      `yaml:"sold_out"`
+}
+
+// soldOutSpec recognises the origin's sold-out answer: every configured
+// marker must match (a 409 alone may be another conflict).
+type soldOutSpec struct {
+	Status       int            `yaml:"status"`
+	Header       string         `yaml:"header"`
+	BodyContains string         `yaml:"body_contains"`
+	TTL          rules.Duration `yaml:"ttl"`
+}
+
+// stockState is the process-local stock of one route's gate, kept across
+// reloads in the Env. items is copied on write (SetStock is rare).
+type stockState struct {
+	mu    sync.Mutex
+	items atomic.Pointer[map[string]*itemStock]
+	rules map[string]int64 // the rule values last compiled, to tell rule edits from SetStock
+}
+
+// itemStock is one item's let-through budget: stock × overbook, rounded up.
+type itemStock struct {
+	limit atomic.Int64
+}
+
+// stockGate is the stock gate filter. Immutable after compile.
+type stockGate struct {
+	env      *Env
+	store    Store
+	route    string
+	param    string
+	state    *stockState
+	overbook float64
+	inFlight bool
+	hold     uint8
+	prefix   uint64
+	soldTTL  int64
+	soldOut  soldOutSpec
+	header   []byte
+	body     []byte
+	ttl      int64
+	sold     *Rejection
+	spent    *Rejection
+	busy     *Rejection
+}
+
+var (
+	_ Observer = (*stockGate)(nil)
+	_ Canceler = (*stockGate)(nil)
+)
+
+func newStock(b *Build) (Filter, error) {
+	var spec stockSpec
+	if err := b.Decode(&spec); err != nil {
+		return nil, err
+	}
+	g := &stockGate{env: b.Env, store: b.Env.Store, route: b.Route, param: spec.Param,
+		overbook: spec.Overbook, soldOut: spec.SoldOut, soldTTL: int64(24 * time.Hour), ttl: int64(24 * time.Hour)}
+	if g.param == "" {
+		g.param = "id"
+	}
+	if g.overbook == 0 {
+		g.overbook = 1
+	}
+	if g.overbook < 1 || g.overbook > 100 || math.IsNaN(g.overbook) {
+		return nil, b.Errorf("overbook", "must be within 1..100, got %v", spec.Overbook)
+	}
+	switch spec.Mode {
+	case "", "total":
+	case "in_flight":
+		g.inFlight = true
+		g.ttl = int64(10 * time.Minute) // a crashed instance's slots free themselves
+	default:
+		return nil, b.Errorf("mode", "unknown %q (known: total, in_flight)", spec.Mode)
+	}
+	if s := spec.SoldOut; s.Status == 0 && s.Header == "" && s.BodyContains == "" {
+		return nil, b.Errorf("sold_out", "say how the origin answers sold out: status, header and/or body_contains")
+	}
+	if s := spec.SoldOut.Status; s != 0 && (s < 100 || s > 599) {
+		return nil, b.Errorf("sold_out.status", "%d is not an HTTP status", s)
+	}
+	if t := spec.SoldOut.TTL.Std(); t > 0 {
+		g.soldTTL = int64(t)
+	}
+	g.header, g.body = []byte(spec.SoldOut.Header), []byte(spec.SoldOut.BodyContains)
+	for item, n := range spec.Stock {
+		if n < 0 {
+			return nil, b.Errorf("stock."+item, "must be 0 or more, got %d", n)
+		}
+	}
+	var err error
+	if g.hold, err = b.HoldBit(); err != nil {
+		return nil, err
+	}
+	id := b.StateID(g.param, spec.Mode)
+	g.prefix = id.Key()
+	g.state = b.Env.State(id, func() any { return &stockState{} }).(*stockState)
+	g.state.applyRules(spec.Stock, g.overbook)
+	b.Env.setStockGate(b.Route, g)
+	return g, g.rejections(b)
+}
+
+func (g *stockGate) rejections(b *Build) (err error) {
+	if g.sold, err = b.Reject(RejectSpec{Reason: "sold_out", Status: 410, Title: "Sold out",
+		Message: "This item is sold out."}); err != nil {
+		return err
+	}
+	if g.spent, err = b.Reject(RejectSpec{Reason: "stock_exhausted", Status: 410, Title: "Sold out",
+		Message: "Every unit of this item has been claimed. If a purchase falls through it may come back."}); err != nil {
+		return err
+	}
+	g.busy, err = b.Reject(RejectSpec{Reason: "stock_busy", Status: 503, RetryAfter: 1, Title: "Almost sold out",
+		Message: "Every remaining unit is being purchased right now. Try again in a moment: if a purchase fails, its unit comes back."})
+	return err
+}
+
+// applyRules sets the items whose rule value changed since the last
+// compile, so a reload keeps stock set through SetStock unless the rule
+// itself was edited.
+func (s *stockState) applyRules(stock map[string]int64, overbook float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for item, n := range stock {
+		if old, ok := s.rules[item]; !ok || old != n {
+			s.setLocked(item, n, overbook)
+		}
+	}
+	s.rules = stock
+}
+
+func (s *stockState) setLocked(item string, n int64, overbook float64) {
+	cur := s.items.Load()
+	it := (*itemStock)(nil)
+	if cur != nil {
+		it = (*cur)[item]
+	}
+	if it == nil {
+		next := make(map[string]*itemStock, 1)
+		if cur != nil {
+			for k, v := range *cur {
+				next[k] = v
+			}
+		}
+		it = &itemStock{}
+		next[item] = it
+		s.items.Store(&next)
+	}
+	it.limit.Store(int64(math.Ceil(float64(n) * overbook)))
+}
+
+func (s *stockState) item(name []byte) *itemStock {
+	m := s.items.Load()
+	if m == nil {
+		return nil
+	}
+	return (*m)[string(name)]
+}
+
+// SetStock sets the stock of item on route's stock gate (admin API, shop
+// webhooks). A positive stock also clears the item's sold-out mark. The
+// value holds across reloads until the rule's own value for the item is
+// edited. Safe for concurrent use.
+func (e *Env) SetStock(route, item string, n int64) error {
+	if n < 0 {
+		return fmt.Errorf("stock of %s/%s must be 0 or more, got %d", route, item, n)
+	}
+	e.mu.Lock()
+	g := e.stocks[route]
+	e.mu.Unlock()
+	if g == nil {
+		return fmt.Errorf("route %q has no stock filter", route)
+	}
+	g.state.mu.Lock()
+	g.state.setLocked(item, n, g.overbook)
+	g.state.mu.Unlock()
+	if n > 0 {
+		g.store.Forget(g.soldKey([]byte(item)))
+	}
+	return nil
+}
+
+func (e *Env) setStockGate(route string, g *stockGate) {
+	e.mu.Lock()
+	e.stocks[route] = g
+	e.mu.Unlock()
+}
+
+func (g *stockGate) soldKey(item []byte) uint64  { return Mix(Mix(g.prefix, 's'), HashBytes(item)) }
+func (g *stockGate) countKey(item []byte) uint64 { return Mix(Mix(g.prefix, 'c'), HashBytes(item)) }
+
+// Check answers sold-out items at the edge and lets through at most the
+// item's budget of attempts.
+func (g *stockGate) Check(r *Request) Verdict {
+	item := r.Param(g.param)
+	if g.store.Get(g.soldKey(item), r.Now) > 0 {
+		return g.sold.Verdict()
+	}
+	it := g.state.item(item)
+	if it == nil {
+		return Continue
+	}
+	k := g.countKey(item)
+	if g.store.Add(k, 1, g.ttl, r.Now) > it.limit.Load() {
+		g.store.Add(k, -1, g.ttl, r.Now)
+		if g.inFlight {
+			return g.busy.Verdict()
+		}
+		return g.spent.Verdict()
+	}
+	r.Hold(g.hold)
+	return Continue
+}
+
+// Cancel gives back the slot of an attempt a later filter rejected.
+func (g *stockGate) Cancel(r *Request) {
+	if r.Release(g.hold) {
+		g.store.Add(g.countKey(r.Param(g.param)), -1, g.ttl, r.Now)
+	}
+}
+
+// Observe frees an in-flight slot and marks the item sold out when the
+// origin says so; the first instance to mark it calls Env.OnSoldOut.
+func (g *stockGate) Observe(r *Request, resp *fasthttp.Response) {
+	item := r.Param(g.param)
+	if r.Release(g.hold) && g.inFlight {
+		g.store.Add(g.countKey(item), -1, g.ttl, r.Now)
+	}
+	if !g.isSoldOut(resp) {
+		return
+	}
+	if g.store.Add(g.soldKey(item), 1, g.soldTTL, r.Now) == 1 {
+		g.env.Log.LogAttrs(r.Ctx, slog.LevelInfo, "item sold out",
+			slog.String("route", g.route), slog.String("item", string(item)))
+		if g.env.OnSoldOut != nil {
+			g.env.OnSoldOut(g.route, string(item))
+		}
+	}
+}
+
+func (g *stockGate) isSoldOut(resp *fasthttp.Response) bool {
+	s := g.soldOut
+	if s.Status != 0 && resp.StatusCode() != s.Status {
+		return false
+	}
+	if len(g.header) > 0 && len(resp.Header.PeekBytes(g.header)) == 0 {
+		return false
+	}
+	return len(g.body) == 0 || bytes.Contains(resp.Body(), g.body)
+}
+

@@ -1,0 +1,87 @@
+package filters
+
+import (
+	"bytes"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Verdict is a filter's answer: Continue, or a Rejection plus an optional
+// dynamic value (retry-after seconds, queue position) rendered into the
+// prebuilt response at write time. The zero value is Continue.
+type Verdict struct {
+	rej *Rejection
+	val int64
+}
+
+// Continue lets the request go on to the next filter.
+var Continue = Verdict{}
+
+// Rejected reports whether v ends the request.
+func (v Verdict) Rejected() bool { return v.rej != nil }
+
+// Rejection returns the rejection v carries, nil for Continue.
+func (v Verdict) Rejection() *Rejection { return v.rej }
+
+// Value returns the dynamic value rendered with the rejection.
+func (v Verdict) Value() int64 { return v.val }
+
+var (
+	hdrFilter       = []byte("X-Flashgate-Filter")
+	hdrReason       = []byte("X-Flashgate-Reason")
+	hdrRetryAfter   = []byte("Retry-After")
+	hdrCacheControl = []byte("Cache-Control")
+	valNoStore      = []byte("no-store")
+	acceptJSON      = []byte("json")
+)
+
+// Write renders v's rejection into ctx.Response: status, headers
+// (X-Flashgate-Filter, X-Flashgate-Reason, Cache-Control: no-store,
+// Retry-After where waiting helps) and the HTML or JSON body chosen by the
+// request's Accept header. Headers already on the response (cookies a filter
+// set) are kept. It allocates nothing once ctx's buffers have grown. Writing
+// Continue is a bug and panics.
+func (v Verdict) Write(ctx *fasthttp.RequestCtx) {
+	rej := v.rej
+	if rej == nil {
+		panic("BUG: filters: Write of a Continue verdict")
+	}
+	page := &rej.html
+	if WantsJSON(ctx) {
+		page = &rej.json
+	}
+	h := &ctx.Response.Header
+	h.SetStatusCode(rej.status)
+	h.SetContentTypeBytes(page.contentType)
+	h.SetCanonical(hdrFilter, rej.filter)
+	h.SetCanonical(hdrReason, rej.reason)
+	h.SetCanonical(hdrCacheControl, valNoStore)
+	var num [20]byte
+	switch {
+	case rej.retryAfterValue:
+		h.SetCanonical(hdrRetryAfter, strconv.AppendInt(num[:0], max(v.val, 1), 10))
+	case rej.retryAfter > 0:
+		h.SetCanonical(hdrRetryAfter, strconv.AppendInt(num[:0], rej.retryAfter, 10))
+	}
+	if len(page.parts) == 1 {
+		// Static page: hand fasthttp the prebuilt bytes, no copy.
+		ctx.Response.SetBodyRaw(page.parts[0])
+		return
+	}
+	ctx.Response.ResetBody()
+	for i, p := range page.parts {
+		if i > 0 {
+			ctx.Response.AppendBody(strconv.AppendInt(num[:0], v.val, 10))
+		}
+		ctx.Response.AppendBody(p)
+	}
+}
+
+// WantsJSON reports whether the client asked for JSON: any Accept value
+// mentioning "json" (application/json, application/problem+json, ...).
+// The match is lenient on purpose: a mobile app that is handed an HTML
+// page breaks, a browser never sends "json" in Accept.
+func WantsJSON(ctx *fasthttp.RequestCtx) bool {
+	return bytes.Contains(ctx.Request.Header.Peek(fasthttp.HeaderAccept), acceptJSON)
+}
