@@ -209,4 +209,3 @@ func (b *Build) Reject(s RejectSpec) (*Rejection, error) {
 	}
 	return rj, nil
 }
-

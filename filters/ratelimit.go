@@ -11,15 +11,15 @@ import (
 
 // rateLimitSpec is the "ratelimit" filter's spec:
 //
-//	- ratelimit:
-//	    rate: 5/s                  # sustained rate
-//	    burst: 10                  # extra requests allowed at once (default 0)
-//	    scope: key                 # key (per client, default) | global | value
-//	    key: cookie:uid            # identity for scope key (see IdentitySpec)
-//	    param: id                  # route parameter for scope value
-//	    values: {"42": 50/s}       # per-value rates for scope value
-//	    when_tag: {high: {rate: 1/m}}  # stricter limits for tagged clients
-//	    dry_run: true              # count would-be rejections, reject nothing
+//   - ratelimit:
+//     rate: 5/s                  # sustained rate
+//     burst: 10                  # extra requests allowed at once (default 0)
+//     scope: key                 # key (per client, default) | global | value
+//     key: cookie:uid            # identity for scope key (see IdentitySpec)
+//     param: id                  # route parameter for scope value
+//     values: {"42": 50/s}       # per-value rates for scope value
+//     when_tag: {high: {rate: 1/m}}  # stricter limits for tagged clients
+//     dry_run: true              # count would-be rejections, reject nothing
 //
 // In any span of one second at most rate + burst requests of one key are
 // admitted (GCRA; no window edges).
@@ -151,7 +151,6 @@ func (b *Build) tagLimits(when map[string]tagLimit) ([]taggedLimit, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].emission > out[j].emission })
 	return out, nil
 }
-
 
 // Check takes one request from the key's bucket.
 func (f *rateLimit) Check(r *Request) Verdict {
