@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strings"
 	"time"
 
@@ -17,13 +16,15 @@ import (
 // new one. Stateful parts (origin pools) are shared with other snapshots
 // through the Env. Safe for concurrent use.
 type Snapshot struct {
-	Config   *rules.Config
-	table    *route.Table
-	routes   []*Route // index = route table index
-	byName   map[string]*Route
-	pools    map[string]*Pool
-	trusted  []netip.Prefix
-	fallback *Route // unmatched requests when server.unmatched names an origin; nil = deny
+	Config     *rules.Config
+	table      *route.Table
+	routes     []*Route // index = route table index
+	byName     map[string]*Route
+	pools      map[string]*Pool
+	trusted    []netip.Prefix
+	allowTable *route.Table // method-less (host, pattern) entries, see compileAllow
+	allow      []string     // Allow header value per allowTable index
+	fallback   *Route       // unmatched requests when server.unmatched names an origin; nil = deny
 }
 
 // Route is one compiled route. Read only after Compile; the stage fields
@@ -36,7 +37,6 @@ type Route struct {
 	HostRewrite  []byte        // Host sent upstream; nil keeps the client's
 	Timeout      time.Duration // whole origin exchange
 	MaxBodyBytes int           // request body limit; 0 = the server's
-	Allow        string        // value of Allow in a 405 for this route's path
 
 	// Stages, nil when the route does not use them; see stages.go.
 	Admission Admission // admission filters, before the cache
@@ -88,8 +88,10 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 		s.byName[rt.Name] = rt
 	}
 	if len(errs) == 0 {
-		s.setAllow()
 		t, err := route.NewTable(entries, cfg.Server.CaseInsensitive)
+		if err == nil {
+			err = s.compileAllow(cfg)
+		}
 		if err != nil {
 			errs = append(errs, posErr(cfg.Server.Pos, "routes", "%v", err))
 		}
@@ -162,24 +164,34 @@ func hostRewrite(routeHost, originHost string) []byte {
 	return nil
 }
 
-// setAllow fills each route's Allow (RFC 9110 §15.5.6: the methods the
-// target resource supports) with the methods of every route sharing its
-// host and path pattern, so a GET and a POST route on /buy/{id} answer a
-// PUT with "Allow: GET, POST".
-func (s *Snapshot) setAllow() {
-	for _, rt := range s.routes {
-		var ms []string
-		for _, o := range s.routes {
-			if o.Spec.Host == rt.Spec.Host && o.Spec.Pattern.String() == rt.Spec.Pattern.String() {
-				for _, m := range o.Spec.Methods {
-					if !slices.Contains(ms, m) {
-						ms = append(ms, m)
-					}
-				}
+// compileAllow builds the table that answers "which methods does this
+// path accept?" for a 405's Allow header (RFC 9110 §15.5.6): one
+// method-less entry per distinct (host, pattern), whose Allow lists the
+// methods of every route sharing them, so a GET and a POST route on
+// /buy/{id} answer a PUT with "Allow: GET, POST". route.Table reports no
+// index on MethodNotAllowed, hence the second table.
+func (s *Snapshot) compileAllow(cfg *rules.Config) error {
+	type key struct{ host, pattern string }
+	at := map[key]int{}
+	var entries []route.Entry
+	for _, r := range cfg.Routes {
+		k := key{r.Host, r.Pattern.String()}
+		i, ok := at[k]
+		if !ok {
+			i = len(entries)
+			at[k] = i
+			entries = append(entries, route.Entry{Host: r.Host, Pattern: r.Pattern})
+			s.allow = append(s.allow, "")
+		}
+		for _, m := range r.Methods {
+			if !strings.Contains(", "+s.allow[i]+", ", ", "+m+", ") {
+				s.allow[i] = strings.TrimPrefix(s.allow[i]+", "+m, ", ")
 			}
 		}
-		rt.Allow = strings.Join(ms, ", ")
 	}
+	t, err := route.NewTable(entries, cfg.Server.CaseInsensitive)
+	s.allowTable = t
+	return err
 }
 
 func posErr(p rules.Pos, key, format string, args ...any) error {

@@ -99,13 +99,15 @@ func (s *Server) serve(x *Exchange) *statusCounters {
 // serve, the unmatched fallback, or nil after writing a 404 or 405.
 func (s *Server) match(x *Exchange) *Route {
 	ctx, snap := x.Ctx, x.Snap
-	i, res := snap.table.Match(hostOnly(ctx.Request.Header.Host()), ctx.Method(), x.Path, &x.Params)
+	i, res := snap.table.Match(ctx.Request.Header.Host(), ctx.Method(), x.Path, &x.Params)
 	switch res {
 	case route.Found:
 		return snap.routes[i]
 	case route.MethodNotAllowed:
 		ansMethod.write(ctx)
-		ctx.Response.Header.Set("Allow", snap.routes[i].Allow)
+		if j, _ := snap.allowTable.Match(ctx.Request.Header.Host(), ctx.Method(), x.Path, nil); j >= 0 {
+			ctx.Response.Header.Set("Allow", snap.allow[j])
+		}
 		return nil
 	}
 	if snap.fallback != nil {
@@ -134,16 +136,6 @@ func (s *Server) fetch(x *Exchange, resp *fasthttp.Response) error {
 	}
 	cleanResponse(x, resp)
 	return nil
-}
-
-// hostOnly strips a port from a Host header value ("a.example:8080",
-// "[::1]:8080") so that routes match the name alone.
-func hostOnly(h []byte) []byte {
-	i := bytes.LastIndexByte(h, ':')
-	if i < 0 || bytes.IndexByte(h[i:], ']') >= 0 {
-		return h
-	}
-	return h[:i]
 }
 
 // logDebug logs a per-request failure at debug level only: per-request

@@ -147,6 +147,8 @@ func (s *Server) handleServerError(ctx *fasthttp.RequestCtx, err error) {
 		a = ansBadRequest
 	}
 	a.write(ctx)
+	var id [32]byte
+	ctx.Response.Header.SetBytesV(hdrRequestID, s.ids.Append(id[:0]))
 	ctx.SetConnectionClose() // the rest of the stream cannot be trusted
 	s.metrics.edge.inc(a.status)
 }
