@@ -49,9 +49,18 @@ type request struct {
 	body    string
 }
 
-// do sends r and returns the response, released by the test's cleanup.
+// do sends r and returns the response; a transport error fails the test.
 func do(t *testing.T, c *fasthttp.Client, base string, r request) *fasthttp.Response {
 	t.Helper()
+	resp, err := send(c, base, r)
+	if err != nil {
+		t.Fatalf("%s %s: %v", r.method, r.path, err)
+	}
+	return resp
+}
+
+// send sends r; safe to call from any goroutine.
+func send(c *fasthttp.Client, base string, r request) (*fasthttp.Response, error) {
 	req := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(req)
 	req.SetRequestURI(base + r.path)
@@ -69,8 +78,6 @@ func do(t *testing.T, c *fasthttp.Client, base string, r request) *fasthttp.Resp
 	if r.method == fasthttp.MethodHead {
 		resp.SkipBody = true
 	}
-	if err := c.Do(req, resp); err != nil {
-		t.Fatalf("%s %s: %v", r.method, r.path, err)
-	}
-	return resp
+	err := c.Do(req, resp)
+	return resp, err
 }
