@@ -1,0 +1,76 @@
+package esi
+
+// Template is a parsed page: literal byte ranges of the page interleaved with
+// ESI constructs. It is immutable after Parse and safe for concurrent use by
+// any number of assemblies; store it with the cached page so a page is parsed
+// once, not per request. It retains the page slice given to Parse (no copy):
+// the caller must not modify those bytes afterwards.
+type Template struct {
+	src      []byte
+	nodes    []node
+	esi      bool // the page holds ESI markup
+	includes int  // esi:include elements in the page (all branches)
+	mayFail  bool // an include outside esi:try lacks onerror="continue"
+}
+
+// HasESI reports whether the page holds ESI markup. When false the page is
+// one literal and can be served as is, skipping assembly. When true the
+// assembled body differs from the stored one: the caller must drop the
+// shell's ETag, Last-Modified and Content-Length.
+func (t *Template) HasESI() bool { return t.esi }
+
+// Source returns the page the template was parsed from (not a copy).
+func (t *Template) Source() []byte { return t.src }
+
+// Includes returns the number of esi:include elements in the page, counting
+// every branch of esi:try and esi:choose.
+func (t *Template) Includes() int { return t.includes }
+
+type nodeKind uint8
+
+const (
+	kLiteral   nodeKind = iota // lit written as is
+	kText                      // text inside esi:vars: parts expanded, values HTML-escaped
+	kInclude                   // esi:include
+	kTry                       // esi:try
+	kChoose                    // esi:choose
+	kAttempt                   // transient while parsing esi:try
+	kExcept                    // transient while parsing esi:try
+	kWhen                      // transient while parsing esi:choose
+	kOtherwise                 // transient while parsing esi:choose
+)
+
+// node is one element of a template body. Only the field its kind names is set.
+type node struct {
+	kind   nodeKind
+	off    int // byte offset in the page
+	lit    []byte
+	text   []part
+	inc    *include
+	try    *tryBlock
+	choose *chooseBlock
+	test   *expr  // kWhen
+	body   []node // kAttempt, kExcept, kWhen, kOtherwise
+}
+
+type include struct {
+	off             int
+	src             []part
+	alt             []part // nil: no alt
+	onErrorContinue bool   // onerror="continue"
+}
+
+type tryBlock struct {
+	attempt []node
+	except  []node
+}
+
+type chooseBlock struct {
+	whens     []whenBranch
+	otherwise []node
+}
+
+type whenBranch struct {
+	test *expr
+	body []node
+}
