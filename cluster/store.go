@@ -1,0 +1,69 @@
+// Package cluster holds admission state that must outlive rule reloads and,
+// later, be shared between gateway instances: GCRA limiter cells, counters
+// with a TTL, and single-use flags.
+//
+// Callers hash everything that names a piece of state (route, filter,
+// settings fingerprint, client identity) into one uint64 key once per
+// request; the store never sees strings, so it never allocates. Memory is the
+// in-process implementation; a Redis implementation of the same interface
+// comes later, so Store is kept to what Redis does atomically (GCRA and
+// set-if-absent as Lua scripts, counters as INCRBY + PEXPIRE NX).
+package cluster
+
+import "time"
+
+// Store is the state interface admission filters depend on. Every method is
+// safe for concurrent use and atomic per key. Times are unix nanoseconds and
+// are always passed in, never read from a clock, so tests and the request path
+// share one notion of now.
+type Store interface {
+	// Allow runs the GCRA (generic cell rate algorithm) for key: n cells,
+	// one every emissionNanos, with tolerance burstNanos (see Limit). It
+	// returns whether the n cells conform and, if not, how long until they
+	// would (nanoseconds, > 0). A denied call changes nothing.
+	Allow(key uint64, now int64, emissionNanos, burstNanos int64, n int) (ok bool, retryAfter int64)
+	// Add adds delta to the counter at key and returns the new value. A
+	// counter created by Add lives ttlNanos from its creation (a fixed
+	// window: later Adds do not extend it), then reads as 0 again.
+	Add(key uint64, delta int64, ttlNanos int64, now int64) int64
+	// Get returns the counter at key, 1 for a flag set by SpendOnce, and 0
+	// for an absent or expired key.
+	Get(key uint64, now int64) int64
+	// SpendOnce sets the flag at key if it is absent or expired and reports
+	// whether this call set it: of any number of concurrent calls for one
+	// key, exactly one returns true. The flag lives until expiresAt.
+	SpendOnce(key uint64, expiresAt int64, now int64) bool
+	// Forget deletes whatever is stored at key.
+	Forget(key uint64)
+}
+
+// Limit is a rate and burst in the terms people configure; Emission and
+// Tolerance turn it into Store.Allow's arguments.
+type Limit struct {
+	Rate  int           // cells per Per; > 0
+	Per   time.Duration // > 0
+	Burst int           // cells that may arrive at once; >= 1
+}
+
+// Emission returns the interval between cells at the sustained rate.
+func (l Limit) Emission() int64 { return int64(l.Per) / int64(l.Rate) }
+
+// Tolerance returns the GCRA tolerance that lets Burst cells through at
+// once from an idle state: (Burst-1) emissions. In any span of length Per,
+// at most Rate+Burst cells conform (Rate+Burst-1 when Rate divides Per).
+func (l Limit) Tolerance() int64 { return int64(l.Burst-1) * l.Emission() }
+
+// gcra is the one GCRA step shared by the memory store (and the reference
+// for the Redis script): tat is the stored theoretical arrival time (0 when
+// absent). It returns the new tat and 0, or the unchanged tat and the wait.
+func gcra(tat, now, emission, tolerance int64, n int) (newTat, retryAfter int64) {
+	if tat < now {
+		tat = now
+	}
+	next := tat + int64(n)*emission
+	allowAt := next - tolerance - emission
+	if now < allowAt {
+		return tat, allowAt - now
+	}
+	return next, 0
+}
