@@ -12,10 +12,10 @@ import (
 // Assembler assembles parsed templates. It is immutable after NewAssembler
 // and safe for concurrent use; build one per rules snapshot.
 type Assembler struct {
-	cfg   Config
-	now   NowFetcher // cfg.Fetcher's fast path, or nil
-	pool  sync.Pool  // *assembly
-	bufs  sync.Pool  // *bytes.Buffer for esi:try attempts, buffered pages, gzip
+	cfg  Config
+	now  NowFetcher // cfg.Fetcher's fast path, or nil
+	pool sync.Pool  // *assembly
+	bufs sync.Pool  // *bytes.Buffer for esi:try attempts, buffered pages, gzip
 }
 
 // NewAssembler validates cfg and applies its defaults.

@@ -167,7 +167,7 @@ func (s *assembly) worker() {
 		sl := s.queue[s.next]
 		s.next++
 		s.mu.Unlock()
-			sl.frag, sl.err = s.fetch(s.pageCtx, &sl.req)
+		sl.frag, sl.err = s.fetch(s.pageCtx, &sl.req)
 		sl.done.Store(true)
 		select {
 		case s.wake <- struct{}{}:

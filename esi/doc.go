@@ -1,0 +1,111 @@
+// Package esi parses and assembles Edge Side Includes (ESI 1.0, W3C note
+// 2001) as Varnish and Akamai users know them, and renders the same
+// templates as client-side includes (CSI).
+//
+// # Use
+//
+// Parse a page once when it enters the cache and store the *Template with
+// it; Template.HasESI false means serve the bytes as they are. Per request,
+// call Assembler.Assemble (or RenderCSI) with a Page describing the
+// request. Fragments come from a Fetcher the caller implements (route
+// matching, cache, origin per fragment); a NowFetcher fast path lets ready
+// fragments be used inline with no goroutine. Package esi imports no other
+// flashgate package.
+//
+// # Language
+//
+//   - <esi:include src="..." alt="..." onerror="continue"/> (also with
+//     </esi:include>). Other attributes (Akamai's dca, ttl, maxwait, ...)
+//     are ignored.
+//   - <esi:remove>...</esi:remove>: dropped unparsed.
+//   - <esi:comment text="..."/>: dropped.
+//   - <!--esi ... -->: the wrapper is dropped, the inside processed.
+//   - <esi:try><esi:attempt>...</esi:attempt><esi:except>...</esi:except></esi:try>:
+//     esi:except is optional (the note requires it; Akamai too).
+//   - <esi:vars>...</esi:vars>: $(VAR) in its text is replaced, values
+//     HTML-escaped.
+//   - $(HTTP_HOST), $(HTTP_COOKIE{name}), $(HTTP_COOKIE),
+//     $(QUERY_STRING{name}), $(QUERY_STRING), $(HTTP_HEADER{name}) (an
+//     Akamai extension), $(HTTP_REFERER), $(HTTP_USER_AGENT),
+//     $(HTTP_ACCEPT_LANGUAGE{lang}) ("true"/"false"), each with an optional
+//     default: $(HTTP_COOKIE{id}|'anon'). Allowed in src, alt, test and
+//     esi:vars text. In src/alt values are percent-encoded (all but RFC 3986
+//     unreserved bytes), so a cookie cannot add path segments, parameters or
+//     a host.
+//   - <esi:choose><esi:when test="...">...</esi:when><esi:otherwise>...
+//     </esi:otherwise></esi:choose>: tests compare with == != < <= > >=
+//     (integers numerically, else bytewise) and combine with && || ! ( ).
+//
+// esi:inline, esi:eval, esi:assign and other elements are ErrUnsupported
+// parse errors rather than silently dropped, so an operator sees them.
+//
+// # Failures (ESI 1.0 note semantics)
+//
+// An include fails when its URL is refused (ErrBadSrc, ErrHostNotAllowed),
+// too deep (ErrDepth), a loop (ErrLoop), over budget (ErrBudget), the fetch
+// errs or times out, the status is not 2xx (ErrStatus), the body is too
+// large (ErrFragmentTooLarge) or binary (ErrBinary), or a nested template
+// fails. Then alt is tried; if it fails too, onerror="continue" drops the
+// include silently; otherwise the failure goes to the innermost esi:try,
+// whose attempt output is discarded and esi:except rendered; with no try
+// the page fails: Assemble returns an *IncludeError. Config.ContinueOnError
+// switches to Varnish's "always continue".
+//
+// # Where Varnish and Akamai differ, and what this package does
+//
+//   - Fragment status: Varnish includes any body whatever the status
+//     (unless its esi_include_onerror feature is on); Akamai treats 4xx/5xx
+//     as failure. Here only 2xx succeeds.
+//   - Failed include without onerror: Akamai fails the page (the note);
+//     Varnish continues. Here the note, unless Config.ContinueOnError.
+//   - alt: Akamai supports it; Varnish ignores it. Supported.
+//   - esi:try/choose/vars and variables: Akamai only (Varnish Cache has
+//     none of them). Supported as above.
+//   - Variables in esi:vars text: Akamai writes values raw; here they are
+//     HTML-escaped (a cookie must not inject markup into a cached shell).
+//   - Unknown ESI elements: Varnish drops them; Akamai errors. Here a parse
+//     error. A malformed page: Varnish passes it through with warnings;
+//     here Parse returns a *ParseError with the byte offset and the caller
+//     should treat the origin response as bad (not cache it, answer 502 or
+//     serve stale), never send raw ESI markup to browsers.
+//   - Depth: Varnish max_esi_depth 5 (default), Akamai 5 levels. MaxDepth 5.
+//   - Absolute src: Varnish fetches from the same backend with the URL's
+//     Host; Akamai fetches any host. Here only hosts Config.HostAllowed
+//     accepts (configured origins); nothing else is ever requested.
+//   - Gzip'd fragments: both inflate. Here bounded by MaxFragmentBytes.
+//   - Fragment fetch order: Varnish fetches includes one after another
+//     (parallel ESI is Varnish Enterprise); Akamai in parallel. Here in
+//     parallel, at most MaxParallel per page, in template order, output
+//     streamed in order.
+//
+// # Hostile input
+//
+// Parse is linear in the page, refuses pages over MaxPageBytes, templates
+// with more than MaxIncludes includes or blocks nested deeper than
+// MaxNesting, tags and blocks without an end (ErrUnclosed, with the offset
+// of the start), and ESI pages holding a NUL byte (ErrBinary: serve them
+// unassembled). Invalid UTF-8 is passed through as bytes, since legacy
+// pages in Latin-1 or GBK are valid HTML. A page without "<esi:" or
+// "<!--esi" is found with two memchr-speed scans and not parsed further.
+// Assembly is bounded by MaxFetches fetches, MaxFragmentBytes per
+// fragment, MaxDepth, FragmentTimeout per fetch and PageTimeout overall:
+// output is at most page + MaxFetches × MaxFragmentBytes plus nested
+// templates' literals, and Assemble never waits past PageTimeout.
+//
+// # Caching the result
+//
+// An assembled page is not the shell: drop the shell's ETag, Last-Modified
+// and Content-Length whenever Template.HasESI. Result.Personal (a per-user
+// fragment, or a cookie/header variable that shaped the output) means
+// "Cache-Control: private, no-store"; otherwise cap the downstream max-age
+// at Result.MaxAge, and prefer a short one when Result.Failed > 0.
+//
+// # Client-side includes
+//
+// RenderCSI replaces each include with <span data-fg-csi="URL"></span>
+// and adds one small script (before the last </body>) that fetches the
+// fragments with fetch(url, {credentials: "same-origin"}) and swaps them
+// in; on failure it tries data-fg-alt, then removes the placeholder.
+// Nested ESI in fragments is assembled by the gateway when the browser
+// asks for them. A nonce may be given for a Content-Security-Policy.
+package esi
