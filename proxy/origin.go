@@ -115,7 +115,6 @@ func (p *Pool) Name() string { return p.name }
 // from a shared cursor; least_conn takes the fewest requests in flight
 // (ties to the earliest, which is fine at the pool sizes configured here).
 func (p *Pool) pick() *upstream {
-	n := len(p.servers)
 	if p.leastConn {
 		var best *upstream
 		bestN := int64(math.MaxInt64)
@@ -126,9 +125,13 @@ func (p *Pool) pick() *upstream {
 		}
 		return best
 	}
-	start := int(p.next.Add(1))
-	for i := range n {
-		if u := p.servers[(start+i)%n]; !u.down.Load() {
+	n := uint32(len(p.servers))
+	// Each probe of a server takes the next cursor value, so a down server
+	// is skipped without handing its share to its neighbour (walking from
+	// one start position would give the server after a down one twice the
+	// traffic).
+	for range n {
+		if u := p.servers[p.next.Add(1)%n]; !u.down.Load() {
 			return u
 		}
 	}

@@ -1,0 +1,175 @@
+package proxy
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"flashgate/rules"
+)
+
+// fakeLoader stands in for rules.Load: it returns whatever the test set.
+type fakeLoader struct {
+	mu  sync.Mutex
+	cfg *rules.Config
+	err error
+}
+
+func (f *fakeLoader) set(cfg *rules.Config, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cfg, f.err = cfg, err
+}
+
+func (f *fakeLoader) load(string) (*rules.Config, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cfg, f.err
+}
+
+// reloadGateway serves "item" → shop and "static" → static (two origins).
+func reloadGateway(t *testing.T, shop, static string) (*gateway, *fakeLoader, func(byte) *rules.Config) {
+	mk := func(digest byte) *rules.Config {
+		cfg := testConfig(shop, testRoute(t, "item", "/item/{id}", "shop"), testRoute(t, "static", "/static/*", "static"))
+		cfg.Origins = append(cfg.Origins, &rules.Origin{Name: "static", Servers: []string{static}})
+		cfg.Digest[0] = digest
+		return cfg
+	}
+	fl := &fakeLoader{}
+	clock := time.Date(2026, 11, 11, 12, 3, 11, 0, time.UTC)
+	g := newGateway(t, mk(1), Options{ConfigPath: "gateway.yaml", load: fl.load, Now: func() time.Time { return clock }})
+	return g, fl, mk
+}
+
+func TestReloadRejectsBadConfigAndKeepsServing(t *testing.T) {
+	rec := &recorder{}
+	addr := startOrigin(t, rec.handle)
+	g, fl, mk := reloadGateway(t, addr, addr)
+	before := g.Snapshot()
+
+	fl.set(nil, errors.New("sales/singles-day.yaml:14:5: routes[2].origin: unknown origin \"shpo\" (known: shop, static)"))
+	if err := g.Reload(); err == nil {
+		t.Fatal("Reload of a bad config returned nil")
+	}
+	if g.Snapshot() != before {
+		t.Fatal("a rejected reload replaced the snapshot")
+	}
+	st := g.LastReload()
+	if st.OK || !strings.Contains(st.Error, "sales/singles-day.yaml:14:5") {
+		t.Errorf("LastReload = %+v, want not ok with the file:line:col error", st)
+	}
+	wantLog := `rejected sales/singles-day.yaml:14:5: routes[2].origin: unknown origin \"shpo\" (known: shop, static); still serving rules loaded at 12:03:11`
+	if !strings.Contains(g.logs.String(), wantLog) {
+		t.Errorf("log does not say what was rejected and what still serves; want %s in:\n%s", wantLog, g.logs.String())
+	}
+	if resp := g.do(t, "GET", "/item/1", nil); resp.StatusCode() != 200 {
+		t.Errorf("after a rejected reload: status %d, want 200 from the last good rules", resp.StatusCode())
+	}
+
+	// A config that loads but does not compile is rejected the same way.
+	bad := mk(2)
+	bad.Routes[0].Origin = "nowhere"
+	fl.set(bad, nil)
+	if err := g.Reload(); err == nil || !strings.Contains(err.Error(), `routes[0].origin: unknown origin "nowhere" (known: shop, static)`) {
+		t.Errorf("Reload of an uncompilable config: %v", err)
+	}
+	if g.Snapshot() != before {
+		t.Fatal("an uncompilable reload replaced the snapshot")
+	}
+
+	good := mk(3)
+	good.Routes = good.Routes[:1]
+	fl.set(good, nil)
+	if err := g.Reload(); err != nil {
+		t.Fatalf("Reload of a good config: %v", err)
+	}
+	if g.Snapshot() == before || !g.LastReload().OK {
+		t.Fatal("a good reload did not swap the snapshot")
+	}
+	if resp := g.do(t, "GET", "/static/a.css", nil); resp.StatusCode() != 404 {
+		t.Errorf("route removed by the reload still answers: %d", resp.StatusCode())
+	}
+	m := g.metricsText()
+	for _, want := range []string{"flashgate_reload_total 3", "flashgate_reload_errors_total 2",
+		"flashgate_reload_last_success_timestamp_seconds 1794398591"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %q:\n%s", want, grep(m, "reload"))
+		}
+	}
+
+	// Same bytes: nothing happens, nothing is counted.
+	after := g.Snapshot()
+	if err := g.Reload(); err != nil || g.Snapshot() != after {
+		t.Errorf("an unchanged config was reloaded (err %v)", err)
+	}
+	if m := g.metricsText(); !strings.Contains(m, "flashgate_reload_total 3") {
+		t.Error("an unchanged config counted as a reload")
+	}
+}
+
+func TestReloadKeepsUnchangedOriginState(t *testing.T) {
+	rec := &recorder{}
+	addr := startOrigin(t, rec.handle)
+	g, fl, mk := reloadGateway(t, addr, addr)
+	shop := g.Snapshot().pools["shop"]
+	static := g.Snapshot().pools["static"]
+	shop.servers[0].down.Store(true) // health state that must survive
+
+	next := mk(2)
+	next.Routes[1].Path = "/assets/*"         // an unrelated edit
+	next.Origins[1].ReadTimeout = time.Second // the static origin changes meaning
+	next.Routes[1].Pattern = testRoute(t, "static", "/assets/*", "static").Pattern
+	fl.set(next, nil)
+	if err := g.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	snap := g.Snapshot()
+	if snap.pools["shop"] != shop || !shop.servers[0].down.Load() {
+		t.Error("the unchanged shop origin lost its pool or health state on an unrelated reload")
+	}
+	if snap.pools["static"] == static {
+		t.Error("the changed static origin kept its old pool")
+	}
+	if resp := g.do(t, "GET", "/item/1", nil); resp.StatusCode() != 502 {
+		t.Errorf("shop's server, marked down before the reload, served: %d", resp.StatusCode())
+	}
+}
+
+// TestReloadInFlight: a request runs to its end on the snapshot it started
+// with, even when a reload points its route elsewhere meanwhile.
+func TestReloadInFlight(t *testing.T) {
+	arrived, release := make(chan struct{}), make(chan struct{})
+	oldOrigin := startOrigin(t, func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) == "/item/slow" {
+			close(arrived)
+			<-release
+		}
+		ctx.SetBodyString("old")
+	})
+	newOrigin := startOrigin(t, func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("new") })
+	g, fl, mk := reloadGateway(t, oldOrigin, oldOrigin)
+
+	done := make(chan string)
+	go func() {
+		resp := g.do(t, "GET", "/item/slow", nil)
+		done <- string(resp.Body())
+	}()
+	<-arrived
+	next := mk(2)
+	next.Origins[0].Servers = []string{newOrigin}
+	fl.set(next, nil)
+	if err := g.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(g.do(t, "GET", "/item/1", nil).Body()); got != "new" {
+		t.Errorf("a request after the reload got %q, want the new origin", got)
+	}
+	close(release)
+	if got := <-done; got != "old" {
+		t.Errorf("the in-flight request got %q, want it to finish on its snapshot's origin", got)
+	}
+}
