@@ -20,7 +20,7 @@ type blocklistSpec struct {
 	Users        []string       `yaml:"users"`
 	Files        []string       `yaml:"files"`
 	CheckEvery   rules.Duration `yaml:"check_every"`
-	IdentitySpec `yaml:",inline"`
+	Key          rules.Node            `yaml:"key"`
 }
 
 // blocklist answers listed clients 403. Immutable after compile; the file
@@ -44,13 +44,13 @@ func newBlocklist(b *Build) (Filter, error) {
 	if f.inline, err = b.inlineSet(spec.IPs, spec.Users); err != nil {
 		return nil, err
 	}
-	if f.files, err = b.hotList(spec.Files, spec.CheckEvery.Std(), "files"); err != nil {
+	if f.files, err = b.hotList(spec.Files, spec.CheckEvery.Duration(), "files"); err != nil {
 		return nil, err
 	}
 	if f.inline == nil && f.files == nil {
 		return nil, b.Errorf("", "list at least one of ips, users, files")
 	}
-	if f.id, err = b.Identity(spec.IdentitySpec); err != nil {
+	if f.id, err = b.Identity(spec.Key); err != nil {
 		return nil, err
 	}
 	f.reject, err = b.Reject(RejectSpec{Reason: "blocked", Status: 403, Title: "Access denied",

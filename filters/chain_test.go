@@ -79,7 +79,7 @@ func TestCompileErrors(t *testing.T) {
 		{"unknown key", "- ratelimit: {rate: 1/s, brust: 3}\n", "brust"},
 		{"bad scope", "- ratelimit: {rate: 1/s, scope: user}\n", `unknown scope "user"`},
 		{"bad identity", "- ratelimit: {rate: 1/s, key: email}\n", `unknown identity "email"`},
-		{"short key", "- ratelimit: {rate: 1/s, key: \"cookie:uid\", signed: {keys: [short]}}\n", "at least 32 are needed"},
+		{"short key", "- ratelimit: {rate: 1/s, key: {use: \"cookie:uid\", signed: {keys: [short]}}}\n", "at least 32 are needed"},
 		{"window backwards", "- window: {start: 2026-11-25T12:00:00Z, end: 2026-11-25T11:00:00Z}\n", "ends (2026-11-25T11:00:00Z) before it starts"},
 	}
 	for _, tt := range tests {

@@ -1,11 +1,11 @@
 package filters
 
 import (
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,77 +15,12 @@ import (
 	"flashgate/rules"
 )
 
-// fakeStore is a small, exact Store for tests: GCRA as the cluster store
-// documents it, counters with TTL, spend-once flags.
-type fakeStore struct {
-	mu   sync.Mutex
-	tat  map[uint64]int64
-	ctr  map[uint64]int64
-	exp  map[uint64]int64
-	done map[uint64]int64
-}
-
-func newFakeStore() *fakeStore {
-	return &fakeStore{tat: map[uint64]int64{}, ctr: map[uint64]int64{}, exp: map[uint64]int64{}, done: map[uint64]int64{}}
-}
-
-func (s *fakeStore) Allow(key uint64, now, em, burst int64, n int) (bool, int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	tat := max(s.tat[key], now)
-	if tat-now > burst {
-		return false, tat - now - burst
-	}
-	s.tat[key] = tat + em*int64(n)
-	return true, 0
-}
-
-func (s *fakeStore) Add(key uint64, d, ttl, now int64) int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if e, ok := s.exp[key]; ok && now >= e {
-		delete(s.ctr, key)
-	}
-	if _, ok := s.ctr[key]; !ok {
-		s.exp[key] = now + ttl
-	}
-	s.ctr[key] += d
-	return s.ctr[key]
-}
-
-func (s *fakeStore) Get(key uint64, now int64) int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if e, ok := s.exp[key]; ok && now >= e {
-		return 0
-	}
-	return s.ctr[key]
-}
-
-func (s *fakeStore) SpendOnce(key uint64, exp, now int64) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if e, ok := s.done[key]; ok && now < e {
-		return false
-	}
-	s.done[key] = exp
-	return true
-}
-
-func (s *fakeStore) Forget(key uint64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.ctr, key)
-	delete(s.tat, key)
-	delete(s.done, key)
-}
-
 // t0 is the tests' "now": a fixed instant, so windows and TTLs are exact.
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC).UnixNano()
 
 func testEnv(t testing.TB) *Env {
 	t.Helper()
-	env, err := NewEnv(newTestStore(), nil)
+	env, err := NewEnv(newTestStore(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +39,7 @@ func loadConfig(t testing.TB, filtersYAML, admissionYAML string, extra map[strin
 		}
 	}
 	var sb strings.Builder
-	sb.WriteString("origins:\n  - name: shop\n    servers: [\"127.0.0.1:9\"]\n")
+	sb.WriteString("origins:\n  shop:\n    servers: [\"127.0.0.1:9\"]\n")
 	if admissionYAML != "" {
 		sb.WriteString("admission:\n" + indent(admissionYAML, "  "))
 	}

@@ -1,6 +1,8 @@
 package filters
 
 import (
+	"fmt"
+	"strconv"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -11,21 +13,27 @@ import (
 	"sync"
 
 	"github.com/valyala/fasthttp"
+
+	"flashgate/rules"
 )
 
-// IdentitySpec says who "the client" is for a filter's state. It is inlined
-// into each stateful filter's spec:
+// IdentitySpec says who "the client" is for a filter's state: the "key:"
+// of each stateful filter, a short form or a map with options:
 //
-//	key: ip                 # the client IP; IPv6 grouped by /64 (ipv6_prefix: 128 for per address)
-//	key: cookie:uid         # a user id the shop sets (signed: {keys: [...]} to require its HMAC)
-//	key: header:X-User-Id   # a user id header set by a trusted front end
-//	key: device             # a device cookie the gateway sets (signed: {keys: [...]} required)
-//	key: query:u / param:id # a query or route parameter
+//	key: ip                  # the client IP (default); IPv6 grouped by /64, IPv4 per address
+//	key: cookie:uid          # a user id cookie the shop sets
+//	key: header:X-User-Id    # a user id header set by a trusted front end
+//	key: query:u             # a query parameter
+//	key: param:id            # a route parameter
+//	key: {use: ip, ipv6_prefix: 128, ipv4_prefix: 24}
+//	key: {use: "cookie:uid", signed: {keys: [...]}}   # require the shop's HMAC
+//	key: {use: device, signed: {keys: [...]}}         # a device cookie the gateway sets
 //
-// A signed value is "<id>.<base64url(HMAC-SHA-256(key, id))>"; the first key
-// signs (device cookies), every listed key verifies, so keys can rotate.
+// A signed value is "<id>.<base64url(HMAC-SHA-256(key, id))>" (43 characters
+// of MAC); the first key signs (device cookies), every listed key verifies,
+// so keys can rotate.
 type IdentitySpec struct {
-	Key        string      `yaml:"key"`
+	Use        string      `yaml:"use"`
 	IPv6Prefix int         `yaml:"ipv6_prefix"`
 	IPv4Prefix int         `yaml:"ipv4_prefix"`
 	Signed     *SignedSpec `yaml:"signed"`
@@ -61,9 +69,29 @@ func newMacPool(key []byte) *macPool {
 	return &macPool{sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
 }
 
-// newIdentity compiles spec; errors name the offending key.
-func (b *Build) Identity(spec IdentitySpec) (*Identity, error) {
-	src, name, _ := strings.Cut(spec.Key, ":")
+// Identity compiles the identity spec in n (the filter's "key:" node; the
+// zero Node means ip). Errors are positioned at the key.
+func (b *Build) Identity(n rules.Node) (*Identity, error) {
+	var spec IdentitySpec
+	if err := n.Decode(&spec.Use); err != nil {
+		if err := n.Decode(&spec); err != nil {
+			return nil, err
+		}
+	}
+	id, msg := compileIdentity(spec)
+	if msg != "" {
+		return nil, b.Errorf("key", "%s", msg)
+	}
+	return id, nil
+}
+
+// String describes the identity's meaning, for state fingerprints.
+func (id *Identity) String() string {
+	return id.source + ":" + id.name + "/" + strconv.Itoa(id.v4Bits) + "/" + strconv.Itoa(id.v6Bits)
+}
+
+func compileIdentity(spec IdentitySpec) (*Identity, string) {
+	src, name, _ := strings.Cut(spec.Use, ":")
 	if src == "" {
 		src = "ip"
 	}
@@ -71,49 +99,49 @@ func (b *Build) Identity(spec IdentitySpec) (*Identity, error) {
 	switch src {
 	case "ip", "device":
 		if name != "" {
-			return nil, b.Errorf("key", "%q takes no name (want %q)", spec.Key, src)
+			return nil, fmt.Sprintf("%q takes no name (want %q)", spec.Use, src)
 		}
 	case "cookie", "header", "query", "param":
 		if name == "" {
-			return nil, b.Errorf("key", "%q needs a name, e.g. %q", spec.Key, src+":uid")
+			return nil, fmt.Sprintf("%q needs a name, e.g. %q", spec.Use, src+":uid")
 		}
 	default:
-		return nil, b.Errorf("key", "unknown identity %q (known: ip, device, cookie:NAME, header:NAME, query:NAME, param:NAME)", spec.Key)
+		return nil, fmt.Sprintf("unknown identity %q (known: ip, device, cookie:NAME, header:NAME, query:NAME, param:NAME)", spec.Use)
 	}
 	if spec.IPv6Prefix != 0 {
 		if spec.IPv6Prefix < 32 || spec.IPv6Prefix > 128 {
-			return nil, b.Errorf("ipv6_prefix", "must be within 32..128, got %d", spec.IPv6Prefix)
+			return nil, fmt.Sprintf("ipv6_prefix: must be within 32..128, got %d", spec.IPv6Prefix)
 		}
 		id.v6Bits = spec.IPv6Prefix
 	}
 	if spec.IPv4Prefix != 0 {
 		if spec.IPv4Prefix < 8 || spec.IPv4Prefix > 32 {
-			return nil, b.Errorf("ipv4_prefix", "must be within 8..32, got %d", spec.IPv4Prefix)
+			return nil, fmt.Sprintf("ipv4_prefix: must be within 8..32, got %d", spec.IPv4Prefix)
 		}
 		id.v4Bits = spec.IPv4Prefix
 	}
 	if spec.Signed != nil {
 		if src != "cookie" && src != "header" && src != "device" {
-			return nil, b.Errorf("signed", "only cookie, header and device ids can be signed")
+			return nil, "signed: only cookie, header and device ids can be signed"
 		}
 		if len(spec.Signed.Keys) == 0 {
-			return nil, b.Errorf("signed.keys", "list at least one key")
+			return nil, "signed.keys: list at least one key"
 		}
 		for i, k := range spec.Signed.Keys {
 			if len(k) < 32 {
-				return nil, b.Errorf("signed.keys", "key %d is %d bytes; at least 32 are needed", i, len(k))
+				return nil, fmt.Sprintf("signed.keys: key %d is %d bytes; at least 32 are needed", i, len(k))
 			}
 			id.macs = append(id.macs, newMacPool([]byte(k)))
 		}
 	} else if src == "device" {
-		return nil, b.Errorf("signed", "a device identity needs signed: {keys: [...]} to sign the cookie it sets")
+		return nil, "a device identity needs signed: {keys: [...]} to sign the cookie it sets"
 	}
 	if src == "device" {
 		id.name, id.deviceMk = deviceCookie, true
 	}
 	id.seed = HashString("id\x00" + src + "\x00" + id.name)
 	id.ipSeed = HashString("id\x00ip")
-	return id, nil
+	return id, ""
 }
 
 // compute derives the identity hash; Request.Key caches it.

@@ -117,6 +117,9 @@ type hotList struct {
 	set      atomic.Pointer[matchSet]
 	mu       sync.Mutex  // held while loading
 	stamps   []fileStamp // guarded by mu
+	// run starts a background check; nil means a new goroutine. Tests set
+	// it to run checks inline.
+	run func(func())
 }
 
 type fileStamp struct {
@@ -175,7 +178,11 @@ func readList(m *matchSet, path string) error {
 // interval has passed.
 func (h *hotList) current(now int64) *matchSet {
 	if next := h.next.Load(); now >= next && h.next.CompareAndSwap(next, now+h.interval.Load()) {
-		go h.refresh()
+		if h.run != nil {
+			h.run(h.refresh)
+		} else {
+			go h.refresh()
+		}
 	}
 	return h.set.Load()
 }

@@ -23,7 +23,7 @@ type purchaseSpec struct {
 	Param        string         `yaml:"param"`
 	Success      []int          `yaml:"success"`
 	Period       rules.Duration `yaml:"period"`
-	IdentitySpec `yaml:",inline"`
+	Key          rules.Node            `yaml:"key"`
 }
 
 // purchaseLimit lets at most max purchases per user (per item or sale)
@@ -69,7 +69,7 @@ func newPurchaseLimit(b *Build) (Filter, error) {
 	if f.param == "" {
 		f.param = "id"
 	}
-	if p := spec.Period.Std(); p > 0 {
+	if p := spec.Period.Duration(); p > 0 {
 		f.ttl = int64(p)
 	}
 	if err := b.statusSet(&f.success, spec.Success, "success"); err != nil {
@@ -79,10 +79,10 @@ func newPurchaseLimit(b *Build) (Filter, error) {
 	if f.hold, err = b.HoldBit(); err != nil {
 		return nil, err
 	}
-	if f.id, err = b.Identity(spec.IdentitySpec); err != nil {
+	if f.id, err = b.Identity(spec.Key); err != nil {
 		return nil, err
 	}
-	f.prefix = b.StateID(spec.Key, spec.Per, f.param).Key()
+	f.prefix = b.StateID(f.id.String(), spec.Per, f.param).Key()
 	f.reject, err = b.Reject(RejectSpec{Reason: "purchase_limit", Status: 403, Title: "Purchase limit reached",
 		Message: "You have already bought as many of these as this sale allows per customer."})
 	return f, err

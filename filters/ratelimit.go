@@ -2,10 +2,10 @@ package filters
 
 import (
 	"sort"
-	"strconv"
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"flashgate/cluster"
 	"flashgate/rules"
 )
 
@@ -21,8 +21,9 @@ import (
 //     when_tag: {high: {rate: 1/m}}  # stricter limits for tagged clients
 //     dry_run: true              # count would-be rejections, reject nothing
 //
-// In any span of one second at most rate + burst requests of one key are
-// admitted (GCRA; no window edges).
+// In any span of the rate's period (one second for 5/s) at most
+// rate + burst requests of one key are admitted: GCRA has no window edges
+// (cluster.Limit).
 type rateLimitSpec struct {
 	Rate         rules.Rate            `yaml:"rate"`
 	Burst        int                   `yaml:"burst"`
@@ -31,7 +32,7 @@ type rateLimitSpec struct {
 	Values       map[string]rules.Rate `yaml:"values"`
 	WhenTag      map[string]tagLimit   `yaml:"when_tag"`
 	DryRun       bool                  `yaml:"dry_run"`
-	IdentitySpec `yaml:",inline"`
+	Key          rules.Node            `yaml:"key"`
 }
 
 type tagLimit struct {
@@ -41,7 +42,7 @@ type tagLimit struct {
 
 // gcra is one compiled limit in the store's terms.
 type gcra struct {
-	emission, burst int64 // nanos
+	emission, burst int64 // nanos: cluster.Limit Emission and Tolerance
 }
 
 // rateLimit is the GCRA limiter filter. Immutable after compile; its
@@ -83,7 +84,7 @@ func newRateLimit(b *Build) (Filter, error) {
 	switch spec.Scope {
 	case "", "key":
 		f.scope = 'k'
-		if f.id, err = b.Identity(spec.IdentitySpec); err != nil {
+		if f.id, err = b.Identity(spec.Key); err != nil {
 			return nil, err
 		}
 	case "global":
@@ -108,7 +109,11 @@ func newRateLimit(b *Build) (Filter, error) {
 	if f.tags, err = b.tagLimits(spec.WhenTag); err != nil {
 		return nil, err
 	}
-	f.prefix = b.StateID(spec.Scope, spec.Key, spec.Param, strconv.Itoa(spec.IPv4Prefix), strconv.Itoa(spec.IPv6Prefix)).Key()
+	who := ""
+	if f.id != nil {
+		who = f.id.String()
+	}
+	f.prefix = b.StateID(spec.Scope, who, spec.Param).Key()
 	if f.reject, err = b.Reject(RejectSpec{Reason: "rate_limited", Status: 429, Title: "Too many requests",
 		Message: "You are sending requests faster than this sale allows. Please wait a moment and try again.",
 		Value:   "retry_after", RetryAfterValue: true}); err != nil {
@@ -124,14 +129,17 @@ func (b *Build) gcra(r rules.Rate, burst int, key string) (gcra, error) {
 	if r.N <= 0 || r.Per <= 0 {
 		return gcra{}, b.Errorf(key, "needs a rate like 10/s")
 	}
-	if burst < 0 || burst > maxBurst {
-		return gcra{}, b.Errorf("burst", "must be within 0..%d, got %d", maxBurst, burst)
+	if burst == 0 {
+		burst = 1
 	}
-	em := int64(r.Per) / int64(r.N)
-	if em <= 0 {
+	if burst < 1 || burst > maxBurst {
+		return gcra{}, b.Errorf("burst", "must be within 1..%d, got %d", maxBurst, burst)
+	}
+	l := cluster.Limit{Rate: r.N, Per: r.Per, Burst: burst}
+	if l.Emission() <= 0 {
 		return gcra{}, b.Errorf(key, "rate %d per %s is above one per nanosecond", r.N, r.Per)
 	}
-	return gcra{emission: em, burst: em * int64(burst)}, nil
+	return gcra{emission: l.Emission(), burst: l.Tolerance()}, nil
 }
 
 func (b *Build) tagLimits(when map[string]tagLimit) ([]taggedLimit, error) {

@@ -112,7 +112,7 @@ func newStock(b *Build) (Filter, error) {
 	if s := spec.SoldOut.Status; s != 0 && (s < 100 || s > 599) {
 		return nil, b.Errorf("sold_out.status", "%d is not an HTTP status", s)
 	}
-	if t := spec.SoldOut.TTL.Std(); t > 0 {
+	if t := spec.SoldOut.TTL.Duration(); t > 0 {
 		g.soldTTL = int64(t)
 	}
 	g.header, g.body = []byte(spec.SoldOut.Header), []byte(spec.SoldOut.BodyContains)

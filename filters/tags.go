@@ -23,7 +23,7 @@ type tagsSpec struct {
 	Values       []string          `yaml:"values"`
 	Lists        map[string]string `yaml:"lists"`
 	CheckEvery   rules.Duration    `yaml:"check_every"`
-	IdentitySpec `yaml:",inline"`
+	Key          rules.Node            `yaml:"key"`
 }
 
 // tags sets Request.Tags. Immutable after compile.
@@ -70,14 +70,14 @@ func newTags(b *Build) (Filter, error) {
 		if err != nil {
 			return nil, b.Errorf("lists."+name, "%v", err)
 		}
-		l, err := b.hotList([]string{spec.Lists[name]}, spec.CheckEvery.Std(), "lists."+name)
+		l, err := b.hotList([]string{spec.Lists[name]}, spec.CheckEvery.Duration(), "lists."+name)
 		if err != nil {
 			return nil, err
 		}
 		f.lists = append(f.lists, taggedList{bit: bit, list: l})
 	}
 	var err error
-	f.id, err = b.Identity(spec.IdentitySpec)
+	f.id, err = b.Identity(spec.Key)
 	return f, err
 }
 
