@@ -16,11 +16,11 @@ import (
 // Files are re-read when their mtime or size changes, without a rule
 // reload; a file that fails to parse keeps the last good list.
 type blocklistSpec struct {
-	IPs          []string       `yaml:"ips"`
-	Users        []string       `yaml:"users"`
-	Files        []string       `yaml:"files"`
-	CheckEvery   rules.Duration `yaml:"check_every"`
-	Key          rules.Node            `yaml:"key"`
+	IPs        []string       `yaml:"ips"`
+	Users      []string       `yaml:"users"`
+	Files      []string       `yaml:"files"`
+	CheckEvery rules.Duration `yaml:"check_every"`
+	Key        rules.Node     `yaml:"key"`
 }
 
 // blocklist answers listed clients 403. Immutable after compile; the file

@@ -1,14 +1,14 @@
 package filters
 
 import (
-	"fmt"
-	"strconv"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"hash"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 

@@ -18,12 +18,12 @@ import (
 //     success: [200, 201]    # origin statuses that mean "bought" (default any 2xx)
 //     period: 24h            # how long a purchase counts (default 24h)
 type purchaseSpec struct {
-	Max          int            `yaml:"max"`
-	Per          string         `yaml:"per"`
-	Param        string         `yaml:"param"`
-	Success      []int          `yaml:"success"`
-	Period       rules.Duration `yaml:"period"`
-	Key          rules.Node            `yaml:"key"`
+	Max     int            `yaml:"max"`
+	Per     string         `yaml:"per"`
+	Param   string         `yaml:"param"`
+	Success []int          `yaml:"success"`
+	Period  rules.Duration `yaml:"period"`
+	Key     rules.Node     `yaml:"key"`
 }
 
 // purchaseLimit lets at most max purchases per user (per item or sale)

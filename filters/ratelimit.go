@@ -25,14 +25,14 @@ import (
 // rate + burst requests of one key are admitted: GCRA has no window edges
 // (cluster.Limit).
 type rateLimitSpec struct {
-	Rate         rules.Rate            `yaml:"rate"`
-	Burst        int                   `yaml:"burst"`
-	Scope        string                `yaml:"scope"`
-	Param        string                `yaml:"param"`
-	Values       map[string]rules.Rate `yaml:"values"`
-	WhenTag      map[string]tagLimit   `yaml:"when_tag"`
-	DryRun       bool                  `yaml:"dry_run"`
-	Key          rules.Node            `yaml:"key"`
+	Rate    rules.Rate            `yaml:"rate"`
+	Burst   int                   `yaml:"burst"`
+	Scope   string                `yaml:"scope"`
+	Param   string                `yaml:"param"`
+	Values  map[string]rules.Rate `yaml:"values"`
+	WhenTag map[string]tagLimit   `yaml:"when_tag"`
+	DryRun  bool                  `yaml:"dry_run"`
+	Key     rules.Node            `yaml:"key"`
 }
 
 type tagLimit struct {

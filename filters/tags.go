@@ -19,11 +19,11 @@ import (
 // A header is only as trustworthy as whoever sets it: have the CDN or the
 // shop overwrite it, or clients will simply not send "high".
 type tagsSpec struct {
-	Header       string            `yaml:"header"`
-	Values       []string          `yaml:"values"`
-	Lists        map[string]string `yaml:"lists"`
-	CheckEvery   rules.Duration    `yaml:"check_every"`
-	Key          rules.Node            `yaml:"key"`
+	Header     string            `yaml:"header"`
+	Values     []string          `yaml:"values"`
+	Lists      map[string]string `yaml:"lists"`
+	CheckEvery rules.Duration    `yaml:"check_every"`
+	Key        rules.Node        `yaml:"key"`
 }
 
 // tags sets Request.Tags. Immutable after compile.
