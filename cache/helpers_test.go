@@ -49,7 +49,7 @@ func newOrigin(t testing.TB, h fasthttp.RequestHandler) *origin {
 			(*o.handler.Load())(ctx)
 		}}
 	go srv.Serve(o.ln) //nolint:errcheck // ends when the listener closes
-	t.Cleanup(func() { srv.Shutdown() })
+	t.Cleanup(func() { o.client.CloseIdleConnections(); srv.Shutdown() })
 	o.client = &fasthttp.HostClient{Addr: "origin", MaxIdemponentCallAttempts: 1,
 		Dial: func(string) (net.Conn, error) { return o.ln.Dial() }}
 	return o
@@ -108,7 +108,7 @@ func newGateway(t testing.TB, spec PolicySpec, o *origin, opts Options) *gateway
 	srv := &fasthttp.Server{NoDefaultServerHeader: true, NoDefaultContentType: true, NoDefaultDate: true,
 		Handler: g.handle}
 	go srv.Serve(g.ln) //nolint:errcheck // ends when the listener closes
-	t.Cleanup(func() { srv.Shutdown() })
+	t.Cleanup(func() { g.client.CloseIdleConnections(); srv.Shutdown() })
 	g.client = &fasthttp.HostClient{Addr: "gateway", MaxIdemponentCallAttempts: 1, MaxConns: 1000,
 		Dial: func(string) (net.Conn, error) { return g.ln.Dial() }}
 	return g
@@ -176,4 +176,10 @@ func page(body string, headers ...string) fasthttp.RequestHandler {
 		}
 		ctx.SetBodyString(body)
 	}
+}
+
+func (o *origin) lastMethod() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return string(o.last.Method())
 }
