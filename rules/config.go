@@ -85,12 +85,12 @@ type Origin struct {
 // HealthCheck configures active health checks of an origin's servers.
 // A zero Path disables them.
 type HealthCheck struct {
-	Path      string
-	Interval  time.Duration // default 2s
-	Timeout   time.Duration // default 1s
-	Fails     int           // consecutive failures to mark down, default 2
-	Passes    int           // consecutive passes to mark up, default 2
-	Status    int           // expected status, default 200 (any 2xx if 0)
+	Path     string
+	Interval time.Duration // default 2s
+	Timeout  time.Duration // default 1s
+	Fails    int           // consecutive failures to mark down, default 2
+	Passes   int           // consecutive passes to mark up, default 2
+	Status   int           // expected status, default 200 (any 2xx if 0)
 }
 
 // Route is one entry of the route table.
@@ -102,9 +102,9 @@ type Route struct {
 	Pattern *route.Pattern
 	Origin  string
 	// HostRewrite overrides the origin's HostRewrite for this route.
-	HostRewrite string
-	Timeout     time.Duration // overrides the origin's ReadTimeout when > 0
-	MaxBodyBytes int64        // overrides Server.MaxBodyBytes when > 0
+	HostRewrite  string
+	Timeout      time.Duration // overrides the origin's ReadTimeout when > 0
+	MaxBodyBytes int64         // overrides Server.MaxBodyBytes when > 0
 
 	Cache   Node   // "cache:", decoded by package cache; zero = not cached
 	ESI     Node   // "esi:", decoded by package proxy; zero = off
