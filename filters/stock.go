@@ -189,10 +189,13 @@ func (s *stockState) item(name []byte) *itemStock {
 	return (*m)[string(name)]
 }
 
-// SetStock sets the stock of item on route's stock gate (admin API, shop
-// webhooks). A positive stock also clears the item's sold-out mark. The
-// value holds across reloads until the rule's own value for the item is
-// edited. Safe for concurrent use.
+// SetStock sets the remaining stock of item on route's stock gate (admin
+// API, shop webhooks): in mode total the attempts counted so far are
+// forgotten, so n × overbook more attempts go through; a positive n also
+// clears the item's sold-out mark. (Editing the rule's stock instead keeps
+// the count: the rule states the sale's whole stock.) The value holds
+// across reloads until the rule's own value for the item is edited. Safe
+// for concurrent use.
 func (e *Env) SetStock(route, item string, n int64) error {
 	if n < 0 {
 		return fmt.Errorf("stock of %s/%s must be 0 or more, got %d", route, item, n)
@@ -206,6 +209,9 @@ func (e *Env) SetStock(route, item string, n int64) error {
 	g.state.mu.Lock()
 	g.state.setLocked(item, n, g.overbook)
 	g.state.mu.Unlock()
+	if !g.inFlight {
+		g.store.Forget(g.countKey([]byte(item)))
+	}
 	if n > 0 {
 		g.store.Forget(g.soldKey([]byte(item)))
 	}

@@ -1,0 +1,105 @@
+package filters
+
+import "testing"
+
+// TestStateSurvivesUnrelatedReload fills each stateful filter, recompiles
+// the route with an edit that does not touch the filter's meaning (a filter
+// added in front, a retuned rate), and checks the state is still there.
+func TestStateSurvivesUnrelatedReload(t *testing.T) {
+	alice := withCookie("uid", "alice")
+	tests := []struct {
+		name, before, after string
+		fill                func(c *Chain)
+		path                string
+		opts                []reqOpt
+		want                string
+	}{
+		{
+			name:   "ratelimit bucket",
+			before: "- ratelimit: {rate: 1/m, key: \"cookie:uid\"}\n",
+			after:  "- window: {end: 2027-01-01T00:00:00Z}\n- ratelimit: {rate: 2/h, key: \"cookie:uid\"}\n",
+			fill:   func(c *Chain) { verdictOf(c, "/buy/1", alice) },
+			path:   "/buy/1", opts: []reqOpt{alice}, want: "rate_limited",
+		},
+		{
+			name:   "purchase count",
+			before: "- purchase_limit: {max: 1, key: \"cookie:uid\"}\n",
+			after:  "- ratelimit: {rate: 100/s}\n- purchase_limit: {max: 1, key: \"cookie:uid\", period: 48h}\n",
+			fill: func(c *Chain) {
+				_, r := verdictOf(c, "/buy/1", alice)
+				c.Observe(r, respond(200, ""))
+			},
+			path: "/buy/1", opts: []reqOpt{alice}, want: "purchase_limit",
+		},
+		{
+			name:   "stock attempts",
+			before: "- stock: {stock: {\"1\": 1}, sold_out: {status: 409}}\n",
+			after:  "- window: {end: 2027-01-01T00:00:00Z}\n- stock: {stock: {\"1\": 1}, sold_out: {status: 409, body_contains: x}}\n",
+			fill:   func(c *Chain) { verdictOf(c, "/buy/1") },
+			path:   "/buy/1", want: "stock_exhausted",
+		},
+		{
+			name:   "sold-out flag",
+			before: "- stock: {stock: {\"1\": 50}, sold_out: {status: 409}}\n",
+			after:  "- stock: {stock: {\"1\": 50}, overbook: 2, sold_out: {status: 409}}\n",
+			fill: func(c *Chain) {
+				_, r := verdictOf(c, "/buy/1")
+				c.Observe(r, respond(409, ""))
+			},
+			path: "/buy/1", want: "sold_out",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := testEnv(t)
+			tt.fill(mustCompile(t, env, tt.before))
+			c := mustCompile(t, env, tt.after)
+			if v, _ := verdictOf(c, tt.path, tt.opts...); reason(v) != tt.want {
+				t.Fatalf("after reload: %s, want %s", reason(v), tt.want)
+			}
+		})
+	}
+}
+
+// TestStateResetWhenMeaningChanges: keying a limit by another identity is
+// a new limit; its buckets start empty.
+func TestStateResetWhenMeaningChanges(t *testing.T) {
+	env := testEnv(t)
+	c := mustCompile(t, env, "- ratelimit: {rate: 1/m, scope: global}\n")
+	verdictOf(c, "/buy/1")
+	c = mustCompile(t, env, "- ratelimit: {rate: 1/m, scope: key}\n")
+	if v, _ := verdictOf(c, "/buy/1"); v.Rejected() {
+		t.Fatalf("a per-client limit inherited the global bucket: %s", reason(v))
+	}
+}
+
+// TestSetStockSurvivesReload: stock set at run time holds across a reload
+// unless the rule's value for that item is edited.
+func TestSetStockSurvivesReload(t *testing.T) {
+	env := testEnv(t)
+	mustCompile(t, env, "- stock: {stock: {\"1\": 100}, sold_out: {status: 409}}\n")
+	if err := env.SetStock("buy", "1", 1); err != nil {
+		t.Fatal(err)
+	}
+	c := mustCompile(t, env, "- window: {end: 2027-01-01T00:00:00Z}\n- stock: {stock: {\"1\": 100}, sold_out: {status: 409}}\n")
+	verdictOf(c, "/buy/1")
+	if v, _ := verdictOf(c, "/buy/1"); reason(v) != "stock_exhausted" {
+		t.Fatalf("SetStock(1) lost on reload: second attempt %s", reason(v))
+	}
+	c = mustCompile(t, env, "- stock: {stock: {\"1\": 3}, sold_out: {status: 409}}\n")
+	if v, _ := verdictOf(c, "/buy/1"); v.Rejected() {
+		t.Fatalf("edited rule stock not applied: %s", reason(v))
+	}
+}
+
+// TestBlocklistListSurvivesReload: the loaded list file is kept by a rule
+// reload (not re-read from scratch), and a failed compile changes nothing.
+func TestCommitDropsUnclaimedState(t *testing.T) {
+	env := testEnv(t)
+	mustCompile(t, env, "- stock: {stock: {\"1\": 1}, sold_out: {status: 409}}\n")
+	n := len(env.states)
+	mustCompile(t, env, "- ratelimit: {rate: 1/s}\n")
+	if len(env.states) >= n && n > 0 {
+		t.Fatalf("%d process-local states after the stock filter was removed, had %d", len(env.states), n)
+	}
+}
