@@ -121,12 +121,11 @@ func buildOutbound(x *Exchange, out *fasthttp.Request, host []byte) {
 
 	out.Header.DisableNormalizing()
 	out.Header.SetMethodBytes(in.Header.Method())
-	x.scratch = append(append(x.scratch[:0], x.Path...), '?')
+	x.scratch = append(x.scratch[:0], x.Path...)
 	if q := in.URI().QueryString(); len(q) > 0 {
-		out.Header.SetRequestURIBytes(append(x.scratch, q...))
-	} else {
-		out.Header.SetRequestURIBytes(x.scratch[:len(x.scratch)-1])
+		x.scratch = append(append(x.scratch, '?'), q...)
 	}
+	out.Header.SetRequestURIBytes(x.scratch)
 	out.Header.SetHostBytes(host)
 	out.UseHostHeader = true
 
