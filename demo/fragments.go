@@ -25,7 +25,7 @@ func (s *Shop) servePrice(ctx *fasthttp.RequestCtx, id int) {
 	}
 	h := &ctx.Response.Header
 	h.Set("Cache-Control", priceCacheControl)
-	h.Set("Surrogate-Key", "price item:"+strconv.Itoa(id))
+	h.Set("Surrogate-Key", s.pages.keys[id].price)
 	ctx.SetContentType("text/html; charset=utf-8")
 	ctx.SetBody(s.pages.prices[id])
 }
@@ -36,9 +36,10 @@ func (s *Shop) serveStock(ctx *fasthttp.RequestCtx, id int) {
 	}
 	h := &ctx.Response.Header
 	h.Set("Cache-Control", stockCacheControl)
-	h.Set("Surrogate-Key", "stock item:"+strconv.Itoa(id))
+	h.Set("Surrogate-Key", s.pages.keys[id].stock)
 	ctx.SetContentType("text/html; charset=utf-8")
-	ctx.SetBody(appendStock(nil, s.inv.left(id)))
+	var buf [96]byte // SetBody copies: the buffer stays on the stack
+	ctx.SetBody(appendStock(buf[:0], s.inv.left(id)))
 }
 
 // appendStock renders the stock fragment; data-left carries the number for

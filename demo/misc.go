@@ -73,7 +73,7 @@ func (s *Shop) serveAPIItem(ctx *fasthttp.RequestCtx, id int) {
 	}
 	h := &ctx.Response.Header
 	h.Set("Cache-Control", stockCacheControl) // it carries the stock
-	h.Set("Surrogate-Key", "api item:"+strconv.Itoa(id))
+	h.Set("Surrogate-Key", s.pages.keys[id].api)
 	writeJSON(ctx, fasthttp.StatusOK, body)
 }
 

@@ -31,8 +31,15 @@ type pages struct {
 	catalogue page
 	items     []page   // item shells by id
 	prices    [][]byte // price fragments by id
+	keys      []itemKeys
 	css       page
 	notFound  []byte
+}
+
+// itemKeys are the Surrogate-Key values of one item's responses, built
+// once so that answering allocates nothing for them.
+type itemKeys struct {
+	item, price, stock, api string
 }
 
 func renderPages(items []item, modTime time.Time) *pages {
@@ -42,12 +49,15 @@ func renderPages(items []item, modTime time.Time) *pages {
 		catalogue: newPage(renderCatalogue(items[1:])),
 		items:     make([]page, len(items)),
 		prices:    make([][]byte, len(items)),
+		keys:      make([]itemKeys, len(items)),
 		css:       newPage(appCSS),
 		notFound:  []byte(layout("Not found", `<div class="notice"><h1>Not found</h1><p>There is nothing at this address. <a href="/">Back to the shop</a>.</p></div>`)),
 	}
 	for id := 1; id < len(items); id++ {
 		p.items[id] = newPage(renderItem(&items[id]))
 		p.prices[id] = renderPrice(&items[id])
+		k := "item:" + strconv.Itoa(id)
+		p.keys[id] = itemKeys{item: k, price: "price " + k, stock: "stock " + k, api: "api " + k}
 	}
 	return p
 }

@@ -1,10 +1,6 @@
 package demo
 
-import (
-	"strconv"
-
-	"github.com/valyala/fasthttp"
-)
+import "github.com/valyala/fasthttp"
 
 // Cache policies of the static pages: CDNs and the gateway keep them
 // longer (s-maxage) than browsers (max-age), so a purge at the edge takes
@@ -31,7 +27,7 @@ func (s *Shop) serveItem(ctx *fasthttp.RequestCtx, id int) {
 		return
 	}
 	ctx.Response.Header.Set("Surrogate-Control", itemSurrogateControl)
-	s.servePage(ctx, &s.pages.items[id], "text/html; charset=utf-8", itemCacheControl, "item:"+strconv.Itoa(id))
+	s.servePage(ctx, &s.pages.items[id], "text/html; charset=utf-8", itemCacheControl, s.pages.keys[id].item)
 }
 
 func (s *Shop) serveCSS(ctx *fasthttp.RequestCtx) {
