@@ -90,11 +90,11 @@ func CompilePolicy(spec PolicySpec) (*Policy, error) {
 		{"stale_if_error", spec.StaleIfError}, {"negative_ttl", spec.NegativeTTL},
 		{"coalesce_timeout", spec.CoalesceTimeout}} {
 		if d.v < 0 {
-			errs = append(errs, fmt.Errorf("%s: must not be negative, got %s", d.name, d.v))
+			errs = append(errs, specErrorf(d.name, "must not be negative, got %s", d.v))
 		}
 	}
 	if spec.TTL == 0 && !spec.TTLFromOrigin {
-		errs = append(errs, errors.New("ttl: required (or set ttl_from_origin: true)"))
+		errs = append(errs, specErrorf("ttl", "required (or set ttl_from_origin: true)"))
 	}
 	p := &Policy{
 		ttl: int64(spec.TTL), swr: int64(spec.StaleWhileRevalidate), sie: int64(spec.StaleIfError),
@@ -108,18 +108,18 @@ func CompilePolicy(spec PolicySpec) (*Policy, error) {
 	case "all":
 		p.queryAll = true
 		if len(spec.Key.QueryParams) > 0 {
-			errs = append(errs, errors.New("key.query: either \"all\", \"none\" or a list of names"))
+			errs = append(errs, specErrorf("key.query", "either \"all\", \"none\" or a list of names"))
 		}
 	case "", "none":
 	default:
-		errs = append(errs, fmt.Errorf("key.query: unknown value %q (allowed: all, none, or a list of names)", spec.Key.Query))
+		errs = append(errs, specErrorf("key.query", "unknown value %q (allowed: all, none, or a list of names)", spec.Key.Query))
 	}
 	p.queryNames = sortedUnique(spec.Key.QueryParams)
 	p.headerNames = sortedUnique(spec.Key.Headers)
 	p.cookieNames = sortedUnique(spec.Key.Cookies)
 	p.sessionCookies = sortedUnique(spec.SessionCookies)
 	if spec.Private.Cookie != "" && spec.Private.Header != "" {
-		errs = append(errs, errors.New("private: set either cookie or header, not both"))
+		errs = append(errs, specErrorf("private", "set either cookie or header, not both"))
 	}
 	p.privCookie, p.privHeader = spec.Private.Cookie, spec.Private.Header
 	switch {
@@ -131,17 +131,29 @@ func CompilePolicy(spec PolicySpec) (*Policy, error) {
 	for i, t := range spec.Tags {
 		tt, err := compileTag(t)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("tags[%d]: %w", i, err))
+			errs = append(errs, specErrorf(fmt.Sprintf("tags[%d]", i), "%v", err))
 		}
 		p.tags = append(p.tags, tt)
 	}
 	if len(p.tags) > maxTagsPerEntry {
-		errs = append(errs, fmt.Errorf("tags: at most %d, got %d", maxTagsPerEntry, len(p.tags)))
+		errs = append(errs, specErrorf("tags", "at most %d, got %d", maxTagsPerEntry, len(p.tags)))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// SpecError is one invalid setting of a PolicySpec or Options; Key is its
+// YAML key path below the cache node, e.g. "key.query".
+type SpecError struct {
+	Key, Msg string
+}
+
+func (e *SpecError) Error() string { return e.Key + ": " + e.Msg }
+
+func specErrorf(key, format string, args ...any) error {
+	return &SpecError{Key: key, Msg: fmt.Sprintf(format, args...)}
 }
 
 // CoalesceTimeout is the longest a request waits for a shared fetch.
