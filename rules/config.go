@@ -25,7 +25,7 @@ type Config struct {
 	Server  Server
 	Logging Logging
 	Origins []*Origin // sorted by Name
-	Routes  []*Route  // in file order (main file, then includes in glob order)
+	Routes  []*Route  // in file order (main file, then includes in glob order, then name order)
 
 	Cache     Node // top-level "cache:", decoded by package cache
 	Admission Node // top-level "admission:", decoded by package filters
@@ -35,16 +35,16 @@ type Config struct {
 // Server holds the public listener's settings. Zero values are replaced by
 // defaults during validation, so a loaded Config never has zero limits.
 type Server struct {
-	Listen          string        // default "127.0.0.1:8080"
-	ReadTimeout     time.Duration // default 10s
-	WriteTimeout    time.Duration // default 30s
-	IdleTimeout     time.Duration // default 60s
-	ShutdownTimeout time.Duration // default 15s
-	MaxHeaderBytes  int64         // default 16KiB (fasthttp ReadBufferSize)
-	MaxBodyBytes    int64         // default 1MiB
-	MaxConnsPerIP   int           // default 0 = unlimited
-	Concurrency     int           // default 262144 (fasthttp's)
-	TrustedProxies  []netip.Prefix
+	Listen          string         // default "127.0.0.1:8080"
+	ReadTimeout     time.Duration  // default 10s
+	WriteTimeout    time.Duration  // default 30s
+	IdleTimeout     time.Duration  // default 60s
+	ShutdownTimeout time.Duration  // default 15s
+	MaxHeaderBytes  int64          // default 16KiB (fasthttp ReadBufferSize)
+	MaxBodyBytes    int64          // default 1MiB
+	MaxConnsPerIP   int            // default 0 = unlimited
+	Concurrency     int            // default 262144 (fasthttp's)
+	TrustedProxies  []netip.Prefix // masked networks; a bare address is a /32 or /128
 	// Unmatched is what a request that matches no route gets: "deny" (404
 	// at the edge, the default) or the name of an origin to forward to.
 	Unmatched string
@@ -68,10 +68,10 @@ type Origin struct {
 	Servers []string // host:port
 	// Hosts are the public host names served by this origin; an absolute
 	// ESI src is fetched only if its host is listed here.
-	Hosts          []string
-	HostRewrite    string // Host header sent upstream; "" keeps the client's
-	TLS            bool   // connect with TLS
-	Balance        string // round_robin (default) or least_conn
+	Hosts          []string // lowercased
+	HostRewrite    string   // Host header sent upstream; "" keeps the client's
+	TLS            bool     // connect with TLS
+	Balance        string   // round_robin (default) or least_conn
 	ConnectTimeout time.Duration
 	ReadTimeout    time.Duration // response timeout, default 10s
 	WriteTimeout   time.Duration
@@ -90,16 +90,16 @@ type HealthCheck struct {
 	Timeout  time.Duration // default 1s
 	Fails    int           // consecutive failures to mark down, default 2
 	Passes   int           // consecutive passes to mark up, default 2
-	Status   int           // expected status, default 200 (any 2xx if 0)
+	Status   int           // expected status, 100-599, default 200
 }
 
 // Route is one entry of the route table.
 type Route struct {
 	Name    string
-	Host    string   // "" matches any host
-	Methods []string // nil matches every method
-	Path    string
-	Pattern *route.Pattern
+	Host    string         // lowercased, no port; "" matches any host
+	Methods []string       // nil matches every method
+	Path    string         // as written
+	Pattern *route.Pattern // parsed Path, never nil in a loaded Config
 	Origin  string
 	// HostRewrite overrides the origin's HostRewrite for this route.
 	HostRewrite  string

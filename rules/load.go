@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,7 +25,7 @@ import (
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, Errors{{Pos: Pos{File: path}, Msg: fmt.Sprintf("cannot read rule file: %v", errors.Unwrap(err))}}
+		return nil, Errors{{Pos: Pos{File: path}, Msg: "cannot read rule file: " + reason(err)}}
 	}
 	return LoadBytes(path, data)
 }
@@ -55,13 +57,10 @@ type loader struct {
 	main      string
 	files     []string // display names, main first
 	watchDirs []string
-	digest    interface {
-		io.Writer
-		Sum([]byte) []byte
-	}
-	origins []Node // each an "origins:" mapping, by file
-	routes  []Node // every route, by file
-	errs    errorList
+	digest    hash.Hash
+	origins   []Node // each an "origins:" mapping, by file
+	routes    []Node // every route, by file
+	errs      errorList
 }
 
 func (l *loader) addErr(err error) { l.errs.addAll(err) }
@@ -168,7 +167,7 @@ func (l *loader) include(item Node, name string) {
 	}
 	data, err := os.ReadFile(name)
 	if err != nil {
-		l.errs.add(item.Errorf("", "cannot read %s: %v", name, errors.Unwrap(err)))
+		l.errs.add(item.Errorf("", "cannot read %s: %s", name, reason(err)))
 		return
 	}
 	root := l.parse(name, data)
@@ -227,4 +226,14 @@ func (l *loader) abs(names []string) []string {
 		}
 	}
 	return out
+}
+
+// reason drops the operation and path from a file error: the message
+// already names the file.
+func reason(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }

@@ -2,14 +2,11 @@ package rules
 
 import (
 	"hash/fnv"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 )
-
-var errNotExist = fs.ErrNotExist
 
 // pollLoop scans the polled directories every interval: a directory whose
 // listing changed is signalled, and one that exists again is handed back

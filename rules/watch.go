@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -132,7 +133,7 @@ func (w *Watcher) addLocked(d string) bool {
 			w.watched[d] = true
 			return true
 		}
-		if !errors.Is(err, errNotExist) {
+		if !errors.Is(err, os.ErrNotExist) {
 			w.log.Warn("rule watcher: cannot watch directory, polling it", "dir", d, "every", pollInterval, "err", err)
 		}
 	}
