@@ -41,3 +41,15 @@ func TestNormalizeAllocs(t *testing.T) {
 		}
 	}
 }
+
+func TestAllowAllocs(t *testing.T) {
+	tab := benchTable(t)
+	host, path := []byte("shop.example.com"), []byte("/buy/1")
+	dst := make([]string, 0, 8)
+	if n := testing.AllocsPerRun(100, func() { dst = tab.Allow(dst[:0], host, path) }); n != 0 {
+		t.Fatalf("Allow allocates %v times, want 0", n)
+	}
+	if len(dst) != 1 || dst[0] != "POST" {
+		t.Fatalf("Allow = %v, want [POST]", dst)
+	}
+}

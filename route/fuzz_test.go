@@ -15,6 +15,12 @@ func FuzzNormalize(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		out, err := Normalize([]byte("pre"), in)
+		if len(in) > 0 && in[0] == '/' {
+			slow, slowErr := rebuild([]byte("pre"), in)
+			if !bytes.Equal(slow, out) || slowErr != err {
+				t.Fatalf("fast path %q, %v disagrees with rebuild %q, %v", out, err, slow, slowErr)
+			}
+		}
 		if string(out[:3]) != "pre" {
 			t.Fatalf("dst prefix clobbered: %q", out)
 		}

@@ -1,5 +1,7 @@
 package route
 
+import "slices"
+
 // maxHost bounds the host names Match looks up: a DNS name has at most 253
 // bytes (+ a trailing dot), so a longer Host header can only be host-less.
 const maxHost = 256
@@ -55,12 +57,43 @@ func (t *Table) Match(host, method, path []byte, ps *Params) (index int, res Res
 	return -1, NotFound
 }
 
+// Allow appends to dst the methods that routes matching host and path
+// allow, for the Allow header of a 405 (RFC 9110 section 15.5.6): the
+// routes of the request's host first, then host-less ones, each method
+// once (a route allowing every method adds nothing: Match never answers
+// MethodNotAllowed where one matches). It does not allocate when dst has room.
+func (t *Table) Allow(dst []string, host, path []byte) []string {
+	if t == nil || t.anyHost == nil {
+		return dst
+	}
+	if len(path) > 1 && path[len(path)-1] == '/' {
+		path = path[:len(path)-1]
+	}
+	pos := 0
+	if len(path) == 1 {
+		pos = 1
+	}
+	m := matcher{path: path, fold: t.foldCase, collect: true, allow: dst}
+	if len(t.hosts) > 0 {
+		var buf [maxHost]byte
+		if key, ok := hostKey(&buf, host); ok {
+			if root := t.hosts[string(key)]; root != nil {
+				m.walk(root, pos)
+			}
+		}
+	}
+	m.walk(t.anyHost, pos)
+	return m.allow
+}
+
 // matcher carries one Match call's inputs through the recursive walk.
 type matcher struct {
 	method, path []byte
 	ps           *Params // nil: capture nothing
 	fold         bool
 	sawPath      bool // some route matched the path but not the method
+	collect      bool // Allow: gather every matching leaf's methods, match none
+	allow        []string
 }
 
 func (m *matcher) found(l *leaf) (int, Result) {
@@ -133,6 +166,10 @@ func (m *matcher) catchAll(n *node, rest []byte) *leaf {
 }
 
 func (m *matcher) leafFor(n *node) *leaf {
+	if m.collect {
+		m.gather(n)
+		return nil
+	}
 	for i := range n.leaves {
 		l := &n.leaves[i]
 		if len(l.methods) == 0 {
@@ -198,4 +235,14 @@ func hostKey(buf *[maxHost]byte, host []byte) ([]byte, bool) {
 		buf[i] = lower(host[i])
 	}
 	return buf[:end], true
+}
+
+func (m *matcher) gather(n *node) {
+	for i := range n.leaves {
+		for _, x := range n.leaves[i].methods {
+			if !slices.Contains(m.allow, x) {
+				m.allow = append(m.allow, x)
+			}
+		}
+	}
 }

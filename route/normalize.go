@@ -53,13 +53,18 @@ var (
 // returns it unchanged) and never contains "//", "/./", "/../", ";" or
 // control bytes.
 func Normalize(dst, path []byte) ([]byte, error) {
-	start := len(dst)
 	if len(path) == 0 || path[0] != '/' {
 		return dst, ErrNotAbsolute
 	}
 	if isCanonical(path) {
 		return append(dst, path...), nil
 	}
+	return rebuild(dst, path)
+}
+
+// rebuild is Normalize's general case: the path segment by segment.
+func rebuild(dst, path []byte) ([]byte, error) {
+	start := len(dst)
 	out := append(dst, '/')
 	trailing := true
 	for i := 1; i <= len(path); {

@@ -2,6 +2,7 @@ package route
 
 import (
 	"errors"
+	"slices"
 	"testing"
 )
 
@@ -152,5 +153,29 @@ func TestZeroAndNilTable(t *testing.T) {
 	}
 	if idx, res := new(Table).Match(nil, []byte("GET"), []byte("/"), nil); idx != -1 || res != NotFound {
 		t.Fatalf("zero table: %d %v", idx, res)
+	}
+}
+
+func TestAllow(t *testing.T) {
+	tab := mustTable(t, false,
+		e("", []string{"GET", "HEAD"}, "/item/{id}"),
+		e("", post, "/item/special"),
+		e("shop", []string{"PUT"}, "/item/{x}"),
+		e("", []string{"DELETE"}, "/static/*"),
+	)
+	tests := []struct {
+		host, path string
+		want       []string
+	}{
+		{"x", "/item/special", []string{"POST", "GET", "HEAD"}},
+		{"shop", "/item/1/", []string{"PUT", "GET", "HEAD"}},
+		{"x", "/static/a/b", []string{"DELETE"}},
+		{"x", "/nope", nil},
+	}
+	for _, tt := range tests {
+		got := tab.Allow(nil, []byte(tt.host), []byte(tt.path))
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("Allow(%s%s) = %v, want %v", tt.host, tt.path, got, tt.want)
+		}
 	}
 }
