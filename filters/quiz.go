@@ -1,0 +1,233 @@
+package filters
+
+import (
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"flashgate/route"
+	"flashgate/rules"
+	"flashgate/token"
+)
+
+// quizSpec is the "quiz" filter's spec:
+//
+//   - quiz:
+//     mode: text               # text (default: a question, works without JavaScript) | pow
+//     bank: quiz/sale.yaml     # text: question file, re-read when it changes (default: arithmetic)
+//     difficulty: 16           # pow: leading zero bits of SHA-256 (8..26, default 16)
+//     min_solve: 2s            # answers sooner than this after the question are refused (default 2s)
+//     challenge_ttl: 5m        # how long a question may be answered (default 5m)
+//     pass_ttl: 10m            # how long the earned pass may be used (default 10m)
+//     max_attempts: 10         # answers per client per attempts_window (default 10)
+//     attempts_window: 10m     # (default 10m)
+//     scope: route             # route (default): a pass opens any URL of the route once |
+//     # path: only the path the quiz was asked for (/buy/42 names the item)
+//     key: cookie:uid          # who "the client" is (see IdentitySpec; default ip)
+//
+// A request to the route must carry a pass (cookie fg_quiz, or header
+// X-Flashgate-Quiz for apps); each pass opens the route once. Without one
+// the client gets 403 quiz_required pointing at /_flashgate/quiz/<route>,
+// which serves the challenge. Passes are bound to the client identity and
+// scope, so a copied pass fails; their nonces are spent in the Store, so a
+// replayed pass fails, also on another instance sharing the Store.
+type quizSpec struct {
+	Mode           string         `yaml:"mode"`
+	Bank           string         `yaml:"bank"`
+	Difficulty     int            `yaml:"difficulty"`
+	MinSolve       rules.Duration `yaml:"min_solve"`
+	ChallengeTTL   rules.Duration `yaml:"challenge_ttl"`
+	PassTTL        rules.Duration `yaml:"pass_ttl"`
+	MaxAttempts    int            `yaml:"max_attempts"`
+	AttemptsWindow rules.Duration `yaml:"attempts_window"`
+	Scope          string         `yaml:"scope"`
+	Key            rules.Node     `yaml:"key"`
+}
+
+// Where quiz passes travel.
+const (
+	quizCookie = "fg_quiz"
+	quizHeader = "X-Flashgate-Quiz"
+	quizPrefix = "/_flashgate/quiz/"
+)
+
+// quiz is the compiled quiz filter. Immutable after compile and safe for
+// concurrent use; spent nonces and attempt counts live in the Store.
+type quiz struct {
+	store    Store
+	keys     *token.Keyring
+	id       *Identity
+	bank     questionBank // nil in pow mode
+	pow      int          // difficulty; 0 in text mode
+	perPath  bool
+	prefix   uint64 // StateID key: scopes, spent nonces, attempts
+	minSolve int64
+	chalTTL  int64
+	passTTL  int64
+	maxTries int64
+	window   int64
+	page     string // the challenge page's path
+	route    string
+
+	required, invalid, expired, used *Rejection
+	issued, solved, refused          *metrics.Counter
+}
+
+var _ Filter = (*quiz)(nil)
+
+func newQuiz(b *Build) (Filter, error) {
+	var spec quizSpec
+	if err := b.Decode(&spec); err != nil {
+		return nil, err
+	}
+	f := &quiz{store: b.Env.Store, keys: b.Env.Tokens(), route: b.Route, page: quizPrefix + b.Route}
+	if f.keys == nil {
+		return nil, b.Errorf("", "the quiz signs passes: configure token keys for the gateway")
+	}
+	if err := f.configure(b, &spec); err != nil {
+		return nil, err
+	}
+	var err error
+	if f.id, err = b.Identity(spec.Key); err != nil {
+		return nil, err
+	}
+	f.prefix = b.StateID(spec.Scope, f.id.String()).Key()
+	if err := f.rejections(b); err != nil {
+		return nil, err
+	}
+	f.issued = b.Env.Metrics.GetOrCreateCounter(`flashgate_quiz_challenges_total{route=` + quoteLabel(b.Route) + `}`)
+	f.solved = b.Env.Metrics.GetOrCreateCounter(`flashgate_quiz_passes_total{route=` + quoteLabel(b.Route) + `}`)
+	f.refused = b.Env.Metrics.GetOrCreateCounter(`flashgate_quiz_answers_refused_total{route=` + quoteLabel(b.Route) + `}`)
+	if err := b.Env.AddPage(f.page, f.servePage(b.Env)); err != nil {
+		return nil, b.Errorf("", "%v (one quiz per route)", err)
+	}
+	return f, nil
+}
+
+// configure validates the spec and fills the tunables with defaults.
+func (f *quiz) configure(b *Build, s *quizSpec) error {
+	dur := func(d rules.Duration, def time.Duration) int64 {
+		if d.Duration() > 0 {
+			return int64(d.Duration())
+		}
+		return int64(def)
+	}
+	f.minSolve = dur(s.MinSolve, 2*time.Second)
+	f.chalTTL = dur(s.ChallengeTTL, 5*time.Minute)
+	f.passTTL = dur(s.PassTTL, 10*time.Minute)
+	f.window = dur(s.AttemptsWindow, 10*time.Minute)
+	f.maxTries = int64(s.MaxAttempts)
+	if f.maxTries == 0 {
+		f.maxTries = 10
+	}
+	if s.MinSolve.Duration() < 0 || f.minSolve >= f.chalTTL {
+		return b.Errorf("min_solve", "must be at least 0 and below challenge_ttl (%v)", time.Duration(f.chalTTL))
+	}
+	if f.maxTries < 1 {
+		return b.Errorf("max_attempts", "must be at least 1, got %d", f.maxTries)
+	}
+	switch s.Scope {
+	case "", "route":
+	case "path":
+		f.perPath = true
+	default:
+		return b.Errorf("scope", "unknown scope %q (known: route, path)", s.Scope)
+	}
+	switch s.Mode {
+	case "", "text":
+		if s.Difficulty != 0 {
+			return b.Errorf("difficulty", "difficulty is for mode: pow")
+		}
+		var err error
+		f.bank, err = b.bank(s.Bank)
+		return err
+	case "pow":
+		if s.Bank != "" {
+			return b.Errorf("bank", "a question bank is for mode: text")
+		}
+		f.pow = s.Difficulty
+		if f.pow == 0 {
+			f.pow = 16
+		}
+		if f.pow < minPowDifficulty || f.pow > maxPowDifficulty {
+			return b.Errorf("difficulty", "must be within %d..%d, got %d", minPowDifficulty, maxPowDifficulty, f.pow)
+		}
+		return nil
+	}
+	return b.Errorf("mode", "unknown mode %q (known: text, pow)", s.Mode)
+}
+
+// rejections prebuilds the answers of the protected route: all 403 with a
+// link to the quiz; the reasons tell operators why.
+func (f *quiz) rejections(b *Build) error {
+	link := `<p><a id="fg-quiz-link" href="` + f.page + `">Answer a short question to continue</a></p>
+<script>(function(){var a=document.getElementById("fg-quiz-link");a.href+="?return="+encodeURIComponent(location.pathname+location.search);})();</script>`
+	mk := func(reason, msg string) (*Rejection, error) {
+		return b.Reject(RejectSpec{Reason: reason, Status: 403, Title: "One question first",
+			Message: msg, Vars: map[string]string{"quiz_url": f.page}, Extra: link})
+	}
+	var err error
+	for _, x := range []struct {
+		dst       **Rejection
+		reason, m string
+	}{
+		{&f.required, "quiz_required", "To keep this sale fair, please answer a short question before you continue."},
+		{&f.invalid, "quiz_invalid", "Your answer pass is not valid for this page or this device. Please answer a new question."},
+		{&f.expired, "quiz_expired", "Your answer pass has expired. Please answer a new question."},
+		{&f.used, "quiz_used", "Your answer pass has already been used. Please answer a new question."},
+	} {
+		if *x.dst, err = mk(x.reason, x.m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scope returns the scope claim for a request to path (ignored unless the
+// filter is per path). Callers pass the path the origin reads.
+func (f *quiz) scope(path []byte) uint64 {
+	if !f.perPath {
+		return f.prefix
+	}
+	return Mix(f.prefix, HashBytes(path))
+}
+
+// requestScope is the scope a pass must carry to open r: per path, the
+// path normalised as the origin reads it (as the proxy matched it).
+func (f *quiz) requestScope(r *Request) uint64 {
+	if !f.perPath {
+		return f.prefix
+	}
+	p, err := route.Normalize(r.Scratch[:0], r.Ctx.Request.URI().PathOriginal())
+	r.Scratch = p[:0]
+	if err != nil {
+		return 0 // the proxy answers 400 before filters; never a valid scope
+	}
+	return f.scope(p)
+}
+
+// Check admits a request carrying an unspent pass for this client and
+// scope, spending it. 0 allocs.
+func (f *quiz) Check(r *Request) Verdict {
+	tok := tokenFrom(r, quizHeader, quizCookie)
+	if tok == nil {
+		return f.required.Verdict()
+	}
+	var c token.Claims
+	switch err := f.keys.Verify(&c, tok, r.Now); err {
+	case nil:
+	case token.ErrExpired:
+		return f.expired.Verdict()
+	default:
+		return f.invalid.Verdict()
+	}
+	subject, _ := r.Key(f.id)
+	if c.Kind != token.KindQuizPass || c.Subject != subject || c.Scope != f.requestScope(r) {
+		return f.invalid.Verdict()
+	}
+	// The flag must outlive every instant at which the pass still verifies.
+	if !f.store.SpendOnce(Mix(f.prefix, c.NonceKey()), c.ExpiresAt+f.keys.Leeway(), r.Now) {
+		return f.used.Verdict()
+	}
+	return Continue
+}
