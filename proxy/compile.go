@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"flashgate/route"
 	"flashgate/rules"
 )
@@ -44,6 +46,21 @@ type Route struct {
 	ESI       Assembler // ESI assembly after the origin/cache answer
 
 	requests statusCounters
+	fetch    FetchFunc // rt.Fetch, bound once so that passing it allocates nothing
+}
+
+// Fetch sends req to the route's origin pool within the route's timeout,
+// never retrying, and stores the answer, hop-by-hop headers stripped and
+// Via added, in resp. req must already follow the forwarding rules (see
+// Exchange.Outbound). Fetch depends only on its arguments and the
+// immutable route, so it may run after the request ended (background
+// revalidation). Safe for concurrent use.
+func (rt *Route) Fetch(req *fasthttp.Request, resp *fasthttp.Response) error {
+	if err := rt.Origin.Do(req, resp, rt.Timeout); err != nil {
+		return err
+	}
+	cleanResponse(resp)
+	return nil
 }
 
 // Route returns the compiled route with the given name, or nil.
@@ -125,6 +142,7 @@ func (s *Snapshot) compileRoute(i int, r *rules.Route, m *Metrics) (*Route, erro
 		MaxBodyBytes: int(r.MaxBodyBytes),
 		requests:     newStatusCounters(m.set, r.Name),
 	}
+	rt.fetch = rt.Fetch
 	return rt, nil
 }
 
@@ -144,6 +162,7 @@ func (s *Snapshot) compileFallback(cfg *rules.Config, m *Metrics) error {
 		Timeout:  orDur(p.spec.ReadTimeout, defaultOriginTimeout),
 		requests: newStatusCounters(m.set, "_unmatched"),
 	}
+	s.fallback.fetch = s.fallback.Fetch
 	return nil
 }
 

@@ -35,9 +35,14 @@ type Exchange struct {
 	peer        netip.Addr // TCP peer
 	peerTrusted bool
 	scratch     []byte // reusable buffer for header values
-	hop         []byte // names of hop-by-hop headers to delete
 	out         fasthttp.Request
 }
+
+// Outbound returns the request that is sent to the origin: built from the
+// client's request by the forwarding rules (forward.go) once the route is
+// known and before the cache stage, so the cache keys on exactly what the
+// origin receives. It is valid until the request ends.
+func (x *Exchange) Outbound() *fasthttp.Request { return &x.out }
 
 var exchangePool = sync.Pool{New: func() any { return new(Exchange) }}
 

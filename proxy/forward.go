@@ -108,12 +108,12 @@ func isDroppedFromUntrusted(key []byte) bool {
 }
 
 // buildOutbound fills out, a reset request, with the request to send to the
-// origin. The inbound request is never mutated: the cache and filters may
-// still read it, and fasthttp owns its buffers. path is the normalised path
-// that was matched; the origin receives exactly it (plus the original query).
-// host is the Host header to send (already resolved from the route, origin
-// and client). out's body aliases the inbound body, so out must not outlive
-// the request.
+// origin. The inbound request is never mutated: filters may still read it,
+// and fasthttp owns its buffers. x.Path, the normalised path that was
+// matched, is what the origin receives (plus the original query). host is
+// the Host header to send (already resolved from the route, origin and
+// client). out's body aliases the inbound body, so out must not outlive the
+// request (the cache copies it for a background revalidation).
 func buildOutbound(x *Exchange, out *fasthttp.Request, host []byte) {
 	in := &x.Ctx.Request
 	trusted := x.peerTrusted
@@ -209,17 +209,20 @@ func validRequestID(v []byte) bool {
 }
 
 // cleanResponse strips hop-by-hop headers from the origin's response in
-// place and adds the gateway's Via. X-Request-Id is added by the pipeline
-// to every answer, not here: a cached response must not carry the id of
-// the request that filled the cache. fasthttp keeps
-// "Connection: close" as a flag rather than a header: it is reset so that
-// an origin closing its connection does not close the client's.
-func cleanResponse(x *Exchange, resp *fasthttp.Response) {
+// place and appends the gateway to Via. fasthttp keeps "Connection: close"
+// as a flag rather than a header: it is reset so that an origin closing its
+// connection does not close the client's. X-Request-Id is added by the
+// pipeline to every answer, not here: a cached response must not carry the
+// id of the request that filled the cache. cleanResponse depends only on
+// resp, so it is safe in a background revalidation.
+func cleanResponse(resp *fasthttp.Response) {
 	h := &resp.Header
 	conn := h.Peek("Connection")
 	// Copy the names first: deleting while iterating would shift the
-	// header slots All is walking.
-	names := x.hop[:0]
+	// header slots All is walking. The buffer stays on the stack unless an
+	// origin sends more than 512 bytes of hop-by-hop header names.
+	var buf [512]byte
+	names := buf[:0]
 	for k := range h.All() {
 		if isHopHeader(k, conn) {
 			names = append(append(names, k...), 0)
@@ -230,14 +233,13 @@ func cleanResponse(x *Exchange, resp *fasthttp.Response) {
 		h.DelBytes(rest[:i])
 		rest = rest[i+1:]
 	}
-	x.hop = names
 	h.ResetConnectionClose()
-	b := x.scratch[:0]
+	var via [256]byte
+	v := via[:0]
 	if prior := h.Peek(hdrVia); len(prior) > 0 {
-		b = append(append(b, prior...), ", "...)
+		v = append(append(v, prior...), ", "...)
 	}
-	h.SetBytesV(hdrVia, append(b, viaToken...))
-	x.scratch = b
+	h.SetBytesV(hdrVia, append(v, viaToken...))
 }
 
 // ClientIP returns the address of the client that sent the request. When

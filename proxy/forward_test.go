@@ -127,8 +127,7 @@ func TestCleanResponse(t *testing.T) {
 			if err := resp.Read(bufio.NewReader(strings.NewReader("HTTP/1.1 200 OK\r\n" + tc.header + "\r\n" + body))); err != nil {
 				t.Fatal(err)
 			}
-			x := &Exchange{}
-			cleanResponse(x, &resp)
+			cleanResponse(&resp)
 			for h, v := range tc.want {
 				if got := string(resp.Header.Peek(h)); got != v {
 					t.Errorf("%s: %q, want %q", h, got, v)

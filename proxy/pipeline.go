@@ -70,13 +70,21 @@ func (s *Server) serve(x *Exchange) *statusCounters {
 		return &rt.requests
 	}
 
-	// 5. Cache around the origin call, or the origin alone.
+	// 5. Build the origin request by the forwarding rules, then the cache
+	// around the origin call, or the origin alone.
+	host := rt.HostRewrite
+	if host == nil {
+		host = ctx.Request.Header.Host()
+	}
+	buildOutbound(x, &x.out, host)
+	ctx.Response.Header.SetNoDefaultContentType(true)
 	if rt.Cache != nil {
-		err = rt.Cache.Serve(x, s.fetch)
+		err = rt.Cache.Serve(x, rt.fetch)
 	} else {
-		err = s.fetch(x, &ctx.Response)
+		err = rt.fetch(&x.out, &ctx.Response)
 	}
 	if err != nil {
+		s.logDebug("origin request failed", x, err)
 		originAnswer(err).write(ctx)
 	}
 
@@ -114,27 +122,6 @@ func (s *Server) match(x *Exchange) *Route {
 		return snap.fallback
 	}
 	ansNotFound.write(ctx)
-	return nil
-}
-
-// fetch is the origin call: build the outbound request, send it to the
-// route's pool within the route's timeout, clean the answer. It is the
-// FetchFunc handed to the cache stage.
-func (s *Server) fetch(x *Exchange, resp *fasthttp.Response) error {
-	rt := x.Route
-	host := rt.HostRewrite
-	if host == nil {
-		host = x.Ctx.Request.Header.Host()
-	}
-	out := &x.out
-	out.Reset()
-	buildOutbound(x, out, host)
-	resp.Header.SetNoDefaultContentType(true)
-	if err := rt.Origin.Do(out, resp, rt.Timeout); err != nil {
-		s.logDebug("origin request failed", x, err)
-		return err
-	}
-	cleanResponse(x, resp)
 	return nil
 }
 

@@ -21,9 +21,12 @@ type Admission interface {
 	// stock gate learning "sold out", a purchase limit counting a success)
 	// sets x.Observe = true before returning true.
 	Admit(x *Exchange) bool
-	// Observe is called, only when Admit set x.Observe, after the response
-	// (from the origin, cache or ESI) is in x.Ctx.Response and before it is
-	// written to the client. It must not change the response.
+	// Observe is called exactly once for every request Admit let through
+	// with x.Observe set, whatever happened next: after the response (from
+	// the origin, the cache or ESI, or the gateway's own 502/503/504 when
+	// the origin failed) is in x.Ctx.Response and before it is written to
+	// the client, so reservations are always released. It must not change
+	// the response's status or body.
 	Observe(x *Exchange)
 }
 
@@ -31,22 +34,23 @@ type Admission interface {
 // origin call.
 type Cache interface {
 	// Serve writes a response for x into x.Ctx.Response: a stored one if
-	// fresh (or a 304), else the result of fetch, which it calls at most
-	// once per key among concurrent requests (coalescing) and into a
-	// Response it owns. fetch already strips hop-by-hop headers and adds
-	// Via/X-Request-Id; what the cache strips from the client request
-	// before fetching (validators) it does on x.Ctx.Request beforehand or
-	// after fetch returns. An error from fetch that the cache cannot cover
-	// with a stale copy is returned unchanged, so the pipeline answers it
-	// with the usual 502/503/504 page.
+	// fresh (or a 304), else one fetched from the origin with fetch, called
+	// at most once per key among concurrent requests (coalescing). The
+	// request to key on and to send is x.Outbound() (forwarding rules
+	// applied, normalised path, Host as the origin will see it); the cache
+	// may pass fetch a copy with its own validators instead of the client's.
+	// fetch depends only on its arguments, so it may also be called after
+	// the request ended (background revalidation) with a request the cache
+	// owns. An error from fetch that the cache cannot cover with a stale
+	// copy is returned unchanged, so the pipeline answers it with the usual
+	// 502/503/504 page.
 	Serve(x *Exchange, fetch FetchFunc) error
 }
 
-// FetchFunc sends x's request to the route's origin pool and stores the
-// cleaned answer in resp. It is safe to call from another goroutine than
-// x's only while x's request is still being served (the outbound request
-// aliases the inbound body).
-type FetchFunc func(x *Exchange, resp *fasthttp.Response) error
+// FetchFunc sends req to an origin pool and stores the answer, with
+// hop-by-hop headers stripped and Via added, in resp. It has the shape of
+// cache.Fetch. See Route.Fetch.
+type FetchFunc = func(req *fasthttp.Request, resp *fasthttp.Response) error
 
 // Assembler is a route's ESI stage (package esi behind a proxy adapter).
 type Assembler interface {
