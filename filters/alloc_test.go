@@ -64,7 +64,7 @@ func (ac *allocCase) run(c *Chain, r *Request) Verdict {
 	return v
 }
 
-var allocResp = map[int]*fasthttp.Response{200: respond(200, "ok"), 409: respond(409, "sold_out")}
+var allocResp = map[int]*fasthttp.Response{200: respond(200, "ok"), 402: respond(402, "declined"), 409: respond(409, "sold_out")}
 
 func TestFiltersDoNotAllocate(t *testing.T) {
 	for _, ac := range allocCases {

@@ -49,7 +49,8 @@ type Env struct {
 	tmpls   map[string]string // admission.pages: reason → template
 	states  map[StateID]*stateEntry
 	tagBits map[string]uint8
-	stocks  map[string]*stockGate // route → its stock gate, for SetStock
+	stocks  map[string]*stockGate // route → its serving stock gate, for SetStock
+	pending map[string]*stockGate // stock gates of the compile in progress
 	seen    map[string]map[uint64]int
 }
 
@@ -93,6 +94,7 @@ func (e *Env) Begin(admission rules.Node, keys *token.Keyring) error {
 	e.tmpls = tmpls
 	e.pages = map[string]fasthttp.RequestHandler{TimePath: timeHandler(e.Now)}
 	e.seen = map[string]map[uint64]int{}
+	e.pending = map[string]*stockGate{}
 	return nil
 }
 
@@ -110,6 +112,7 @@ func (e *Env) Commit() map[string]fasthttp.RequestHandler {
 			delete(e.states, id)
 		}
 	}
+	e.stocks, e.pending = e.pending, nil
 	return e.pages
 }
 

@@ -92,14 +92,26 @@ func TestSetStockSurvivesReload(t *testing.T) {
 	}
 }
 
-// TestBlocklistListSurvivesReload: the loaded list file is kept by a rule
-// reload (not re-read from scratch), and a failed compile changes nothing.
+// TestCommitDropsUnclaimedState: process-local state of a filter that is
+// gone is dropped at the next successful compile; a failed compile leaves
+// the serving state and SetStock target alone.
 func TestCommitDropsUnclaimedState(t *testing.T) {
 	env := testEnv(t)
 	mustCompile(t, env, "- stock: {stock: {\"1\": 1}, sold_out: {status: 409}}\n")
-	n := len(env.states)
+	if len(env.states) != 1 {
+		t.Fatalf("%d states after compiling one stock gate, want 1", len(env.states))
+	}
+	if _, err := compileErr(t, env, "- stock: {stock: {\"1\": 1}, sold_out: {status: 409}}\n- ratelimit: {rate: 1/s}\n", "", nil); err == nil {
+		t.Fatal("out-of-order chain compiled")
+	}
+	if err := env.SetStock("buy", "1", 2); err != nil {
+		t.Fatalf("SetStock after a failed compile: %v", err)
+	}
 	mustCompile(t, env, "- ratelimit: {rate: 1/s}\n")
-	if len(env.states) >= n && n > 0 {
-		t.Fatalf("%d process-local states after the stock filter was removed, had %d", len(env.states), n)
+	if len(env.states) != 0 {
+		t.Fatalf("%d states after the stock gate was removed, want 0", len(env.states))
+	}
+	if err := env.SetStock("buy", "1", 2); err == nil {
+		t.Fatal("SetStock reached a removed stock gate")
 	}
 }

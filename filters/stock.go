@@ -220,7 +220,7 @@ func (e *Env) SetStock(route, item string, n int64) error {
 
 func (e *Env) setStockGate(route string, g *stockGate) {
 	e.mu.Lock()
-	e.stocks[route] = g
+	e.pending[route] = g
 	e.mu.Unlock()
 }
 

@@ -69,11 +69,11 @@ func (v Verdict) Write(ctx *fasthttp.RequestCtx) {
 		ctx.Response.SetBodyRaw(page.parts[0])
 		return
 	}
-	ctx.Response.ResetBody()
-	for i, p := range page.parts {
-		if i > 0 {
-			ctx.Response.AppendBody(strconv.AppendInt(num[:0], v.val, 10))
-		}
+	// SetBody reuses the response's body buffer; ResetBody would hand it
+	// back to the pool and fetch another one per part.
+	ctx.Response.SetBody(page.parts[0])
+	for _, p := range page.parts[1:] {
+		ctx.Response.AppendBody(strconv.AppendInt(num[:0], v.val, 10))
 		ctx.Response.AppendBody(p)
 	}
 }
