@@ -12,12 +12,17 @@ import (
 // a HEAD) allocates nothing once the RequestCtx is warm.
 func TestHitAllocatesNothing(t *testing.T) {
 	f := newHitFixture(t)
-	cases := []struct{ name, method, header, value string }{
-		{"identity", "GET", "Accept-Encoding", "identity"},
-		{"gzip", "GET", "Accept-Encoding", "gzip"},
-		{"brotli", "GET", "Accept-Encoding", "gzip, br"},
-		{"304", "GET", "If-None-Match", `"v1"`},
-		{"HEAD", "HEAD", "Accept-Encoding", "gzip"},
+	all := newHitFixtureKey(t, KeySpec{Query: "all", Headers: []string{"X-Lang"}, Cookies: []string{"currency"}})
+	cases := []struct {
+		name, method, header, value string
+		f                           *hitFixture
+	}{
+		{"identity", "GET", "Accept-Encoding", "identity", f},
+		{"gzip", "GET", "Accept-Encoding", "gzip", f},
+		{"brotli", "GET", "Accept-Encoding", "gzip, br", f},
+		{"304", "GET", "If-None-Match", `"v1"`, f},
+		{"HEAD", "HEAD", "Accept-Encoding", "gzip", f},
+		{"query all, header and cookie key", "GET", "Cookie", "currency=eur; theme=dark", all},
 	}
 	for _, tc := range cases {
 		var ctx fasthttp.RequestCtx
@@ -27,8 +32,10 @@ func TestHitAllocatesNothing(t *testing.T) {
 		ctx.Request.Header.Set(tc.header, tc.value)
 		run := func() {
 			ctx.Response.Reset()
-			f.handler(&ctx)
+			tc.f.handler(&ctx)
 		}
+		run() // stores this key's variant if the fixture did not
+		tc.f.c.Wait()
 		run()
 		if got := string(ctx.Response.Header.Peek("X-Cache")); got != "HIT" {
 			t.Fatalf("%s: X-Cache %q, want HIT", tc.name, got)

@@ -22,6 +22,11 @@ var page8K = "<!doctype html><title>item</title>" + strings.Repeat("<p>flash sal
 
 func newHitFixture(tb testing.TB) *hitFixture {
 	tb.Helper()
+	return newHitFixtureKey(tb, KeySpec{QueryParams: []string{"sku"}})
+}
+
+func newHitFixtureKey(tb testing.TB, key KeySpec) *hitFixture {
+	tb.Helper()
 	o := newOrigin(tb, page(page8K, "ETag", `"v1"`, "Cache-Control", "public, max-age=60"))
 	c, err := New(Options{})
 	if err != nil {
@@ -29,7 +34,7 @@ func newHitFixture(tb testing.TB) *hitFixture {
 	}
 	tb.Cleanup(c.Close)
 	p, err := CompilePolicy(PolicySpec{TTL: time.Hour, CDNCacheControl: "public, s-maxage=60, max-age=10",
-		Key: KeySpec{QueryParams: []string{"sku"}}})
+		Key: key, SessionCookies: []string{"sid"}})
 	if err != nil {
 		tb.Fatal(err)
 	}
