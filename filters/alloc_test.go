@@ -3,21 +3,9 @@
 package filters
 
 import (
-	"github.com/valyala/fasthttp"
-
 	"testing"
 	"time"
 )
-
-// allocCase is one filter decision measured for allocations: the chain,
-// the request, and what every run must decide.
-type allocCase struct {
-	name, yaml string
-	opts       []reqOpt
-	step       time.Duration // how far each run moves the clock
-	observe    int           // origin status shown after a pass; 0 = none
-	want       string
-}
 
 var allocCases = []allocCase{
 	{name: "window pass", yaml: "- window: {start: 2026-11-25T11:00:00Z, end: 2026-11-25T13:00:00Z}\n", want: "pass"},
@@ -50,21 +38,6 @@ var allocCases = []allocCase{
 	{name: "stock exhausted", yaml: "- stock: {stock: {\"1\": 0}, sold_out: {status: 409}}\n", want: "stock_exhausted"},
 	{name: "stock sold out", yaml: "- stock: {stock: {\"1\": 5}, sold_out: {status: 409}}\n", observe: 409, want: "sold_out"},
 }
-
-// run makes one decision on r as the proxy would, reusing r's buffers.
-func (ac *allocCase) run(c *Chain, r *Request) Verdict {
-	r.nids, r.held, r.Tags = 0, 0, 0
-	r.Now += int64(ac.step)
-	v := c.Check(r)
-	if v.Rejected() {
-		v.Write(r.Ctx)
-	} else if ac.observe != 0 {
-		c.Observe(r, allocResp[ac.observe])
-	}
-	return v
-}
-
-var allocResp = map[int]*fasthttp.Response{200: respond(200, "ok"), 402: respond(402, "declined"), 409: respond(409, "sold_out")}
 
 func TestFiltersDoNotAllocate(t *testing.T) {
 	for _, ac := range allocCases {

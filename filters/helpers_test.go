@@ -153,3 +153,29 @@ func respond(status int, body string, headers ...string) *fasthttp.Response {
 	}
 	return resp
 }
+
+// allocCase is one filter decision measured for allocations: the chain,
+// the request, and what every run must decide.
+type allocCase struct {
+	name, yaml string
+	opts       []reqOpt
+	step       time.Duration // how far each run moves the clock
+	observe    int           // origin status shown after a pass; 0 = none
+	want       string
+}
+
+// run makes one decision on r as the proxy would, reusing r's buffers.
+func (ac *allocCase) run(c *Chain, r *Request) Verdict {
+	r.nids, r.held, r.Tags = 0, 0, 0
+	r.Now += int64(ac.step)
+	v := c.Check(r)
+	if v.Rejected() {
+		v.Write(r.Ctx)
+	} else if ac.observe != 0 {
+		c.Observe(r, allocResp[ac.observe])
+	}
+	return v
+}
+
+var allocResp = map[int]*fasthttp.Response{200: respond(200, "ok"), 402: respond(402, "declined"), 409: respond(409, "sold_out")}
+
