@@ -178,4 +178,3 @@ func (ac *allocCase) run(c *Chain, r *Request) Verdict {
 }
 
 var allocResp = map[int]*fasthttp.Response{200: respond(200, "ok"), 402: respond(402, "declined"), 409: respond(409, "sold_out")}
-
