@@ -33,12 +33,15 @@ type Snapshot struct {
 // are set by the packages that compile them (see stages.go) before the
 // snapshot is published.
 type Route struct {
-	Name         string
-	Spec         *rules.Route // the rule it was compiled from (nil for the unmatched fallback)
-	Origin       *Pool
-	HostRewrite  []byte        // Host sent upstream; nil keeps the client's
-	Timeout      time.Duration // whole origin exchange
-	MaxBodyBytes int           // request body limit; 0 = the server's
+	Name        string
+	Spec        *rules.Route // the rule it was compiled from (nil for the unmatched fallback)
+	Origin      *Pool
+	HostRewrite []byte        // Host sent upstream; nil keeps the client's
+	Timeout     time.Duration // whole origin exchange
+	// MaxBodyBytes is the route's request body limit; 0 = the server's.
+	// It can only lower server.max_body_size, which fasthttp enforces while
+	// reading, before any route is known.
+	MaxBodyBytes int
 
 	// Stages, nil when the route does not use them; see stages.go.
 	Admission Admission // admission filters, before the cache

@@ -131,7 +131,11 @@ func buildOutbound(x *Exchange, out *fasthttp.Request, host []byte) {
 
 	for k, v := range in.Header.All() {
 		switch {
-		case isHopHeader(k, conn), isRebuiltHeader(k):
+		case isHopHeader(k, conn), isRebuiltHeader(k), equalFold(k, "Expect"):
+			// Expect (RFC 9110 §10.1.1) is end-to-end, but fasthttp has
+			// already answered "100-continue" and read the whole body, so
+			// passing it on would only make the origin send a useless
+			// interim 100.
 		case !trusted && isDroppedFromUntrusted(k):
 		default:
 			out.Header.AddBytesKV(k, v)
@@ -234,6 +238,10 @@ func cleanResponse(resp *fasthttp.Response) {
 		rest = rest[i+1:]
 	}
 	h.ResetConnectionClose()
+	// Alt-Svc advertises the origin's own alternative endpoints (HTTP/3 on
+	// its address); clients must keep talking to the gateway (Caddy strips
+	// it too).
+	h.Del("Alt-Svc")
 	var via [256]byte
 	v := via[:0]
 	if prior := h.Peek(hdrVia); len(prior) > 0 {

@@ -38,8 +38,8 @@ func TestBuildOutbound(t *testing.T) {
 		{
 			name:   "hop-by-hop",
 			peer:   "192.0.2.1",
-			header: "Connection: keep-alive, X-Secret\r\nX-Secret: s\r\nKeep-Alive: 300\r\nTE: trailers\r\nUpgrade: websocket\r\nProxy-Authorization: Basic eA==\r\nProxy-Connection: keep-alive\r\nX-App: a\r\n",
-			want: map[string]string{"Connection": "", "X-Secret": "", "Keep-Alive": "", "TE": "", "Upgrade": "",
+			header: "Connection: keep-alive, X-Secret\r\nX-Secret: s\r\nKeep-Alive: 300\r\nTE: trailers\r\nUpgrade: websocket\r\nProxy-Authorization: Basic eA==\r\nProxy-Connection: keep-alive\r\nExpect: 100-continue\r\nX-App: a\r\n",
+			want: map[string]string{"Connection": "", "X-Secret": "", "Keep-Alive": "", "TE": "", "Upgrade": "", "Expect": "",
 				"Proxy-Authorization": "", "Proxy-Connection": "", "X-App": "a"},
 		},
 		{
@@ -103,8 +103,8 @@ func TestCleanResponse(t *testing.T) {
 	}{
 		{
 			name:   "hop-by-hop",
-			header: "Connection: X-Internal\r\nX-Internal: secret\r\nKeep-Alive: timeout=5\r\nProxy-Authenticate: Basic\r\nUpgrade: h2c\r\nTrailer: X-Checksum\r\nX-Shop: 1\r\nContent-Length: 2\r\n",
-			want: map[string]string{"X-Internal": "", "Keep-Alive": "", "Proxy-Authenticate": "", "Upgrade": "",
+			header: "Connection: X-Internal\r\nX-Internal: secret\r\nKeep-Alive: timeout=5\r\nProxy-Authenticate: Basic\r\nUpgrade: h2c\r\nTrailer: X-Checksum\r\nAlt-Svc: h3=\":443\"\r\nX-Shop: 1\r\nContent-Length: 2\r\n",
+			want: map[string]string{"X-Internal": "", "Keep-Alive": "", "Proxy-Authenticate": "", "Upgrade": "", "Alt-Svc": "",
 				"Trailer": "", "Connection": "", "X-Shop": "1", "Via": "1.1 flashgate"},
 		},
 		{
