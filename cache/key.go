@@ -44,12 +44,14 @@ func appendPart(dst, b []byte) []byte {
 }
 
 // buildKey fills s.key and s.url for req under policy p: method (HEAD is
-// keyed as GET), host (lowercased), path, the chosen query parameters in
-// sorted order, the chosen headers and cookies, and the private value.
+// keyed as GET), scheme (an http→https redirect must not be served on
+// https), host (lowercased), path, the chosen query parameters in sorted
+// order, the chosen headers and cookies, and the private value.
 func buildKey(s *scratch, req *fasthttp.Request, p *Policy) {
 	s.url = appendLower(s.url[:0], req.Header.Host())
 	s.url = append(s.url, req.URI().Path()...)
 	k := append(s.key[:0], "GET\x00"...)
+	k = appendPart(k, req.URI().Scheme())
 	k = appendPart(k, s.url)
 	k = appendQuery(k, s, req, p)
 	for _, name := range p.headerNames {
