@@ -1,6 +1,9 @@
 package route
 
-import "slices"
+import (
+	"bytes"
+	"slices"
+)
 
 // maxHost bounds the host names Match looks up: a DNS name has at most 253
 // bytes (+ a trailing dot), so a longer Host header can only be host-less.
@@ -35,14 +38,9 @@ func (t *Table) Match(host, method, path []byte, ps *Params) (index int, res Res
 	var m matcher
 	m.method, m.path, m.ps = method, path, ps
 	m.fold = t.foldCase
-	if len(t.hosts) > 0 {
-		var buf [maxHost]byte
-		if key, ok := hostKey(&buf, host); ok {
-			if root := t.hosts[string(key)]; root != nil {
-				if l := m.walk(root, pos); l != nil {
-					return m.found(l)
-				}
-			}
+	if root := t.hostRoot(host); root != nil {
+		if l := m.walk(root, pos); l != nil {
+			return m.found(l)
 		}
 	}
 	if l := m.walk(t.anyHost, pos); l != nil {
@@ -74,13 +72,8 @@ func (t *Table) Allow(dst []string, host, path []byte) []string {
 		pos = 1
 	}
 	m := matcher{path: path, fold: t.foldCase, collect: true, allow: dst}
-	if len(t.hosts) > 0 {
-		var buf [maxHost]byte
-		if key, ok := hostKey(&buf, host); ok {
-			if root := t.hosts[string(key)]; root != nil {
-				m.walk(root, pos)
-			}
-		}
+	if root := t.hostRoot(host); root != nil {
+		m.walk(root, pos)
 	}
 	m.walk(t.anyHost, pos)
 	return m.allow
@@ -134,11 +127,9 @@ func (m *matcher) walk(n *node, pos int) *leaf {
 		end++
 	}
 	seg := m.path[pos+1 : end]
-	for i := range n.lits {
-		if m.equal(n.lits[i].lit, seg) {
-			if l := m.walk(n.lits[i].next, end); l != nil {
-				return l
-			}
+	if next := m.literal(n, seg); next != nil {
+		if l := m.walk(next, end); l != nil {
+			return l
 		}
 	}
 	if n.param != nil && len(seg) > 0 {
@@ -153,6 +144,30 @@ func (m *matcher) walk(n *node, pos int) *leaf {
 	}
 	if n.catchAll != nil {
 		return m.catchAll(n.catchAll, m.path[pos+1:])
+	}
+	return nil
+}
+
+// literal returns the child of n for literal segment seg, or nil. Literals
+// are unique per node (folded when the table folds case), so at most one
+// child matches.
+func (m *matcher) literal(n *node, seg []byte) *node {
+	if n.litIndex != nil {
+		if !m.fold {
+			return n.litIndex[string(seg)]
+		}
+		var buf [64]byte
+		if len(seg) <= len(buf) {
+			for i, c := range seg {
+				buf[i] = lower(c)
+			}
+			return n.litIndex[string(buf[:len(seg)])]
+		}
+	}
+	for i := range n.lits {
+		if m.equal(n.lits[i].lit, seg) {
+			return n.lits[i].next
+		}
 	}
 	return nil
 }
@@ -207,34 +222,46 @@ func lower(c byte) byte {
 	return c
 }
 
-// hostKey lowercases host into buf without its port and trailing dot.
-func hostKey(buf *[maxHost]byte, host []byte) ([]byte, bool) {
+// hostRoot returns the trie of the routes for host (a Host header: any
+// case, maybe a port and a trailing dot), or nil.
+func (t *Table) hostRoot(host []byte) *node {
+	if len(t.hosts) == 0 {
+		return nil
+	}
+	key, upper := hostKey(host)
+	if !upper {
+		return t.hosts[string(key)] // the common case: already lowercase, no copy
+	}
+	if len(key) > maxHost {
+		return nil
+	}
+	var buf [maxHost]byte
+	for i, c := range key {
+		buf[i] = lower(c)
+	}
+	return t.hosts[string(buf[:len(key)])]
+}
+
+// hostKey strips the port and trailing dot from host, and reports whether
+// the rest holds upper-case letters.
+func hostKey(host []byte) (key []byte, upper bool) {
 	end := len(host)
 	if end > 0 && host[0] == '[' { // IPv6 literal "[::1]:8080"
-		for i := range host {
-			if host[i] == ']' {
-				end = i + 1
-				break
-			}
+		if i := bytes.IndexByte(host, ']'); i >= 0 {
+			end = i + 1
 		}
-	} else {
-		for i := range host {
-			if host[i] == ':' {
-				end = i
-				break
-			}
-		}
+	} else if i := bytes.IndexByte(host, ':'); i >= 0 {
+		end = i
 	}
 	if end > 0 && host[end-1] == '.' {
 		end--
 	}
-	if end > len(buf) {
-		return nil, false
+	for _, c := range host[:end] {
+		if c >= 'A' && c <= 'Z' {
+			return host[:end], true
+		}
 	}
-	for i := 0; i < end; i++ {
-		buf[i] = lower(host[i])
-	}
-	return buf[:end], true
+	return host[:end], false
 }
 
 func (m *matcher) gather(n *node) {

@@ -64,11 +64,12 @@ type Table struct {
 	foldCase bool
 }
 
-// node is one trie level. Literal children are scanned linearly: a sale's
-// route set fans out to a handful of literals per level, where comparing
-// short strings beats hashing them.
+// node is one trie level. Literal children are scanned linearly while few
+// (comparing short strings beats hashing them); past mapFanout they are
+// also indexed by a map, so "/sale/{one of 200 sales}" stays one lookup.
 type node struct {
 	lits     []litChild
+	litIndex map[string]*node // when len(lits) > mapFanout; keys lowercased when folding
 	param    *node
 	catchAll *node
 	leaves   []leaf
@@ -157,8 +158,22 @@ func (n *node) child(s segment, fold bool) *node {
 	}
 	c := litChild{lit: lit, next: &node{}}
 	n.lits = append(n.lits, c)
+	if len(n.lits) > mapFanout {
+		if n.litIndex == nil {
+			n.litIndex = make(map[string]*node, len(n.lits))
+			for _, o := range n.lits {
+				n.litIndex[o.lit] = o.next
+			}
+		}
+		n.litIndex[lit] = c.next
+	}
 	return c.next
 }
+
+// mapFanout is the literal fan-out above which a node indexes its children
+// by a map: about where a linear scan of short strings gets slower than a
+// string hash (BenchmarkRouteMatch/fanout).
+const mapFanout = 8
 
 // overlap reports whether two method sets share a method, and names one.
 func overlap(a, b []string) (string, bool) {

@@ -2,7 +2,9 @@ package route
 
 import (
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -176,6 +178,34 @@ func TestAllow(t *testing.T) {
 		got := tab.Allow(nil, []byte(tt.host), []byte(tt.path))
 		if !slices.Equal(got, tt.want) {
 			t.Errorf("Allow(%s%s) = %v, want %v", tt.host, tt.path, got, tt.want)
+		}
+	}
+}
+
+// TestMatchWideFanout covers the map index of nodes with many literals,
+// in both case modes.
+func TestMatchWideFanout(t *testing.T) {
+	for _, fold := range []bool{false, true} {
+		var entries []Entry
+		for i := range 40 {
+			entries = append(entries, e("", nil, fmt.Sprintf("/sale/Sale%d/{id}", i)))
+		}
+		entries = append(entries, e("", nil, "/sale/{other}/{id}"))
+		tab := mustTable(t, fold, entries...)
+		var ps Params
+		if idx, _ := tab.Match(nil, []byte("GET"), []byte("/sale/Sale33/7"), &ps); idx != 33 || string(ps.Get("id")) != "7" {
+			t.Errorf("fold=%v: Sale33 matched %d", fold, idx)
+		}
+		want := 40
+		if fold {
+			want = 33
+		}
+		if idx, _ := tab.Match(nil, []byte("GET"), []byte("/sale/SALE33/7"), &ps); idx != want {
+			t.Errorf("fold=%v: SALE33 matched %d, want %d", fold, idx, want)
+		}
+		long := "/sale/" + strings.Repeat("x", 100) + "/1"
+		if idx, _ := tab.Match(nil, []byte("GET"), []byte(long), &ps); idx != 40 {
+			t.Errorf("fold=%v: long segment matched %d, want the param route", fold, idx)
 		}
 	}
 }
