@@ -27,7 +27,7 @@ func TestRejectionHTMLAndJSON(t *testing.T) {
 				t.Fatalf("got %s / %d, want rate_limited / 429", reason(v), resp.StatusCode())
 			}
 			for h, want := range map[string]string{"Content-Type": tt.wantType, "Retry-After": "1",
-				"X-Flashgate-Filter": "ratelimit", "X-Flashgate-Reason": "rate_limited", "Cache-Control": "no-store"} {
+				"X-Flashgate-Filter": "ratelimit", "Cache-Control": "no-store"} {
 				if got := string(resp.Header.Peek(h)); got != want {
 					t.Errorf("%s = %q, want %q", h, got, want)
 				}

@@ -29,7 +29,6 @@ func (v Verdict) Value() int64 { return v.val }
 
 var (
 	hdrFilter       = []byte("X-Flashgate-Filter")
-	hdrReason       = []byte("X-Flashgate-Reason")
 	hdrRetryAfter   = []byte("Retry-After")
 	hdrCacheControl = []byte("Cache-Control")
 	valNoStore      = []byte("no-store")
@@ -37,8 +36,8 @@ var (
 )
 
 // Write renders v's rejection into ctx.Response: status, headers
-// (X-Flashgate-Filter, X-Flashgate-Reason, Cache-Control: no-store,
-// Retry-After where waiting helps) and the HTML or JSON body chosen by the
+// (X-Flashgate-Filter, Cache-Control: no-store, Retry-After where waiting
+// helps; the reason is in the body and in Rejection.Reason for logs) and the HTML or JSON body chosen by the
 // request's Accept header. Headers already on the response (cookies a filter
 // set) are kept. It allocates nothing once ctx's buffers have grown. Writing
 // Continue is a bug and panics.
@@ -55,7 +54,6 @@ func (v Verdict) Write(ctx *fasthttp.RequestCtx) {
 	h.SetStatusCode(rej.status)
 	h.SetContentTypeBytes(page.contentType)
 	h.SetCanonical(hdrFilter, rej.filter)
-	h.SetCanonical(hdrReason, rej.reason)
 	h.SetCanonical(hdrCacheControl, valNoStore)
 	var num [20]byte
 	switch {
