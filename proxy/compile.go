@@ -126,6 +126,13 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 	return s, nil
 }
 
+// Check compiles cfg without starting anything or contacting any server:
+// what `flashgate -check` runs, so check and reload cannot disagree.
+func Check(cfg *rules.Config) error {
+	_, err := Compile(cfg, nil)
+	return err
+}
+
 func (s *Snapshot) compileRoute(i int, r *rules.Route, m *Metrics) (*Route, error) {
 	key := fmt.Sprintf("routes[%d]", i)
 	switch {

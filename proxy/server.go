@@ -194,6 +194,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Snapshot returns the snapshot currently serving.
 func (s *Server) Snapshot() *Snapshot { return s.current.Load() }
 
+// Config returns the configuration currently serving (for the watcher's
+// directory list and status pages). It must not be modified.
+func (s *Server) Config() *rules.Config { return s.current.Load().Config }
+
 // Metrics returns the server's metrics.
 func (s *Server) Metrics() *Metrics { return s.metrics }
 
