@@ -40,7 +40,7 @@ func LoadBytes(path string, data []byte) (*Config, error) {
 		l.addErr(root.Decode(&spec))
 	}
 	c := &Config{Cache: spec.Cache, Admission: spec.Admission}
-	l.file(root, spec.Origins, spec.Routes)
+	l.collect(root, spec.Origins, spec.Routes)
 	l.includes(root.Get("include"), spec.Include)
 	l.build(c, root, &spec)
 	c.Files = l.abs(l.files)
@@ -119,8 +119,8 @@ func syntaxError(name string, err error) *Error {
 	return &Error{Pos: Pos{File: name, Line: 1, Col: 1}, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
 }
 
-// file records one file's origins and routes for validation.
-func (l *loader) file(root Node, origins Node, routes []Node) {
+// collect records one file's origins and routes for validation.
+func (l *loader) collect(root Node, origins Node, routes []Node) {
 	if !origins.IsZero() {
 		l.origins = append(l.origins, origins)
 	}
@@ -161,6 +161,11 @@ func (l *loader) includes(list Node, globs []string) {
 	}
 }
 
+// mainOnlyKeys are the sections only the main file may hold: one process
+// has one listener, one log and one cache, and includes do not nest (so
+// they cannot form cycles).
+var mainOnlyKeys = []string{"server", "logging", "include", "cache", "admission", "demo"}
+
 func (l *loader) include(item Node, name string) {
 	if st, err := os.Stat(name); err == nil && !st.Mode().IsRegular() {
 		return // a directory, e.g. Kubernetes' "..data": only files are rules
@@ -171,14 +176,14 @@ func (l *loader) include(item Node, name string) {
 		return
 	}
 	root := l.parse(name, data)
-	for _, key := range []string{"server", "logging", "include", "cache", "admission", "demo"} {
+	for _, key := range mainOnlyKeys {
 		if k, _ := root.lookup(key); k != nil {
 			l.errs.add(root.Errorf(key, "only the main file %s may set %s: included files hold origins and routes", l.main, key))
 		}
 	}
 	var spec includedSpec
-	l.addErr(stripKeys(root, "server", "logging", "include", "cache", "admission", "demo").Decode(&spec))
-	l.file(root, spec.Origins, spec.Routes)
+	l.addErr(stripKeys(root, mainOnlyKeys...).Decode(&spec))
+	l.collect(root, spec.Origins, spec.Routes)
 }
 
 // stripKeys returns a copy of a mapping root without the given keys, so
