@@ -55,7 +55,7 @@ func (a *accessLog) record(x *Exchange, status int, end int64) {
 		b = append(b, '-')
 	}
 	b = append(append(append(b, ' '), x.Ctx.Method()...), ' ')
-	b = strconv.AppendQuote(b, string(x.Path)) // quoted: paths may hold spaces after decoding
+	b = appendQuoted(b, x.Path)
 	b = append(strconv.AppendInt(append(b, ' '), int64(status), 10), ' ')
 	if x.Route != nil {
 		b = append(b, x.Route.Name...)
@@ -72,6 +72,20 @@ func (a *accessLog) record(x *Exchange, status int, end int64) {
 		*bp = b[:0]
 		linePool.Put(bp)
 	}
+}
+
+// appendQuoted appends p in double quotes, escaping '"' and '\\'. Paths
+// reach here normalised (no control bytes), so that is all that could
+// break a line apart; strconv.AppendQuote would need a string copy.
+func appendQuoted(b, p []byte) []byte {
+	b = append(b, '"')
+	for _, c := range p {
+		if c == '"' || c == '\\' {
+			b = append(b, '\\')
+		}
+		b = append(b, c)
+	}
+	return append(b, '"')
 }
 
 func (a *accessLog) close() {

@@ -30,16 +30,16 @@ func newAnswer(status int, code, title, msg, retryAfter string) *answer {
 // The gateway's own answers. Messages are plain ASCII without quotes or
 // markup so that they are valid in both HTML and JSON as written.
 var (
-	ansBadPath      = newAnswer(400, "bad_path", "Bad request", "The request path is malformed: it contains an encoded slash, a control byte, a bad escape or climbs above the root.", "")
-	ansBadRequest   = newAnswer(400, "bad_request", "Bad request", "The request could not be read.", "")
-	ansNotFound     = newAnswer(404, "not_found", "Not found", "There is nothing at this address.", "")
-	ansMethod       = newAnswer(405, "method_not_allowed", "Method not allowed", "This address does not accept this method.", "")
-	ansTimeoutReq   = newAnswer(408, "request_timeout", "Request timeout", "The request took too long to arrive.", "")
-	ansTooLarge     = newAnswer(413, "body_too_large", "Request too large", "The request body is larger than this address accepts.", "")
-	ansHeaderLarge  = newAnswer(431, "headers_too_large", "Request headers too large", "The request headers are larger than the gateway accepts.", "")
-	ansBadGateway   = newAnswer(502, "bad_gateway", "Service unavailable", "The shop could not be reached. Please try again in a moment.", "")
-	ansOriginBusy   = newAnswer(503, "origin_busy", "Busy", "The shop is very busy right now. Please try again in a moment.", "1")
-	ansOriginTimout = newAnswer(504, "gateway_timeout", "Timeout", "The shop took too long to answer. Please try again in a moment.", "")
+	ansBadPath       = newAnswer(400, "bad_path", "Bad request", "The request path is malformed: it contains an encoded slash, a control byte, a bad escape or climbs above the root.", "")
+	ansBadRequest    = newAnswer(400, "bad_request", "Bad request", "The request could not be read.", "")
+	ansNotFound      = newAnswer(404, "not_found", "Not found", "There is nothing at this address.", "")
+	ansMethod        = newAnswer(405, "method_not_allowed", "Method not allowed", "This address does not accept this method.", "")
+	ansTimeoutReq    = newAnswer(408, "request_timeout", "Request timeout", "The request took too long to arrive.", "")
+	ansTooLarge      = newAnswer(413, "body_too_large", "Request too large", "The request body is larger than this address accepts.", "")
+	ansHeaderLarge   = newAnswer(431, "headers_too_large", "Request headers too large", "The request headers are larger than the gateway accepts.", "")
+	ansBadGateway    = newAnswer(502, "bad_gateway", "Service unavailable", "The shop could not be reached. Please try again in a moment.", "")
+	ansOriginBusy    = newAnswer(503, "origin_busy", "Busy", "The shop is very busy right now. Please try again in a moment.", "1")
+	ansOriginTimeout = newAnswer(504, "gateway_timeout", "Timeout", "The shop took too long to answer. Please try again in a moment.", "")
 )
 
 // write puts a on ctx's response, HTML or JSON by the request's Accept

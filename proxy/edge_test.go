@@ -90,10 +90,15 @@ func TestEdgeAnswers(t *testing.T) {
 		{"body over server limit", "POST", "/upload", make([]byte, 5000), 413, "larger than this address accepts", "", ""},
 		{"body over route limit", "POST", "/buy/1", make([]byte, 200), 413, "larger than this address accepts", "", ""},
 		{"body within limits", "POST", "/upload", make([]byte, 3000), 200, "", "", ""},
+		{"headers over max_header_size", "GET", "/item/1", nil, 431, "headers are larger", "", ""},
 		{"normalised path upstream", "GET", "/item/./a/../7", nil, 200, "", "X-Seen-URI", "/item/7"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp := g.do(t, tc.method, tc.path, tc.body)
+			var hdr []string
+			if tc.status == 431 {
+				hdr = []string{"X-Big", strings.Repeat("b", 20<<10)}
+			}
+			resp := g.do(t, tc.method, tc.path, tc.body, hdr...)
 			if resp.StatusCode() != tc.status {
 				t.Fatalf("status = %d, want %d; body %q", resp.StatusCode(), tc.status, resp.Body())
 			}

@@ -44,7 +44,7 @@ func classify(err error) int {
 func originAnswer(err error) *answer {
 	switch classify(err) {
 	case errKindTimeout:
-		return ansOriginTimout
+		return ansOriginTimeout
 	case errKindBusy:
 		return ansOriginBusy
 	}

@@ -98,7 +98,8 @@ func (h *healthChecker) checkOnce() {
 	}
 }
 
-// probe sends one GET of the health path; good means the expected status
+// probe sends one GET of the health path through the server's own client,
+// so a good probe also proves the connection path requests take; good means the expected status
 // (any 2xx when Status is 0) within Timeout.
 func (h *healthChecker) probe(u *upstream) bool {
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
