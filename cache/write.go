@@ -168,8 +168,11 @@ func notModified(req *fasthttp.Request, e *Entry, enc Encoding) bool {
 	if inm := req.Header.Peek("If-None-Match"); len(inm) > 0 {
 		return etagListMatches(inm, e.etags[enc])
 	}
+	if e.lastModUnix == 0 {
+		return false
+	}
 	ims := req.Header.Peek("If-Modified-Since")
-	if len(ims) == 0 || e.lastModUnix == 0 {
+	if len(ims) == 0 {
 		return false
 	}
 	t, err := fasthttp.ParseHTTPDate(ims)
