@@ -109,7 +109,7 @@ func (f *purchaseLimit) key(r *Request) uint64 {
 	k, _ := r.Key(f.id)
 	k = Mix(f.prefix, k)
 	if f.perItem {
-		k = Mix(k, HashBytes(r.Param(f.param)))
+		k = Mix(k, HashBytes(r.Item(f.param)))
 	}
 	return k
 }

@@ -102,7 +102,7 @@ func newRateLimit(b *Build) (Filter, error) {
 	}
 	f.values = make(map[string]gcra, len(spec.Values))
 	for v, rate := range spec.Values {
-		if f.values[v], err = b.gcra(rate, spec.Burst, "values."+v); err != nil {
+		if f.values[itemName(v)], err = b.gcra(rate, spec.Burst, "values."+v); err != nil {
 			return nil, err
 		}
 	}
@@ -168,7 +168,7 @@ func (f *rateLimit) Check(r *Request) Verdict {
 		k, _ := r.Key(f.id)
 		key = Mix(key, k)
 	case 'v':
-		v := r.Param(f.param)
+		v := r.Item(f.param)
 		key = Mix(key, HashBytes(v))
 		if o, ok := f.values[string(v)]; ok {
 			lim = o

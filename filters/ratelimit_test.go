@@ -2,6 +2,7 @@ package filters
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -132,5 +133,41 @@ func TestRateLimitConcurrent(t *testing.T) {
 	got := admitted.Load()
 	if got > rate+burst || got < (rate+burst)*98/100 {
 		t.Fatalf("admitted %d in one second, want within [%d, %d]", got, (rate+burst)*98/100, rate+burst)
+	}
+}
+
+// TestRateLimitBypassAttempts: ways a client might dodge a limit, each
+// after one admitted request that used up its bucket.
+func TestRateLimitBypassAttempts(t *testing.T) {
+	signed := "{use: \"cookie:uid\", signed: {keys: [" + shopKey + "]}}"
+	alice := withCookie("uid", sign(shopKey, "alice"))
+	tests := []struct {
+		name, yaml    string
+		first, second []reqOpt
+		path2         string
+	}{
+		{"new forged user id each request", "- ratelimit: {rate: 1/m, key: " + signed + "}\n",
+			[]reqOpt{withCookie("uid", "u1.AAAA")}, []reqOpt{withCookie("uid", "u2.AAAA")}, "/buy/1"},
+		{"forged signature on a real user's id", "- ratelimit: {rate: 1/m, key: " + signed + "}\n",
+			[]reqOpt{withCookie("uid", "x.AAAA")}, []reqOpt{withCookie("uid", "alice."+strings.Repeat("A", 43))}, "/buy/1"},
+		{"fresh unsigned ids meet a per-ip layer", "- ratelimit: {rate: 1/m, key: \"cookie:uid\"}\n- ratelimit: {rate: 1/m}\n",
+			[]reqOpt{withCookie("uid", "r1")}, []reqOpt{withCookie("uid", "r2")}, "/buy/1"},
+		{"same signed user from another ip", "- ratelimit: {rate: 1/m, key: " + signed + "}\n",
+			[]reqOpt{alice}, []reqOpt{alice, withIP("198.51.100.1")}, "/buy/1"},
+		{"another address of the same ipv6 /64", "- ratelimit: {rate: 1/m}\n",
+			[]reqOpt{withIP("2001:db8::1")}, []reqOpt{withIP("2001:db8::2")}, "/buy/1"},
+		{"zero-padded item id", "- ratelimit: {rate: 1/m, scope: value, param: id}\n",
+			nil, nil, "/buy/0001"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mustCompile(t, testEnv(t), tt.yaml)
+			if v, _ := verdictOf(c, "/buy/1", tt.first...); v.Rejected() {
+				t.Fatalf("first request: %s", reason(v))
+			}
+			if v, _ := verdictOf(c, tt.path2, tt.second...); reason(v) != "rate_limited" {
+				t.Fatalf("second request: %s, want rate_limited", reason(v))
+			}
+		})
 	}
 }

@@ -71,6 +71,30 @@ func (r *Request) Param(name string) []byte {
 	return r.Params.Get(name)
 }
 
+// Item returns the route parameter name as an item id, canonical for
+// decimal ids: leading zeros are dropped ("007" → "7"), because origins
+// parse ids as numbers and "/buy/01" must meet the stock, window and
+// purchase state of item 1. Other values are returned as they are. 0 allocs.
+func (r *Request) Item(name string) []byte {
+	return canonicalItem(r.Param(name))
+}
+
+func canonicalItem(v []byte) []byte {
+	if len(v) < 2 || v[0] != '0' {
+		return v
+	}
+	i := 0
+	for i < len(v)-1 && v[i] == '0' {
+		i++
+	}
+	for _, c := range v[i:] {
+		if c < '0' || c > '9' {
+			return v
+		}
+	}
+	return v[i:]
+}
+
 // Key returns the client's identity under id, computed once per request
 // and identity setting. found is false when the configured source (cookie,
 // header, ...) was absent or failed its signature check, in which case key
@@ -117,3 +141,6 @@ func (r *Request) Release(bit uint8) bool {
 	r.held &^= bit
 	return had
 }
+
+// itemName is canonicalItem for configured item ids.
+func itemName(s string) string { return string(canonicalItem([]byte(s))) }

@@ -153,12 +153,15 @@ func (g *stockGate) rejections(b *Build) (err error) {
 func (s *stockState) applyRules(stock map[string]int64, overbook float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	canon := make(map[string]int64, len(stock))
 	for item, n := range stock {
+		item = itemName(item)
+		canon[item] = n
 		if old, ok := s.rules[item]; !ok || old != n {
 			s.setLocked(item, n, overbook)
 		}
 	}
-	s.rules = stock
+	s.rules = canon
 }
 
 func (s *stockState) setLocked(item string, n int64, overbook float64) {
@@ -206,6 +209,7 @@ func (e *Env) SetStock(route, item string, n int64) error {
 	if g == nil {
 		return fmt.Errorf("route %q has no stock filter", route)
 	}
+	item = itemName(item)
 	g.state.mu.Lock()
 	g.state.setLocked(item, n, g.overbook)
 	g.state.mu.Unlock()
@@ -230,7 +234,7 @@ func (g *stockGate) countKey(item []byte) uint64 { return Mix(Mix(g.prefix, 'c')
 // Check answers sold-out items at the edge and lets through at most the
 // item's budget of attempts.
 func (g *stockGate) Check(r *Request) Verdict {
-	item := r.Param(g.param)
+	item := r.Item(g.param)
 	if g.store.Get(g.soldKey(item), r.Now) > 0 {
 		return g.sold.Verdict()
 	}
@@ -253,14 +257,14 @@ func (g *stockGate) Check(r *Request) Verdict {
 // Cancel gives back the slot of an attempt a later filter rejected.
 func (g *stockGate) Cancel(r *Request) {
 	if r.Release(g.hold) {
-		g.store.Add(g.countKey(r.Param(g.param)), -1, g.ttl, r.Now)
+		g.store.Add(g.countKey(r.Item(g.param)), -1, g.ttl, r.Now)
 	}
 }
 
 // Observe frees an in-flight slot and marks the item sold out when the
 // origin says so; the first instance to mark it calls Env.OnSoldOut.
 func (g *stockGate) Observe(r *Request, resp *fasthttp.Response) {
-	item := r.Param(g.param)
+	item := r.Item(g.param)
 	if r.Release(g.hold) && g.inFlight {
 		g.store.Add(g.countKey(item), -1, g.ttl, r.Now)
 	}

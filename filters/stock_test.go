@@ -110,3 +110,26 @@ func TestStockConcurrent(t *testing.T) {
 		t.Fatalf("%d attempts let through, want 120", got)
 	}
 }
+
+// TestStockItemSpellings: "/buy/001" is item 1 for the gate, as the origin
+// reads it, so padding the id does not buy extra attempts.
+func TestStockItemSpellings(t *testing.T) {
+	env := testEnv(t)
+	c := mustCompile(t, env, "- stock: {stock: {\"01\": 2}, sold_out: {status: 409}}\n")
+	for i, path := range []string{"/buy/1", "/buy/001"} {
+		if v, _ := verdictOf(c, path); v.Rejected() {
+			t.Fatalf("attempt %d (%s): %s", i, path, reason(v))
+		}
+	}
+	if v, _ := verdictOf(c, "/buy/0001"); reason(v) != "stock_exhausted" {
+		t.Fatalf("third attempt via a padded id: %s, want stock_exhausted", reason(v))
+	}
+}
+
+func TestCanonicalItem(t *testing.T) {
+	for in, want := range map[string]string{"": "", "0": "0", "00": "0", "007": "7", "42": "42", "0x1": "0x1", "0a": "0a", "abc": "abc", "-01": "-01"} {
+		if got := string(canonicalItem([]byte(in))); got != want {
+			t.Errorf("canonicalItem(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -63,7 +63,7 @@ func newWindow(b *Build) (Filter, error) {
 		if err != nil {
 			return nil, err
 		}
-		w.items[item] = s
+		w.items[itemName(item)] = s
 	}
 	return w, nil
 }
@@ -135,7 +135,7 @@ setTimeout(tick,1000)})();
 func (w *window) Check(r *Request) Verdict {
 	s := &w.route
 	if w.hasItem {
-		if it, ok := w.items[string(r.Param(w.param))]; ok {
+		if it, ok := w.items[string(r.Item(w.param))]; ok {
 			s = it
 		}
 	}
