@@ -39,6 +39,14 @@ func (v *varRef) personal() bool { return v.name != vHost && v.name != vQuery }
 
 // value returns the variable's value, or its default when absent or empty.
 func (v *varRef) value(vars Vars) []byte {
+	if b := v.lookup(vars); len(b) > 0 || !v.hasDef {
+		return b
+	}
+	return v.def
+}
+
+// lookup returns the request's value of the variable, nil when absent.
+func (v *varRef) lookup(vars Vars) []byte {
 	var b []byte
 	if vars != nil {
 		switch v.name {
@@ -64,9 +72,6 @@ func (v *varRef) value(vars Vars) []byte {
 			}
 			return strFalse
 		}
-	}
-	if len(b) == 0 && v.hasDef {
-		return v.def
 	}
 	return b
 }
@@ -120,7 +125,11 @@ func expand(dst []byte, parts []part, vars Vars, esc escaping) (out []byte, pers
 			continue
 		}
 		personal = personal || p.v.personal()
-		val := p.v.value(vars)
+		val := p.v.lookup(vars)
+		if len(val) == 0 {
+			dst = append(dst, p.v.def...) // the author's text: not escaped
+			continue
+		}
 		switch esc {
 		case escURL:
 			dst = appendURLEscaped(dst, val)
