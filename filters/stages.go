@@ -34,6 +34,7 @@ var kinds = map[string]kind{
 	"blocklist":      {stageBlocklist, newBlocklist},
 	"tags":           {stageBlocklist, newTags},
 	"ratelimit":      {stageLimits, newRateLimit},
+	"quiz":           {stageQuiz, newQuiz},
 	"purchase_limit": {stagePurchase, newPurchaseLimit},
 	"stock":          {stageStock, newStock},
 }
