@@ -253,3 +253,26 @@ func mustSymlink(t *testing.T, target, link string) {
 }
 
 func itoa(i int) string { return string(rune('0'+i/10)) + string(rune('0'+i%10)) }
+
+func TestWatcherSetDirsReplacesSet(t *testing.T) {
+	dir := t.TempDir()
+	a, b, missingDir := filepath.Join(dir, "a"), filepath.Join(dir, "b"), filepath.Join(dir, "later")
+	write(t, filepath.Join(a, "x.yaml"), "")
+	write(t, filepath.Join(b, "x.yaml"), "")
+	w := startWatcher(t, true, a, missingDir)
+	if err := w.SetDirs([]string{b}); err != nil {
+		t.Fatal(err)
+	}
+	w.mu.Lock()
+	watched, polled := len(w.watched), len(w.polled)
+	onlyB := w.watched[b]
+	w.mu.Unlock()
+	if watched != 1 || polled != 0 || !onlyB {
+		t.Fatalf("after SetDirs([b]): watched=%d polled=%d b=%v, want only b watched", watched, polled, onlyB)
+	}
+	if list := w.fs.WatchList(); len(list) != 1 || list[0] != b {
+		t.Fatalf("inotify watch list = %v, want [%s]", list, b)
+	}
+	write(t, filepath.Join(b, "y.yaml"), "")
+	waitSignal(t, w, "writing into the new directory")
+}
