@@ -50,7 +50,10 @@ type Watcher struct {
 }
 
 // NewWatcher starts a watcher with no directories; call SetDirs. debounce
-// <= 0 means DefaultDebounce; log nil means slog.Default().
+// <= 0 means DefaultDebounce; log nil means slog.Default(). It does not
+// fail when inotify is unavailable (no instances left, unsupported file
+// system): it logs a warning and polls instead, since a gateway that
+// cannot hot-reload should still serve. Call Close to stop it.
 func NewWatcher(debounce time.Duration, log *slog.Logger) (*Watcher, error) {
 	fs, err := fsnotify.NewWatcher()
 	if err != nil {
