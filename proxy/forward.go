@@ -262,7 +262,11 @@ func ClientIP(ctx *fasthttp.RequestCtx, trusted []netip.Prefix) netip.Addr {
 	if !inPrefixes(peer, trusted) {
 		return peer
 	}
-	xff := ctx.Request.Header.Peek(hdrXFF)
+	return clientBehind(peer, ctx.Request.Header.Peek(hdrXFF), trusted)
+}
+
+// clientBehind walks xff right to left from a trusted peer (see ClientIP).
+func clientBehind(peer netip.Addr, xff []byte, trusted []netip.Prefix) netip.Addr {
 	for len(xff) > 0 {
 		var tok []byte
 		if i := bytes.LastIndexByte(xff, ','); i >= 0 {

@@ -36,7 +36,10 @@ func (s *Server) serve(x *Exchange) *statusCounters {
 	// Who is asking, and under which request id.
 	x.peer = peerAddr(ctx)
 	x.peerTrusted = inPrefixes(x.peer, snap.trusted)
-	x.ClientIP = ClientIP(ctx, snap.trusted)
+	x.ClientIP = x.peer
+	if x.peerTrusted {
+		x.ClientIP = clientBehind(x.peer, ctx.Request.Header.Peek(hdrXFF), snap.trusted)
+	}
 	resolveRequestID(x, s.ids)
 
 	// 1. Normalise the path. The normalised path is what is matched and
