@@ -1,0 +1,176 @@
+// Command flashgate runs the flash-sale edge gateway.
+//
+// With no arguments it loads ./gateway.yaml and, when that file has a demo:
+// section, starts the embedded demo shop in-process so the gateway runs out of
+// the box. `flashgate -check -config FILE` validates rules like `nginx -t`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"flashgate/demo"
+	"flashgate/proxy"
+	"flashgate/rules"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the process exit, so tests can drive it.
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("flashgate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "gateway.yaml", "rule file to load")
+	check := fs.Bool("check", false, "validate the rules, print ok or every error, and exit")
+	listen := fs.String("listen", "", "override server.listen")
+	noDemo := fs.Bool("no-demo", false, "do not start the embedded demo shop even if the rules ask for it")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *check {
+		return checkRules(*configPath, stdout, stderr)
+	}
+	cfg, err := rules.Load(*configPath)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if *listen != "" {
+		cfg.Server.Listen = *listen
+	}
+	log := newLogger(cfg.Logging, stderr)
+	if err := serve(*configPath, cfg, !*noDemo, log, stdout); err != nil {
+		log.Error("flashgate stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// checkRules runs the same load and compile as a reload, without listening.
+func checkRules(path string, stdout, stderr io.Writer) int {
+	cfg, err := rules.Load(path)
+	if err == nil {
+		err = proxy.Check(cfg)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintln(stdout, "ok")
+	return 0
+}
+
+func newLogger(l rules.Logging, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(l.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if l.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func serve(path string, cfg *rules.Config, withDemo bool, log *slog.Logger, stdout io.Writer) error {
+	if withDemo && cfg.Demo != nil {
+		shop, err := startDemo(cfg.Demo.Listen)
+		if err != nil {
+			return err
+		}
+		defer shop.Shutdown()
+		fmt.Fprintf(stdout, "demo shop (origin)  http://%s/\n", cfg.Demo.Listen)
+	}
+	srv, err := proxy.New(proxy.Options{ConfigPath: path, Config: cfg, Logger: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("server.listen %q: %w", cfg.Server.Listen, err)
+	}
+	fmt.Fprintf(stdout, "flashgate           http://%s/  (rules: %s)\n", ln.Addr(), path)
+	fmt.Fprintf(stdout, "  try               http://%s/item/1\n", ln.Addr())
+	fmt.Fprintf(stdout, "  server clock      http://%s/_flashgate/time\n", ln.Addr())
+
+	stop := watchRules(srv, cfg, log)
+	defer stop()
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sig)
+	select {
+	case err := <-errc:
+		return err
+	case s := <-sig:
+		log.Info("shutting down", "signal", s.String())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout+time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+func startDemo(addr string) (*demo.Shop, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("demo.listen %q: %w", addr, err)
+	}
+	shop := demo.New(demo.Options{})
+	go shop.Serve(ln)
+	return shop, nil
+}
+
+// watchRules reloads on file changes (directories watched, bursts debounced)
+// and on SIGHUP. After each reload the watched directories are refreshed, so
+// a newly included directory is watched too.
+func watchRules(srv *proxy.Server, cfg *rules.Config, log *slog.Logger) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	w, err := rules.NewWatcher(250*time.Millisecond, log)
+	if err != nil {
+		log.Warn("rule files are not watched; reload with SIGHUP", "err", err)
+	} else if err := w.SetDirs(cfg.WatchDirs); err != nil {
+		log.Warn("rule directories are not watched; reload with SIGHUP", "err", err)
+	}
+	var changes <-chan struct{}
+	if w != nil {
+		changes = w.Changes()
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-hup:
+			case <-changes:
+			}
+			if err := srv.Reload(); err == nil && w != nil {
+				if err := w.SetDirs(srv.Config().WatchDirs); err != nil {
+					log.Warn("rule directories are not watched", "err", err)
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		signal.Stop(hup)
+		if w != nil {
+			w.Close()
+		}
+	}
+}
