@@ -37,7 +37,8 @@ type Options struct {
 	// SurrogateName is our device token in Surrogate-Control targets
 	// ("max-age=60;flashgate"). Default "flashgate".
 	SurrogateName string
-	// Now is the clock. Default time.Now.
+	// Now is the clock. Default time.Now (and, in Serve, the time fasthttp
+	// stamped the request with, which costs nothing).
 	Now func() time.Time
 	// OnStore, if set, is called once for each new entry before it is
 	// published, e.g. to attach a parsed ESI template with SetAttachment.
@@ -64,6 +65,7 @@ type Cache struct {
 	hfm       int64
 	surrogate []byte
 	now       func() time.Time
+	clockSet  bool // Options.Now was given: use it everywhere (tests)
 	onStore   func(*Entry)
 	bg        func(func())
 	log       *slog.Logger
@@ -81,6 +83,7 @@ func New(o Options) (*Cache, error) {
 	if o.MaxBytes < 0 || o.MaxObject < 0 {
 		return nil, fmt.Errorf("cache: max_bytes (%d) and max_object (%d) must not be negative", o.MaxBytes, o.MaxObject)
 	}
+	clockSet := o.Now != nil
 	o = withDefaults(o)
 	if o.MaxObject > o.MaxBytes {
 		return nil, fmt.Errorf("cache: max_object (%d) must not exceed max_bytes (%d)", o.MaxObject, o.MaxBytes)
@@ -88,7 +91,7 @@ func New(o Options) (*Cache, error) {
 	c := &Cache{
 		seed: maphash.MakeSeed(), maxObject: o.MaxObject, hfm: int64(o.HitForMiss),
 		surrogate: []byte(o.SurrogateName), now: o.Now, onStore: o.OnStore, bg: o.Background,
-		log: o.Logger,
+		log: o.Logger, clockSet: clockSet,
 	}
 	c.m = newCacheMetrics(o.Metrics, c)
 	c.tags.init(o.MaxBytes)

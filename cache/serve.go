@@ -14,7 +14,13 @@ import (
 // 504, a fetch error → 502/504). A nil p passes the request through.
 // params gives the route's parameters for rule tags (nil if none).
 func (c *Cache) Serve(ctx *fasthttp.RequestCtx, p *Policy, params Params, fetch Fetch) (Result, error) {
-	r, err := c.Do(&ctx.Request, &ctx.Response, p, params, fetch)
+	var now int64
+	if t := ctx.Time(); !c.clockSet && !t.IsZero() {
+		now = t.UnixNano() // free: the server stamped the request already
+	} else {
+		now = c.nowNanos()
+	}
+	r, err := c.do(&ctx.Request, &ctx.Response, p, params, fetch, now)
 	if err == nil {
 		r.Write(&ctx.Request, &ctx.Response)
 	}
@@ -27,7 +33,10 @@ func (c *Cache) Serve(ctx *fasthttp.RequestCtx, p *Policy, params Params, fetch 
 // and Result.Entry is nil; otherwise resp is scratch and the answer is
 // Result.Entry, rendered by Result.Write or Result.WriteHeader.
 func (c *Cache) Do(req *fasthttp.Request, resp *fasthttp.Response, p *Policy, params Params, fetch Fetch) (Result, error) {
-	now := c.nowNanos()
+	return c.do(req, resp, p, params, fetch, c.nowNanos())
+}
+
+func (c *Cache) do(req *fasthttp.Request, resp *fasthttp.Response, p *Policy, params Params, fetch Fetch, now int64) (Result, error) {
 	if p == nil || !cacheableMethod(req) {
 		return c.pass(req, resp, fetch, now)
 	}
