@@ -1,0 +1,267 @@
+package filters
+
+import (
+	"crypto/rand"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/valyala/fasthttp"
+
+	"flashgate/rules"
+	"flashgate/token"
+)
+
+// queueSpec is the "queue" filter's spec (a virtual waiting room):
+//
+//   - queue:
+//     admit_rate: 50/s         # admissions per second (admit_rate and/or max_active)
+//     max_active: 500          # sessions at once
+//     session: 10m             # how long an admitted client may use the route (default 10m)
+//     max_length: 100000       # places in line; beyond it arrivals get 503 queue_full (default 100000)
+//     start: 2026-11-25T12:00:00Z  # optional: arrivals before it are shuffled at the start
+//     hold: 5m                 # a place is kept this long after its last poll (>= 5m, default 5m)
+//     claim: 2m                # an admitted client must come back within this (default 2m)
+//     revoke_on: [200, 201]    # origin statuses on this route that end the session (a purchase)
+//     key: cookie:uid          # who "the client" is (see IdentitySpec; default ip)
+//
+// A request with a valid pass (cookie fg_queue_pass, or header
+// X-Flashgate-Queue for apps) goes on. Any other request takes (or keeps)
+// its place: it gets a ticket (cookie fg_queue_ticket, header
+// X-Flashgate-Ticket) and 503 queued with its position; the page refreshes
+// itself and polls /_flashgate/queue/<route>/status. When its turn comes the
+// next request or poll receives the pass. Tickets and passes are bound to
+// the client identity, so copies do not work. The fairness rule is on
+// waitingRoom.
+type queueSpec struct {
+	AdmitRate rules.Rate     `yaml:"admit_rate"`
+	MaxActive int            `yaml:"max_active"`
+	Session   rules.Duration `yaml:"session"`
+	MaxLength int            `yaml:"max_length"`
+	Start     time.Time      `yaml:"start"`
+	Hold      rules.Duration `yaml:"hold"`
+	Claim     rules.Duration `yaml:"claim"`
+	RevokeOn  []int          `yaml:"revoke_on"`
+	Key       rules.Node     `yaml:"key"`
+}
+
+const (
+	queueTicketCookie = "fg_queue_ticket"
+	queueTicketHeader = "X-Flashgate-Ticket"
+	queuePassCookie   = "fg_queue_pass"
+	queuePassHeader   = "X-Flashgate-Queue"
+	queuePrefix       = "/_flashgate/queue/"
+	queuePoll         = 5  // seconds between status polls of the waiting page
+	queueRefresh      = 20 // seconds between reloads of the page without JavaScript
+	minHold           = 5 * time.Minute
+	maxQueueLength    = 10_000_000
+	revokeSalt        = 0x7265766f6b656421 // "revoked!": revoked passes, apart from other flags
+)
+
+// queue is the compiled waiting-room filter. Immutable after compile and
+// safe for concurrent use; the line lives in a waitingRoom kept across
+// reloads, revocations in the Store.
+type queue struct {
+	store     Store
+	keys      *token.Keyring
+	id        *Identity
+	room      *waitingRoom
+	prefix    uint64
+	ticketTTL int64
+	revokeOn  [600]bool
+	status    string // the status endpoint's path
+
+	queued, full *Rejection
+	admitted     *metrics.Counter
+}
+
+var (
+	_ Filter   = (*queue)(nil)
+	_ Observer = (*queue)(nil)
+)
+
+func newQueue(b *Build) (Filter, error) {
+	var spec queueSpec
+	if err := b.Decode(&spec); err != nil {
+		return nil, err
+	}
+	f := &queue{store: b.Env.Store, keys: b.Env.Tokens(), status: queuePrefix + b.Route + "/status"}
+	if f.keys == nil {
+		return nil, b.Errorf("", "the queue signs tickets and passes: configure token keys for the gateway")
+	}
+	cfg, err := queueConfig(b, &spec)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range spec.RevokeOn {
+		if s < 100 || s > 599 {
+			return nil, b.Errorf("revoke_on", "status %d is not an HTTP status", s)
+		}
+		f.revokeOn[s] = true
+	}
+	if f.id, err = b.Identity(spec.Key); err != nil {
+		return nil, err
+	}
+	f.ticketTTL = cfg.hold + cfg.session
+	// The line's meaning: who is in it and when it opens. Rates, lengths
+	// and durations are tunables and keep the line across a reload.
+	id := b.StateID(f.id.String(), spec.Start.UTC().Format(time.RFC3339Nano))
+	f.prefix = id.Key()
+	f.room = b.Env.State(id, func() any { return newWaitingRoom(cfg, randomSeed()) }).(*waitingRoom)
+	f.room.retune(cfg)
+	if err := f.rejections(b); err != nil {
+		return nil, err
+	}
+	f.admitted = b.Env.Metrics.GetOrCreateCounter(`flashgate_queue_admitted_total{route=` + quoteLabel(b.Route) + `}`)
+	if err := b.Env.AddPage(f.status, f.serveStatus(b.Env)); err != nil {
+		return nil, b.Errorf("", "%v (one queue per route)", err)
+	}
+	return f, nil
+}
+
+func randomSeed() (s [32]byte) {
+	_, _ = rand.Read(s[:])
+	return s
+}
+
+func queueConfig(b *Build, s *queueSpec) (roomConfig, error) {
+	dur := func(d rules.Duration, def time.Duration) int64 {
+		if d.Duration() > 0 {
+			return int64(d.Duration())
+		}
+		return int64(def)
+	}
+	cfg := roomConfig{maxActive: s.MaxActive, maxLength: s.MaxLength, session: dur(s.Session, 10*time.Minute),
+		hold: dur(s.Hold, minHold)}
+	cfg.claim = dur(s.Claim, time.Duration(min(int64(2*time.Minute), cfg.session)))
+	if !s.Start.IsZero() {
+		cfg.start = s.Start.UnixNano()
+	}
+	if s.AdmitRate.N < 0 || s.MaxActive < 0 || (s.AdmitRate.N == 0 && s.MaxActive == 0) {
+		return cfg, b.Errorf("admit_rate", "set admit_rate (like 50/s), max_active, or both")
+	}
+	if s.AdmitRate.N > 0 {
+		perSec := float64(s.AdmitRate.N) * float64(time.Second) / float64(s.AdmitRate.Per)
+		cfg.rate = perSec / float64(time.Second)
+		cfg.burst = max(1, perSec) // at most one second's worth at once after a pause
+	}
+	if cfg.maxLength == 0 {
+		cfg.maxLength = 100_000
+	}
+	if cfg.maxLength < 1 || cfg.maxLength > maxQueueLength {
+		return cfg, b.Errorf("max_length", "must be within 1..%d, got %d", maxQueueLength, cfg.maxLength)
+	}
+	if cfg.hold < int64(minHold) {
+		return cfg, b.Errorf("hold", "must be at least %v: people look away from a waiting page", minHold)
+	}
+	if cfg.claim > cfg.session {
+		return cfg, b.Errorf("claim", "must not exceed session (%v)", time.Duration(cfg.session))
+	}
+	// Sessions tracked at once: what max_active or the rate can admit in
+	// one session, with room for the unclaimed ones a claim window frees.
+	cfg.maxSessions = maxQueueLength
+	if cfg.maxActive > 0 {
+		cfg.maxSessions = min(cfg.maxSessions, cfg.maxActive*int(max(1, cfg.session/cfg.claim)+1))
+	}
+	if cfg.rate > 0 {
+		cfg.maxSessions = min(cfg.maxSessions, int(float64(cfg.session)*cfg.rate+cfg.burst)+1)
+	}
+	return cfg, nil
+}
+
+func (f *queue) rejections(b *Build) error {
+	var err error
+	f.queued, err = b.Reject(RejectSpec{Reason: "queued", Status: 503, Title: "You are in line",
+		Message: "This sale is busy. Keep this page open: it lets you in automatically when it is your turn.",
+		Value:   "position", RetryAfter: queuePoll, Extra: queueExtra(f.status)})
+	if err != nil {
+		return err
+	}
+	f.full, err = b.Reject(RejectSpec{Reason: "queue_full", Status: 503, Title: "The line is full",
+		Message:    "So many people are waiting that we cannot give you a fair place right now. Please try again in a minute.",
+		RetryAfter: 60})
+	return err
+}
+
+var (
+	hdrRefresh = []byte("Refresh")
+	valRefresh = []byte("20")
+)
+
+// Check lets a client with a valid pass through; everyone else is placed
+// in (or kept in) line, and let through when its turn has come. 0 allocs
+// for a pass and for a client waiting with its ticket.
+func (f *queue) Check(r *Request) Verdict {
+	subject, _ := r.Key(f.id)
+	if f.validPass(r, subject) {
+		return Continue
+	}
+	v := f.room.visit(subject, r.Now)
+	switch {
+	case v.full:
+		return f.full.Verdict()
+	case v.admitted:
+		f.issuePass(r, subject, v)
+		return Continue
+	}
+	f.keepTicket(r, subject, v.seq)
+	r.Ctx.Response.Header.SetCanonical(hdrRefresh, valRefresh)
+	return f.queued.With(int64(v.position))
+}
+
+// validPass reports whether r carries an unrevoked pass of subject.
+func (f *queue) validPass(r *Request, subject uint64) bool {
+	var c token.Claims
+	return f.passClaims(r, subject, &c)
+}
+
+func (f *queue) passClaims(r *Request, subject uint64, c *token.Claims) bool {
+	tok := tokenFrom(r, queuePassHeader, queuePassCookie)
+	if tok == nil || f.keys.Verify(c, tok, r.Now) != nil {
+		return false
+	}
+	return c.Kind == token.KindQueuePass && c.Subject == subject && c.Scope == f.prefix &&
+		f.store.Get(Mix(f.prefix^revokeSalt, c.NonceKey()), r.Now) == 0
+}
+
+// keepTicket (re)issues the ticket cookie when the client's ticket does not
+// already name its place.
+func (f *queue) keepTicket(r *Request, subject, seq uint64) {
+	var c token.Claims
+	tok := tokenFrom(r, queueTicketHeader, queueTicketCookie)
+	if tok != nil && f.keys.Verify(&c, tok, r.Now) == nil && c.Kind == token.KindQueueTicket &&
+		c.Subject == subject && c.Scope == f.prefix && c.Seq == seq && c.ExpiresAt-r.Now > f.ticketTTL/2 {
+		return
+	}
+	c = token.Claims{Kind: token.KindQueueTicket, Scope: f.prefix, Subject: subject, IssuedAt: r.Now,
+		ExpiresAt: r.Now + f.ticketTTL, Seq: seq}
+	c.RandomNonce()
+	buf := f.keys.Sign(r.scratch(token.EncodedLen)[:0], &c)
+	setTokenCookie(r, queueTicketCookie, buf, f.ticketTTL)
+}
+
+func (f *queue) issuePass(r *Request, subject uint64, v visit) []byte {
+	c := token.Claims{Kind: token.KindQueuePass, Scope: f.prefix, Subject: subject, IssuedAt: r.Now,
+		ExpiresAt: v.expires, Seq: v.seq}
+	c.RandomNonce()
+	buf := f.keys.Sign(r.scratch(token.EncodedLen)[:0], &c)
+	setTokenCookie(r, queuePassCookie, buf, v.expires-r.Now)
+	f.admitted.Inc()
+	return buf
+}
+
+// Observe ends the session of a client whose request the origin answered
+// with a revoke_on status (a purchase): its pass stops working at once, on
+// every instance sharing the Store, and its max_active slot is freed.
+func (f *queue) Observe(r *Request, resp *fasthttp.Response) {
+	st := resp.StatusCode()
+	if st < 0 || st >= len(f.revokeOn) || !f.revokeOn[st] {
+		return
+	}
+	subject, _ := r.Key(f.id)
+	var c token.Claims
+	if !f.passClaims(r, subject, &c) {
+		return
+	}
+	f.store.SpendOnce(Mix(f.prefix^revokeSalt, c.NonceKey()), c.ExpiresAt+f.keys.Leeway(), r.Now)
+	f.room.revoke(c.Seq)
+}
