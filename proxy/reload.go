@@ -3,8 +3,11 @@ package proxy
 import (
 	"context"
 	"log/slog"
+	"reflect"
 	"strings"
 	"time"
+
+	"flashgate/rules"
 )
 
 // ReloadStatus is the outcome of the last reload, for the admin API and
@@ -44,7 +47,8 @@ func (s *Server) Reload() error {
 		s.reject(err, now)
 		return err
 	}
-	s.current.Store(snap)
+	old := s.current.Swap(snap)
+	s.warnRestartOnly(old.Config, cfg)
 	s.loadedAt = now
 	s.last.Store(&ReloadStatus{OK: true, At: now})
 	s.metrics.lastSuccess.Set(float64(now.Unix()))
@@ -54,6 +58,27 @@ func (s *Server) Reload() error {
 	s.log.LogAttrs(context.Background(), slog.LevelInfo, "rules reloaded",
 		slog.Int("routes", len(snap.routes)), slog.Int("origins", len(snap.pools)))
 	return nil
+}
+
+// warnRestartOnly logs the settings a reload changed that only a restart
+// applies: the listener's limits are fixed when it starts, and the access
+// log is opened once. Trusted proxies, unmatched and case_insensitive are
+// compiled into the snapshot and do change on reload.
+func (s *Server) warnRestartOnly(old, cur *rules.Config) {
+	a, b := old.Server, cur.Server
+	a.TrustedProxies, a.Unmatched, a.CaseInsensitive, a.Pos = nil, "", false, rules.Pos{}
+	b.TrustedProxies, b.Unmatched, b.CaseInsensitive, b.Pos = nil, "", false, rules.Pos{}
+	var changed []string
+	if !reflect.DeepEqual(a, b) {
+		changed = append(changed, "server (listen, timeouts, sizes, connection limits)")
+	}
+	if old.Logging.AccessLog != cur.Logging.AccessLog {
+		changed = append(changed, "logging.access_log")
+	}
+	if len(changed) > 0 {
+		s.log.LogAttrs(context.Background(), slog.LevelWarn,
+			"reloaded, but these settings take effect only at the next restart: "+strings.Join(changed, ", "))
+	}
 }
 
 // reject records a failed reload.
