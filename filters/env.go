@@ -75,7 +75,9 @@ func NewEnv(store Store, log *slog.Logger) (*Env, error) {
 		states:  map[StateID]*stateEntry{},
 		tagBits: map[string]uint8{},
 		stocks:  map[string]*stockGate{},
+		pending: map[string]*stockGate{},
 		pages:   map[string]fasthttp.RequestHandler{},
+		seen:    map[string]map[uint64]int{},
 	}, nil
 }
 

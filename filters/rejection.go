@@ -62,8 +62,9 @@ type RejectSpec struct {
 	Extra string
 }
 
-// reasons filters may reject with, with their meaning for operators. The
-// list is closed so that a typo in admission.pages is caught at compile.
+// knownStatuses are the statuses a rejection may carry: 403 (refused:
+// blocked, limit reached, not started), 410 (gone: ended, sold out), 429
+// (slow down) and 503 (busy, try again). Anything else is a bug.
 var knownStatuses = map[int]bool{403: true, 410: true, 429: true, 503: true}
 
 func (b *Build) newRejection(s RejectSpec) (*Rejection, error) {

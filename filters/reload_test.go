@@ -115,3 +115,20 @@ func TestCommitDropsUnclaimedState(t *testing.T) {
 		t.Fatal("SetStock reached a removed stock gate")
 	}
 }
+
+// TestListFileKeptAcrossReload: a rule reload reuses the loaded list (same
+// set, not re-read) when the file did not change.
+func TestListFileKeptAcrossReload(t *testing.T) {
+	env := testEnv(t)
+	list := t.TempDir() + "/blocked.txt"
+	writeFile(t, list, "203.0.113.5\n")
+	c1 := mustCompile(t, env, "- blocklist: {files: ["+list+"]}\n")
+	c2 := mustCompile(t, env, "- window: {end: 2027-01-01T00:00:00Z}\n- blocklist: {files: ["+list+"]}\n")
+	s1, s2 := c1.filters[0].(*blocklist).files.set.Load(), c2.filters[1].(*blocklist).files.set.Load()
+	if s1 != s2 {
+		t.Fatal("an unrelated reload re-read the unchanged list file")
+	}
+	if v, _ := verdictOf(c2, "/buy/1", withIP("203.0.113.5")); reason(v) != "blocked" {
+		t.Fatalf("after reload: %s", reason(v))
+	}
+}

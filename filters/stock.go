@@ -32,6 +32,7 @@ type stockSpec struct {
 	Overbook float64          `yaml:"overbook"`
 	Mode     string           `yaml:"mode"`
 	SoldOut  soldOutSpec      `yaml:"sold_out"`
+	TTL      rules.Duration   `yaml:"ttl"`
 }
 
 // soldOutSpec recognises the origin's sold-out answer: every configured
@@ -88,7 +89,7 @@ func newStock(b *Build) (Filter, error) {
 		return nil, err
 	}
 	g := &stockGate{env: b.Env, store: b.Env.Store, route: b.Route, param: spec.Param,
-		overbook: spec.Overbook, soldOut: spec.SoldOut, soldTTL: int64(24 * time.Hour), ttl: int64(24 * time.Hour)}
+		overbook: spec.Overbook, soldOut: spec.SoldOut, soldTTL: int64(24 * time.Hour), ttl: int64(7 * 24 * time.Hour)}
 	if g.param == "" {
 		g.param = "id"
 	}
@@ -102,7 +103,6 @@ func newStock(b *Build) (Filter, error) {
 	case "", "total":
 	case "in_flight":
 		g.inFlight = true
-		g.ttl = int64(10 * time.Minute) // a crashed instance's slots free themselves
 	default:
 		return nil, b.Errorf("mode", "unknown %q (known: total, in_flight)", spec.Mode)
 	}
@@ -111,6 +111,12 @@ func newStock(b *Build) (Filter, error) {
 	}
 	if s := spec.SoldOut.Status; s != 0 && (s < 100 || s > 599) {
 		return nil, b.Errorf("sold_out.status", "%d is not an HTTP status", s)
+	}
+	// Counters live a fixed span from creation (cluster.Store.Add): it must
+	// outlast the sale, or counts restart mid-sale (and in-flight releases
+	// of the old span would drive the new one negative).
+	if t := spec.TTL.Duration(); t > 0 {
+		g.ttl = int64(t)
 	}
 	if t := spec.SoldOut.TTL.Duration(); t > 0 {
 		g.soldTTL = int64(t)
