@@ -64,6 +64,38 @@ func TestOriginSlow(t *testing.T) {
 	}
 }
 
+// TestOriginBusy: with the origin's connections all in use beyond
+// max_conn_wait, the gateway answers 503 with Retry-After at once instead
+// of queueing.
+func TestOriginBusy(t *testing.T) {
+	arrived, release := make(chan struct{}), make(chan struct{})
+	cfg := testConfig(startOrigin(t, func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) == "/item/hold" {
+			close(arrived)
+			<-release
+		}
+	}), testRoute(t, "item", "/item/{id}", "shop"))
+	cfg.Origins[0].MaxConns = 1
+	cfg.Origins[0].MaxConnWait = 50 * time.Millisecond
+	g := newGateway(t, cfg, Options{})
+	done := make(chan int)
+	go func() { done <- g.do(t, "GET", "/item/hold", nil).StatusCode() }()
+	<-arrived
+	resp := g.do(t, "GET", "/item/2", nil, "Accept", "application/json")
+	if resp.StatusCode() != 503 || string(resp.Header.Peek("Retry-After")) != "1" ||
+		!strings.Contains(string(resp.Body()), `"error":"origin_busy"`) {
+		t.Errorf("got %d Retry-After %q %q, want 503 origin_busy with Retry-After: 1",
+			resp.StatusCode(), resp.Header.Peek("Retry-After"), resp.Body())
+	}
+	close(release)
+	if s := <-done; s != 200 {
+		t.Errorf("the request holding the connection got %d, want 200", s)
+	}
+	if m := g.metricsText(); !strings.Contains(m, `flashgate_origin_errors_total{origin="shop",kind="busy"} 1`) {
+		t.Errorf("busy not counted:\n%s", grep(m, "origin_errors"))
+	}
+}
+
 func TestEdgeAnswers(t *testing.T) {
 	rec := &recorder{}
 	cfg := testConfig(startOrigin(t, rec.handle),

@@ -80,7 +80,6 @@ func (s *Server) serve(x *Exchange) *statusCounters {
 		host = ctx.Request.Header.Host()
 	}
 	buildOutbound(x, &x.out, host)
-	ctx.Response.Header.SetNoDefaultContentType(true)
 	if rt.Cache != nil {
 		err = rt.Cache.Serve(x, rt.fetch)
 	} else {
