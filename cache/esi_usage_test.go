@@ -102,3 +102,40 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestESIFlagOnPassThrough: an uncacheable ESI page still tells the caller
+// it is a template, and the Surrogate-Control header is not passed on.
+func TestESIFlagOnPassThrough(t *testing.T) {
+	o := newOrigin(t, page("<esi:include src=/cart />", "Surrogate-Control", `content="ESI/1.0"`,
+		"Cache-Control", "private"))
+	c, err := New(Options{Now: newClock().Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p, _ := CompilePolicy(PolicySpec{TTL: time.Minute})
+	var req fasthttp.Request
+	var resp fasthttp.Response
+	req.SetRequestURI("http://shop.test/cart")
+	res, err := c.Do(&req, &resp, p, nil, o.fetch)
+	if err != nil || res.Entry != nil || !res.ESI || len(resp.Header.Peek("Surrogate-Control")) != 0 {
+		t.Fatalf("got entry %v ESI %v err %v Surrogate-Control %q; want a pass-through marked ESI, header consumed",
+			res.Entry, res.ESI, err, resp.Header.Peek("Surrogate-Control"))
+	}
+}
+
+// TestEntriesSurviveReload: a reload compiles new policies; entries stored
+// under the old one keep serving when the key settings did not change.
+func TestEntriesSurviveReload(t *testing.T) {
+	o := newOrigin(t, page("x"))
+	g := newGateway(t, PolicySpec{TTL: time.Minute, Key: KeySpec{QueryParams: []string{"sku"}}}, o, Options{})
+	g.get(t, "/item/1?sku=3", nil)
+	p, err := CompilePolicy(PolicySpec{TTL: 2 * time.Minute, StaleIfError: time.Hour, Key: KeySpec{QueryParams: []string{"sku"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.p = p // what a reload does: a new *Policy, same Cache
+	if r := g.get(t, "/item/1?sku=3", nil); r.xcache != "HIT" || o.hits.Load() != 1 {
+		t.Fatalf("after reload: X-Cache %q origin hits %d, want HIT 1", r.xcache, o.hits.Load())
+	}
+}

@@ -32,7 +32,7 @@ func (c *Cache) fill(s *scratch, h uint64, req *fasthttp.Request, resp *fasthttp
 			c.m.staleOnError.Inc()
 			c.m.byState[Stale].Inc()
 			cl.entry, cl.state = old, Stale
-			return Result{State: Stale, Entry: old, now: now}, nil
+			return entryResult(Stale, old, now), nil
 		}
 		if err != nil {
 			cl.err = fmt.Errorf("cache: origin fetch failed, no stale copy to serve: %w", err)
@@ -43,18 +43,18 @@ func (c *Cache) fill(s *scratch, h uint64, req *fasthttp.Request, resp *fasthttp
 	if resp.StatusCode() == fasthttp.StatusNotModified && old != nil {
 		e := c.refreshed(old, resp, p, now)
 		cl.entry, cl.state = e, state
-		return Result{State: state, Entry: e, now: now}, nil
+		return entryResult(state, e, now), nil
 	}
 	e := c.admit(s, h, req, resp, p, ruleTags(c, p, params), now)
 	if e == nil {
-		resp.Header.Del("Surrogate-Control")
+		esi := c.consumeSurrogate(resp)
 		if req.Header.IsHead() {
 			resp.SkipBody = true
 		}
-		return Result{State: state, now: now}, nil
+		return Result{State: state, now: now, ESI: esi}, nil
 	}
 	cl.entry, cl.state = e, state
-	return Result{State: state, Entry: e, now: now}, nil
+	return entryResult(state, e, now), nil
 }
 
 // awaitLeader waits for the leader's fetch and shares its entry when it is
@@ -65,7 +65,7 @@ func (c *Cache) awaitLeader(cl *call, s *scratch, req *fasthttp.Request, resp *f
 	if !cl.wait(p.coalesce) {
 		if old != nil && old.usableOnError(now) {
 			c.m.byState[Stale].Inc()
-			return Result{State: Stale, Entry: old, now: now}, nil
+			return entryResult(Stale, old, now), nil
 		}
 		return Result{State: Miss, now: now}, ErrCoalesceTimeout
 	}
@@ -85,7 +85,7 @@ func (c *Cache) awaitLeader(cl *call, s *scratch, req *fasthttp.Request, resp *f
 		return c.pass(req, resp, fetch, now) // another variant: not ours to share
 	}
 	c.m.byState[cl.state].Inc()
-	return Result{State: cl.state, Entry: e, now: now}, nil
+	return entryResult(cl.state, e, now), nil
 }
 
 // originRequest prepares the request a miss sends: a copy of req as GET,

@@ -61,11 +61,11 @@ func (c *Cache) do(req *fasthttp.Request, resp *fasthttp.Response, p *Policy, pa
 		switch e.freshness(now) {
 		case fresh:
 			c.m.byState[Hit].Inc()
-			return Result{State: Hit, Entry: e, now: now}, nil
+			return entryResult(Hit, e, now), nil
 		case staleRevalidate:
 			c.m.byState[Stale].Inc()
 			c.revalidateInBackground(e, req, p, params, fetch)
-			return Result{State: Stale, Entry: e, now: now}, nil
+			return entryResult(Stale, e, now), nil
 		case dead:
 			e = nil
 		}
@@ -107,8 +107,25 @@ func (c *Cache) pass(req *fasthttp.Request, resp *fasthttp.Response, fetch Fetch
 		c.m.originErrors.Inc()
 		return Result{State: Bypass, now: now}, fmt.Errorf("cache: origin fetch: %w", err)
 	}
+	return Result{State: Bypass, now: now, ESI: c.consumeSurrogate(resp)}, nil
+}
+
+// consumeSurrogate strips Surrogate-Control from a pass-through answer (it
+// is meant for us, not for CDNs or browsers) and reports whether it marked
+// the page as an ESI template aimed at us.
+func (c *Cache) consumeSurrogate(resp *fasthttp.Response) bool {
+	sc := resp.Header.Peek("Surrogate-Control")
+	if len(sc) == 0 {
+		return false
+	}
+	esi := false
+	forEachDirective(sc, func(k, v, target []byte) {
+		if (len(target) == 0 || bytes.EqualFold(target, c.surrogate)) && bytes.EqualFold(k, []byte("content")) {
+			esi = esi || bytes.Contains(v, []byte("ESI/1.0"))
+		}
+	})
 	resp.Header.Del("Surrogate-Control")
-	return Result{State: Bypass, now: now}, nil
+	return esi
 }
 
 func cacheableMethod(req *fasthttp.Request) bool {

@@ -38,7 +38,12 @@ func (s State) lower() string { return string(bytes.ToLower(stateNames[s])) }
 type Result struct {
 	State State
 	Entry *Entry
-	now   int64
+	// ESI reports that the origin marked the page as an ESI template with
+	// Surrogate-Control: content="ESI/1.0" aimed at us, for pass-through
+	// answers too (the header itself is consumed and never sent on). For
+	// an entry it equals Entry.SurrogateESI().
+	ESI bool
+	now int64
 }
 
 var (
@@ -194,4 +199,8 @@ func etagListMatches(list, tag []byte) bool {
 		}
 	}
 	return false
+}
+
+func entryResult(s State, e *Entry, now int64) Result {
+	return Result{State: s, Entry: e, ESI: e.esi, now: now}
 }
