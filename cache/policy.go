@@ -43,14 +43,18 @@ type PolicySpec struct {
 	CoalesceTimeout time.Duration
 }
 
-// KeySpec selects the request parts that make up the cache key.
+// KeySpec selects the request parts that, beyond method, scheme, host and
+// path, make up the cache key.
 type KeySpec struct {
-	// Query is "all", "none" (the default when Params is empty) or ignored
-	// when QueryParams lists the parameter names to keep.
+	// Query is "all" (every parameter, sorted), or "none"/"" (none, unless
+	// QueryParams names the ones to keep, in sorted order). Parameters not
+	// in the key (utm_*, cache busters) still reach the origin on a miss.
 	Query       string
 	QueryParams []string
-	Headers     []string
-	Cookies     []string
+	// Headers and Cookies name request headers and cookies whose values
+	// are part of the key.
+	Headers []string
+	Cookies []string
 }
 
 // PrivateSpec names the cookie or header whose value keys personal copies.
@@ -75,7 +79,6 @@ type Policy struct {
 	cdnCC                 []byte
 	tags                  []tagTemplate
 	coalesce              time.Duration
-	physical              int64 // longest lifetime of an entry: ttl + max stale window
 }
 
 const defaultCoalesceTimeout = 5 * time.Second
