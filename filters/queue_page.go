@@ -40,6 +40,7 @@ setTimeout(poll,` + strconv.Itoa(queuePoll*1000) + `);
 // place as JSON (always JSON: it is polled by scripts and apps):
 //
 //	200 {"admitted":false,"position":12,"estimated_wait":3,"length":480}
+//	200 {"admitted":false,"lobby":true,"starts_in":40,"position":900,...}  (before the start)
 //	200 {"admitted":true,"pass":"…","expires_in":600}   (pass also set as cookie)
 //	503 {"error":"queue_full","retry_after":60}
 //
@@ -73,12 +74,25 @@ func (f *queue) serveStatus(env *Env) fasthttp.RequestHandler {
 			ctx.SetBody(b)
 		default:
 			f.keepTicket(r, subject, v.seq)
-			b := append(appendInt([]byte(`{"admitted":false,"position":`), int64(v.position)), `,"estimated_wait":`...)
+			b := []byte(`{"admitted":false,`)
+			if v.seq == lobbySeq {
+				// Before the start: no order yet; position is the lobby's size.
+				b = append(append(b, `"lobby":true,"starts_in":`...), appendInt(nil, secondsCeil(f.room.startsAt()-r.Now))...)
+				b = append(b, ',')
+			}
+			b = append(appendInt(append(b, `"position":`...), int64(v.position)), `,"estimated_wait":`...)
 			b = append(appendInt(b, f.room.eta(v.position)), `,"length":`...)
 			b = append(appendInt(b, int64(f.room.length())), "}\n"...)
 			ctx.SetBody(b)
 		}
 	}
+}
+
+// startsAt returns the configured start (unix nanos, 0 = none).
+func (q *waitingRoom) startsAt() int64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.cfg.start
 }
 
 // eta estimates the seconds until position is admitted: at admit_rate, or,

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -403,6 +405,31 @@ func TestQueueCompileErrors(t *testing.T) {
 		_, err := buildOne(t, testEnv(t), tt.yaml, nil)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: error %v, want %q", strings.TrimSpace(tt.yaml), err, tt.want)
+		}
+	}
+}
+
+// TestQueueConcurrentArrivals: 64 clients arriving at once each get their
+// own place, and the places are 1..63 behind the one admitted.
+func TestQueueConcurrentArrivals(t *testing.T) {
+	f := mustQueue(t, testEnv(t), "- queue: {max_active: 1}\n")
+	positions := make([]int64, 64)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range positions {
+		c := newClient(i + 1)
+		r := newReq("/buy/42", withIP(c.ip), at(t0))
+		wg.Go(func() {
+			<-start
+			positions[i] = f.Check(r).Value()
+		})
+	}
+	close(start)
+	wg.Wait()
+	slices.Sort(positions)
+	for i, p := range positions {
+		if p != int64(i) {
+			t.Fatalf("positions %v: want 0 (admitted) then 1..63", positions)
 		}
 	}
 }

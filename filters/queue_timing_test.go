@@ -1,0 +1,47 @@
+package filters
+
+import (
+	"testing"
+
+	"flashgate/token"
+)
+
+// queuePass signs a pass of f for the test client of newReq.
+func queuePass(tb testing.TB, f *queue) []byte {
+	r := newReq("/buy/42")
+	subject, _ := r.Key(f.id)
+	c := token.Claims{Kind: token.KindQueuePass, Scope: f.prefix, Subject: subject, IssuedAt: t0, ExpiresAt: t0 + 600*sec}
+	c.RandomNonce()
+	return testKeyring(tb).Sign(nil, &c)
+}
+
+// BenchmarkQueueCheckPass: a client with its pass (verify + revocation lookup).
+func BenchmarkQueueCheckPass(b *testing.B) {
+	f := mustQueue(b, testEnv(b), "- queue: {max_active: 1}\n")
+	r := newReq("/buy/42")
+	r.Ctx.Request.Header.SetCookieBytesKV([]byte(queuePassCookie), queuePass(b, f))
+	b.ReportAllocs()
+	for b.Loop() {
+		r.nids = 0
+		if f.Check(r).Rejected() {
+			b.Fatal("rejected")
+		}
+	}
+}
+
+// BenchmarkQueueCheckWaiting: a client refreshing the waiting page with
+// its ticket (ticket verify, a look at the line, the prebuilt rejection).
+func BenchmarkQueueCheckWaiting(b *testing.B) {
+	f := mustQueue(b, testEnv(b), "- queue: {max_active: 1}\n")
+	newClient(1).visit(f, t0)
+	c := newClient(2)
+	c.visit(f, t0)
+	r := newReq("/buy/42", withIP(c.ip), withCookie(queueTicketCookie, c.cookies[queueTicketCookie]))
+	b.ReportAllocs()
+	for b.Loop() {
+		r.nids = 0
+		if v := f.Check(r); v.Value() != 1 {
+			b.Fatalf("position %d", v.Value())
+		}
+	}
+}
