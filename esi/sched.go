@@ -47,7 +47,7 @@ func (s *assembly) scheduleNodes(nodes []node, depth int) {
 		n := &nodes[i]
 		switch n.kind {
 		case kInclude:
-			s.slots = append(s.slots, s.prepare(n.inc.src, depth, false))
+			s.slots = append(s.slots, s.prepare(n.inc.src, n.inc.static, depth, false))
 		case kTry:
 			s.scheduleNodes(n.try.attempt, depth)
 		case kChoose:
@@ -58,10 +58,11 @@ func (s *assembly) scheduleNodes(nodes []node, depth int) {
 
 // prepare resolves src into a new slot and starts it: done at once when it
 // is refused or the Fetcher has it ready, queued for a worker otherwise.
-func (s *assembly) prepare(src []part, depth int, alt bool) *slot {
+// static, when not nil, is src already resolved by Parse.
+func (s *assembly) prepare(src []part, static []byte, depth int, alt bool) *slot {
 	sl := s.newSlot()
 	sl.req.Vars, sl.req.Depth, sl.req.Alt = s.page.Vars, depth, alt
-	if err := s.check(sl, src, depth); err != nil {
+	if err := s.check(sl, src, static, depth); err != nil {
 		sl.err = err
 		sl.done.Store(true)
 		return sl
@@ -80,12 +81,18 @@ func (s *assembly) prepare(src []part, depth int, alt bool) *slot {
 }
 
 // check expands and resolves src and applies the depth, loop and budget limits.
-func (s *assembly) check(sl *slot, src []part, depth int) error {
-	var personal bool
-	s.tmp, personal = expand(s.tmp[:0], src, s.page.Vars, escURL)
-	s.res.Personal = s.res.Personal || personal
-	if err := resolve(&sl.req, s.page, s.tmp, s.a.cfg.HostAllowed); err != nil {
-		return err
+func (s *assembly) check(sl *slot, src []part, static []byte, depth int) error {
+	if static != nil {
+		r := &sl.req
+		r.buf = append(append(r.buf[:0], s.page.Host...), static...)
+		r.Host, r.Path = r.buf[:len(s.page.Host)], r.buf[len(s.page.Host):]
+	} else {
+		var personal bool
+		s.tmp, personal = expand(s.tmp[:0], src, s.page.Vars, escURL)
+		s.res.Personal = s.res.Personal || personal
+		if err := resolve(&sl.req, s.page, s.tmp, s.a.cfg.HostAllowed); err != nil {
+			return err
+		}
 	}
 	if depth > s.a.cfg.MaxDepth {
 		return ErrDepth

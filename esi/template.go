@@ -57,6 +57,7 @@ type include struct {
 	off             int
 	src             []part
 	alt             []part // nil: no alt
+	static          []byte // src resolved at parse time: a path-absolute src without variables
 	onErrorContinue bool   // onerror="continue"
 }
 
