@@ -96,7 +96,14 @@ func newHostClient(o *rules.Origin, addr string, dial func(string) (net.Conn, er
 		SecureErrorLogMessage:         true,
 	}
 	if o.TLS {
-		c.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		// SNI and certificate name: the name the origin is known by, not
+		// the server's address (fasthttp would use the host of Addr, often
+		// an IP).
+		name := o.HostRewrite
+		if name == "" && len(o.Hosts) > 0 {
+			name = o.Hosts[0]
+		}
+		c.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: name}
 	}
 	if dial != nil {
 		c.Dial = dial
