@@ -138,6 +138,16 @@ func TestReloadKeepsUnchangedOriginState(t *testing.T) {
 	if snap.pools["static"] == static {
 		t.Error("the changed static origin kept its old pool")
 	}
+	g.env.mu.Lock()
+	for _, p := range g.env.pools {
+		if p == static {
+			t.Error("the replaced static pool is still held by the Env after the swap")
+		}
+	}
+	if len(g.env.pools) != 2 {
+		t.Errorf("Env holds %d pools, want 2 (shop, new static)", len(g.env.pools))
+	}
+	g.env.mu.Unlock()
 	if resp := g.do(t, "GET", "/item/1", nil); resp.StatusCode() != 502 {
 		t.Errorf("shop's server, marked down before the reload, served: %d", resp.StatusCode())
 	}
