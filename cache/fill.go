@@ -47,6 +47,7 @@ func (c *Cache) fill(s *scratch, h uint64, req *fasthttp.Request, resp *fasthttp
 	}
 	e := c.admit(s, h, req, resp, p, ruleTags(c, p, params), now)
 	if e == nil {
+		cl.entry, cl.state = c.shareableFailure(s, resp, p, now), state
 		esi := c.consumeSurrogate(resp)
 		if req.Header.IsHead() {
 			resp.SkipBody = true
@@ -55,6 +56,24 @@ func (c *Cache) fill(s *scratch, h uint64, req *fasthttp.Request, resp *fasthttp
 	}
 	cl.entry, cl.state = e, state
 	return entryResult(state, e, now), nil
+}
+
+// shareableFailure returns an unstored copy of a 5xx answer for the
+// coalesced waiters, so that a failing origin gets one request per key
+// instead of one per waiter; nil if the answer looks personal.
+func (c *Cache) shareableFailure(s *scratch, resp *fasthttp.Response, p *Policy, now int64) *Entry {
+	if resp.StatusCode() < 500 || len(resp.Header.Peek("Set-Cookie")) > 0 {
+		return nil
+	}
+	d := parseDirectives(&resp.Header, c.surrogate)
+	if d.private || d.noStore || len(resp.Header.Peek("Vary")) > 0 {
+		return nil
+	}
+	e, r := c.buildEntry(p, s.key, s.url, resp, d, lifetimes{}, now, nil)
+	if r != storable {
+		return nil
+	}
+	return e
 }
 
 // awaitLeader waits for the leader's fetch and shares its entry when it is

@@ -113,3 +113,39 @@ func TestWaitBounded(t *testing.T) {
 		}
 	})
 }
+
+// TestFailureSharedWithWaiters: a 5xx is never stored, but the waiters of
+// the one fetch that got it share it instead of each hitting the failing
+// origin again.
+func TestFailureSharedWithWaiters(t *testing.T) {
+	release := make(chan struct{})
+	o := newOrigin(t, func(ctx *fasthttp.RequestCtx) {
+		<-release
+		ctx.Error("overloaded", fasthttp.StatusServiceUnavailable)
+	})
+	g := newGateway(t, PolicySpec{TTL: time.Minute}, o, Options{})
+	const n = 20
+	var wg sync.WaitGroup
+	replies := make([]reply, n)
+	for i := range n {
+		wg.Add(1)
+		go func() { defer wg.Done(); replies[i] = g.get(t, "/item/9", nil) }()
+	}
+	for g.c.m.coalesced.Get() < n-1 {
+		runtime.Gosched()
+	}
+	close(release)
+	wg.Wait()
+	for i, r := range replies {
+		if r.status != 503 || r.body != "overloaded" {
+			t.Fatalf("client %d: got %d %q, want the shared 503", i, r.status, r.body)
+		}
+	}
+	if o.hits.Load() != 1 {
+		t.Fatalf("origin hits = %d, want 1", o.hits.Load())
+	}
+	o.set(page("ok"))
+	if r := g.get(t, "/item/9", nil); r.status != 200 || r.xcache != "MISS" {
+		t.Fatalf("after the failure: got %d %q, want a fresh MISS (a 5xx is never stored)", r.status, r.xcache)
+	}
+}
