@@ -112,6 +112,10 @@ type assembly struct {
 	cancel  context.CancelFunc // of pageCtx
 	page    *Page
 	flusher io.Writer // the caller's writer when streaming, flushed before waiting
+
+	// baseHost and basePath are the URL relative src resolve against: the
+	// page's, or while a nested template renders, its fragment's.
+	baseHost, basePath []byte
 	res     Result
 	fetches int
 
@@ -138,6 +142,7 @@ func (a *Assembler) get(ctx context.Context, page *Page) *assembly {
 		s = &assembly{a: a, wake: make(chan struct{}, 1)}
 	}
 	s.ctx, s.page = ctx, page
+	s.baseHost, s.basePath = page.Host, page.Path
 	s.res = Result{MaxAge: NoMaxAge}
 	s.refs.Store(1)
 	return s
@@ -158,6 +163,7 @@ func (s *assembly) release() {
 	s.slots, s.queue, s.anc = s.slots[:0], s.queue[:0], s.anc[:0]
 	s.next, s.active, s.fetches = 0, 0, 0
 	s.ctx, s.pageCtx, s.cancel, s.page, s.flusher = nil, nil, nil, nil, nil
+	s.baseHost, s.basePath = nil, nil
 	s.a.pool.Put(s)
 }
 

@@ -143,7 +143,7 @@ func (c *csi) appendURL(dst []byte, src []part) ([]byte, bool) {
 	var personal bool
 	c.tmp, personal = expand(c.tmp[:0], src, c.page.Vars, escURL)
 	c.res.Personal = c.res.Personal || personal
-	if resolve(&c.req, c.page, c.tmp, c.a.cfg.HostAllowed) != nil {
+	if resolve(&c.req, c.page.Host, c.page.Path, c.tmp, c.a.cfg.HostAllowed) != nil {
 		return dst, false
 	}
 	if c.req.Absolute {

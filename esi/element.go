@@ -57,7 +57,7 @@ func (p *parser) parseInclude(t *tag) (node, error) {
 	}
 	if !hasVars(inc.src) && src[0] == '/' && (len(src) == 1 || src[1] != '/') {
 		var req FragmentRequest
-		if resolve(&req, &Page{}, src, nil) == nil {
+		if resolve(&req, nil, nil, src, nil) == nil {
 			inc.static = req.Path
 		}
 	}

@@ -14,7 +14,7 @@ func TestExpr(t *testing.T) {
 		{"$(HTTP_COOKIE{tier}) != 'gold'", false, true},
 		{"$(QUERY_STRING{n}) > 9", true, false}, // numeric: 12 > 9
 		{"$(QUERY_STRING{s}) > 'a'", true, false},
-		{"'12' < '9'", false, false}, // both integers: numeric
+		{"'12' < '9'", false, false},  // both integers: numeric
 		{"'x12' < 'x9'", true, false}, // bytewise
 		{"!($(QUERY_STRING{n}) <= 12)", false, false},
 		{"1 == 2 || 2 == 2 && !(3 >= 4)", true, false},

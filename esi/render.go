@@ -101,7 +101,7 @@ func (s *assembly) renderInclude(w io.Writer, inc *include, sl *slot, depth int,
 			return err
 		}
 	}
-	if s.pageCtx != nil && s.pageCtx.Err() != nil && s.ctx != nil && s.ctx.Err() != nil {
+	if s.ctx != nil && s.ctx.Err() != nil {
 		return s.ctx.Err() // the client is gone: stop, there is no one to write to
 	}
 	s.res.Failed++
@@ -181,7 +181,12 @@ func (s *assembly) emit(w io.Writer, sl *slot, frag *Fragment, depth int) error 
 func (s *assembly) emitTemplate(w io.Writer, sl *slot, frag *Fragment, depth int) error {
 	t := frag.Template
 	s.anc = append(s.anc, sl)
-	defer func() { s.anc = s.anc[:len(s.anc)-1] }()
+	host, path := s.baseHost, s.basePath
+	s.baseHost, s.basePath = sl.req.Host, sl.req.Path // its relative src resolve against the fragment
+	defer func() {
+		s.anc = s.anc[:len(s.anc)-1]
+		s.baseHost, s.basePath = host, path
+	}()
 	var f frame
 	if !t.mayFail || s.a.cfg.ContinueOnError {
 		if err := s.renderLevel(w, t.nodes, depth+1, &f); err != nil {

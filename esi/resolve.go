@@ -3,12 +3,13 @@ package esi
 import "bytes"
 
 // resolve turns src into req.Host and req.Path. Relative and path-absolute
-// src are resolved against the page; an absolute http(s) or
+// src are resolved against the base URL (the page, or the fragment whose
+// template holds the include); an absolute http(s) or
 // scheme-relative URL is accepted only when hostAllowed(host) is true. Any
 // other scheme, control or space byte, backslash, userinfo, or ".." above
 // the root is ErrBadSrc. Nothing here allocates except the string given to
 // hostAllowed for absolute URLs.
-func resolve(req *FragmentRequest, page *Page, src []byte, hostAllowed func(string) bool) error {
+func resolve(req *FragmentRequest, baseHost, basePath, src []byte, hostAllowed func(string) bool) error {
 	if i := bytes.IndexByte(src, '#'); i >= 0 {
 		src = src[:i]
 	}
@@ -32,11 +33,11 @@ func resolve(req *FragmentRequest, page *Page, src []byte, hostAllowed func(stri
 		}
 		path, req.Absolute = p, true
 	case src[0] == '/':
-		host, path = page.Host, src
+		host, path = baseHost, src
 	case hasScheme(src):
 		return ErrBadSrc
 	default:
-		host, path = page.Host, src
+		host, path = baseHost, src
 	}
 	buf = append(buf, host...)
 	hostLen := len(buf)
@@ -44,7 +45,7 @@ func resolve(req *FragmentRequest, page *Page, src []byte, hostAllowed func(stri
 	if path[0] == '/' {
 		buf, ok = appendPath(buf, nil, path)
 	} else {
-		buf, ok = appendPath(buf, baseDir(page.Path), path)
+		buf, ok = appendPath(buf, baseDir(basePath), path)
 	}
 	if !ok {
 		return ErrBadSrc

@@ -37,7 +37,7 @@ func TestResolve(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var req FragmentRequest
-		err := resolve(&req, page, []byte(tt.src), allowed)
+		err := resolve(&req, page.Host, page.Path, []byte(tt.src), allowed)
 		if !errors.Is(err, tt.err) {
 			t.Errorf("resolve(%q) error = %v, want %v", tt.src, err, tt.err)
 			continue
@@ -47,7 +47,7 @@ func TestResolve(t *testing.T) {
 		}
 	}
 	var req FragmentRequest
-	if err := resolve(&req, page, []byte("http://static.shop.test/"), nil); !errors.Is(err, ErrHostNotAllowed) {
+	if err := resolve(&req, page.Host, page.Path, []byte("http://static.shop.test/"), nil); !errors.Is(err, ErrHostNotAllowed) {
 		t.Errorf("nil HostAllowed must refuse absolute src, got %v", err)
 	}
 }

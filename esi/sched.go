@@ -84,13 +84,13 @@ func (s *assembly) prepare(src []part, static []byte, depth int, alt bool) *slot
 func (s *assembly) check(sl *slot, src []part, static []byte, depth int) error {
 	if static != nil {
 		r := &sl.req
-		r.buf = append(append(r.buf[:0], s.page.Host...), static...)
-		r.Host, r.Path = r.buf[:len(s.page.Host)], r.buf[len(s.page.Host):]
+		r.buf = append(append(r.buf[:0], s.baseHost...), static...)
+		r.Host, r.Path = r.buf[:len(s.baseHost)], r.buf[len(s.baseHost):]
 	} else {
 		var personal bool
 		s.tmp, personal = expand(s.tmp[:0], src, s.page.Vars, escURL)
 		s.res.Personal = s.res.Personal || personal
-		if err := resolve(&sl.req, s.page, s.tmp, s.a.cfg.HostAllowed); err != nil {
+		if err := resolve(&sl.req, s.baseHost, s.basePath, s.tmp, s.a.cfg.HostAllowed); err != nil {
 			return err
 		}
 	}
