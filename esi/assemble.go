@@ -116,8 +116,8 @@ type assembly struct {
 	// baseHost and basePath are the URL relative src resolve against: the
 	// page's, or while a nested template renders, its fragment's.
 	baseHost, basePath []byte
-	res     Result
-	fetches int
+	res                Result
+	fetches            int
 
 	slots []*slot // scheduled includes, in template order per level
 	free  []*slot // recycled slots

@@ -28,10 +28,16 @@
 //     $(QUERY_STRING{name}), $(QUERY_STRING), $(HTTP_HEADER{name}) (an
 //     Akamai extension), $(HTTP_REFERER), $(HTTP_USER_AGENT),
 //     $(HTTP_ACCEPT_LANGUAGE{lang}) ("true"/"false"), each with an optional
-//     default: $(HTTP_COOKIE{id}|'anon'). Allowed in src, alt, test and
-//     esi:vars text. In src/alt values are percent-encoded (all but RFC 3986
-//     unreserved bytes), so a cookie cannot add path segments, parameters or
-//     a host.
+//     default: $(HTTP_COOKIE{id}|'anon') used when the value is absent or
+//     empty. Allowed in src, alt, test and esi:vars text. In src/alt values
+//     are percent-encoded (all but RFC 3986 unreserved bytes), so a cookie
+//     cannot add path segments, parameters or a host; in esi:vars text they
+//     are HTML-escaped. Defaults are the author's text and written as is.
+//     Inside esi:vars a "$(" that is not a variable (jQuery) stays text;
+//     in attributes it is a parse error.
+//   - Relative src resolve against the page URL, or inside a nested
+//     fragment against that fragment's URL (dot segments resolved; ".."
+//     above the root is ErrBadSrc).
 //   - <esi:choose><esi:when test="...">...</esi:when><esi:otherwise>...
 //     </esi:otherwise></esi:choose>: tests compare with == != < <= > >=
 //     (integers numerically, else bytewise) and combine with && || ! ( ).

@@ -29,14 +29,15 @@ type NowFetcher interface {
 // FragmentRequest is one fragment to fetch. It is owned by the assembler and
 // reused: do not retain it or its slices after Fetch/FetchNow returns.
 type FragmentRequest struct {
-	// Host is the host to ask: the page's host for a relative or
-	// path-absolute src, or the URL's host (HostAllowed said yes) for an
-	// absolute src. It may carry a ":port".
+	// Host is the host to ask: for a relative or path-absolute src the
+	// host of the page (or of the fragment whose template holds the
+	// include), for an absolute src the URL's lowercased host, which
+	// HostAllowed accepted. It may carry a ":port".
 	Host []byte
 	// Path is the absolute path with an optional "?query", dot segments
 	// resolved, "#fragment" dropped, not otherwise normalised.
 	Path []byte
-	// Absolute reports that src named a host (http://host/...).
+	// Absolute reports that src itself named a host (http://host/...).
 	Absolute bool
 	// Vars is the page request's variable source (Page.Vars), so the
 	// Fetcher can forward the cookies and headers the route's rule allows.
