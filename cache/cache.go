@@ -7,6 +7,29 @@
 // (flight.go); purges are exact, by prefix (lazy bans), by tag and all,
 // soft or hard (purge.go). The proxy calls Serve (or Do + Result.Write) once
 // per request, passing a Fetch that forwards a request to the origin.
+//
+// Per request, Serve answers with X-Cache:
+//
+//	HIT      fresh entry, from memory, 0 allocations (304 when the client's
+//	         validators match; HEAD from the GET entry; gzip/br stored once)
+//	MISS     fetched (one coalesced fetch per key), stored if cacheable
+//	STALE    past ttl, within stale_while_revalidate (one background
+//	         conditional refresh) or stale_if_error (the origin failed/5xx)
+//	EXPIRED  past swr but within stale_if_error: refetched synchronously
+//	         with the stored validators, so the origin may answer 304
+//	BYPASS   not consulted: method, personal request, remembered
+//	         uncacheable key (hit-for-miss), or a waiter whose leader's
+//	         answer was not shareable
+//
+// Never leak: a response is not stored if it has Set-Cookie, Cache-Control
+// private/no-store/no-cache, Vary: *, or a status outside 200 203 204 300
+// 301 308 (404/410 only with negative_ttl); a request with Authorization or
+// a session cookie bypasses unless the key includes it; private copies are
+// an explicit opt-in (private: {cookie|header}) keyed by that value and
+// sent downstream as "private, no-store". Keys hold method (HEAD as GET),
+// scheme, host, path, chosen query/headers/cookies; each entry keeps its
+// full key and a lookup compares it, so a 64-bit hash collision is a miss,
+// never another page.
 package cache
 
 import (
