@@ -51,7 +51,7 @@ func (kr *Keyring) Verify(dst *Claims, tok []byte, now int64) error {
 		return ErrMalformed
 	}
 	var raw [rawLen]byte
-	if n, err := enc.Decode(raw[:], tok); err != nil || n != rawLen {
+	if !decodeToken(&raw, tok) {
 		return ErrMalformed
 	}
 	if raw[0] != version || !Kind(raw[1]).Valid() {

@@ -264,3 +264,30 @@ func TestHash(t *testing.T) {
 		t.Fatal("Mix collides on small inputs")
 	}
 }
+
+// TestDecodeAgreesWithStdlib checks the strict decoder against
+// encoding/base64 on random tokens and on every single-character change.
+func TestDecodeAgreesWithStdlib(t *testing.T) {
+	kr := mustKeyring(t, 0, Key{ID: 1, Secret: secret('a')})
+	for i := range 200 {
+		c := sample()
+		c.Seq = uint64(i) * 0x9e3779b97f4a7c15
+		c.RandomNonce()
+		tok := kr.Sign(nil, &c)
+		var mine [rawLen]byte
+		if !decodeToken(&mine, tok) {
+			t.Fatalf("decodeToken refused a Sign output %s", tok)
+		}
+		std, err := enc.DecodeString(string(tok))
+		if err != nil || !bytes.Equal(std, mine[:]) {
+			t.Fatalf("decoders disagree on %s", tok)
+		}
+		for _, ch := range []byte("=+/ \n\r.\x00\xff") {
+			bad := bytes.Clone(tok)
+			bad[i%EncodedLen] = ch
+			if decodeToken(&mine, bad) {
+				t.Fatalf("decodeToken accepted %q at %d", ch, i%EncodedLen)
+			}
+		}
+	}
+}
