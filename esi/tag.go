@@ -173,15 +173,19 @@ var varNames = map[string]varName{
 // fixedHeader is the header read by variables that name one.
 var fixedHeader = map[string]string{"HTTP_REFERER": "Referer", "HTTP_USER_AGENT": "User-Agent"}
 
+// maxVarLen bounds one variable reference, default included.
+const maxVarLen = 256
+
 // parseVar parses "$(NAME)", "$(NAME{key})" with an optional "|default" or
 // "|'default'" before ')'. It returns the bytes consumed.
 func parseVar(s []byte, off int, what string) (*varRef, int, error) {
 	bad := func(detail string) (*varRef, int, error) {
 		return nil, 0, &ParseError{Offset: off, What: what, Err: ErrSyntax, Detail: detail}
 	}
-	end := bytes.IndexByte(s, ')')
+	// Bounded search: text with many "$(" and no ')' must stay linear.
+	end := bytes.IndexByte(s[:min(len(s), maxVarLen)], ')')
 	if end < 0 {
-		return bad("variable has no ')'")
+		return bad("variable has no ')' within 256 bytes")
 	}
 	body := s[2:end]
 	var def []byte
