@@ -139,3 +139,41 @@ func TestEntriesSurviveReload(t *testing.T) {
 		t.Fatalf("after reload: X-Cache %q origin hits %d, want HIT 1", r.xcache, o.hits.Load())
 	}
 }
+
+// TestServeOutbound: the proxy's way in. The key is the outbound request
+// (rewritten Host), the answer follows the client's request (encoding).
+func TestServeOutbound(t *testing.T) {
+	o := newOrigin(t, page(strings.Repeat("<p>outbound</p>", 64)))
+	g := newGateway(t, PolicySpec{TTL: time.Minute}, o, Options{})
+	srvFetch := Fetch(o.fetch)
+	handler := func(ctx *fasthttp.RequestCtx) {
+		var out fasthttp.Request
+		ctx.Request.CopyTo(&out)
+		out.Header.SetHost("origin.internal")
+		out.Header.Del("Accept-Encoding")
+		if _, err := g.c.ServeOutbound(ctx, &out, g.p, nil, srvFetch); err != nil {
+			ctx.Error("bad gateway", fasthttp.StatusBadGateway)
+		}
+	}
+	get := func(ae string) (string, string) {
+		var ctx fasthttp.RequestCtx
+		ctx.Request.SetRequestURI("/p")
+		ctx.Request.Header.SetHost("shop.test")
+		ctx.Request.Header.Set("Accept-Encoding", ae)
+		handler(&ctx)
+		g.c.Wait()
+		return string(ctx.Response.Header.Peek("X-Cache")), string(ctx.Response.Header.ContentEncoding())
+	}
+	if x, enc := get("gzip"); x != "MISS" || enc != "gzip" {
+		t.Fatalf("first: %q %q, want MISS gzip", x, enc)
+	}
+	if x, enc := get("br"); x != "HIT" || enc != "br" {
+		t.Fatalf("second: %q %q, want HIT br", x, enc)
+	}
+	if o.lastHeader("Host") != "origin.internal" {
+		t.Fatalf("origin saw Host %q, want the outbound one", o.lastHeader("Host"))
+	}
+	if n := g.c.Purge(Purge{Kind: PurgeURL, Host: "origin.internal", Path: "/p"}); n != 1 {
+		t.Fatalf("purge by the outbound host touched %d entries, want 1", n)
+	}
+}

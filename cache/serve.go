@@ -14,13 +14,22 @@ import (
 // 504, a fetch error → 502/504). A nil p passes the request through.
 // params gives the route's parameters for rule tags (nil if none).
 func (c *Cache) Serve(ctx *fasthttp.RequestCtx, p *Policy, params Params, fetch Fetch) (Result, error) {
+	return c.ServeOutbound(ctx, &ctx.Request, p, params, fetch)
+}
+
+// ServeOutbound is Serve for a proxy that has already built the request it
+// sends upstream: out (forwarding rules applied, normalised path, Host as
+// the origin sees it) is what the cache keys on and what a miss copies for
+// fetch; ctx.Request (the client's) decides 304, HEAD and the encoding;
+// the answer goes to ctx.Response. out is not modified.
+func (c *Cache) ServeOutbound(ctx *fasthttp.RequestCtx, out *fasthttp.Request, p *Policy, params Params, fetch Fetch) (Result, error) {
 	var now int64
 	if t := ctx.Time(); !c.clockSet && !t.IsZero() {
 		now = t.UnixNano() // free: the server stamped the request already
 	} else {
 		now = c.nowNanos()
 	}
-	r, err := c.do(&ctx.Request, &ctx.Response, p, params, fetch, now)
+	r, err := c.do(out, &ctx.Response, p, params, fetch, now)
 	if err == nil {
 		r.Write(&ctx.Request, &ctx.Response)
 	}
