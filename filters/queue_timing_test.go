@@ -21,12 +21,14 @@ func BenchmarkQueueCheckPass(b *testing.B) {
 	r := newReq("/buy/42")
 	r.Ctx.Request.Header.SetCookieBytesKV([]byte(queuePassCookie), queuePass(b, f))
 	b.ReportAllocs()
+	cpu := processCPU()
 	for b.Loop() {
 		r.nids = 0
 		if f.Check(r).Rejected() {
 			b.Fatal("rejected")
 		}
 	}
+	reportProcessCPU(b, cpu)
 }
 
 // BenchmarkQueueCheckWaiting: a client refreshing the waiting page with
@@ -38,10 +40,12 @@ func BenchmarkQueueCheckWaiting(b *testing.B) {
 	c.visit(f, t0)
 	r := newReq("/buy/42", withIP(c.ip), withCookie(queueTicketCookie, c.cookies[queueTicketCookie]))
 	b.ReportAllocs()
+	cpu := processCPU()
 	for b.Loop() {
 		r.nids = 0
 		if v := f.Check(r); v.Value() != 1 {
 			b.Fatalf("position %d", v.Value())
 		}
 	}
+	reportProcessCPU(b, cpu)
 }
