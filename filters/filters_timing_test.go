@@ -8,7 +8,7 @@ import (
 // benchCases are the decisions benchmarked: each filter on its pass and its
 // reject path (the rejection rendered into the response, as served).
 var benchCases = []allocCase{
-	{name: "window/pass", yaml: "- window: {start: 2026-11-25T11:00:00Z, end: 2026-11-25T13:00:00Z}\n", want: "pass"},
+	{name: "window/pass", yaml: "- window: {start: 2026-11-25T11:00:00Z, end: 2126-11-25T13:00:00Z}\n", want: "pass"},
 	{name: "window/reject", yaml: "- window: {start: 2026-11-25T13:00:00Z}\n", want: "not_started"},
 	{name: "blocklist/pass", yaml: "- blocklist: {ips: [198.51.100.0/24, \"2001:db8::/32\"], users: [eve], key: \"cookie:uid\"}\n",
 		opts: []reqOpt{withCookie("uid", "alice")}, want: "pass"},
@@ -32,7 +32,7 @@ var benchCases = []allocCase{
 
 // saleChain is a typical buy route: window, tags, per-user and per-item
 // limits, purchase limit and stock gate.
-const saleChain = `- window: {start: 2026-11-25T11:00:00Z, end: 2026-11-25T13:00:00Z}
+const saleChain = `- window: {start: 2026-11-25T11:00:00Z, end: 2126-11-25T13:00:00Z}
 - tags: {header: X-Risk, values: [high]}
 - ratelimit: {rate: 1/s, key: "cookie:uid", when_tag: {high: {rate: 1/m}}}
 - ratelimit: {rate: 1000/s, burst: 100, scope: value, param: id}
