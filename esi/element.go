@@ -38,7 +38,7 @@ func (p *parser) parseElement(at, limit int, parent string, depth int, inVars bo
 	case "when", "otherwise":
 		return p.parseBranch(&t, limit, parent, "choose", depth, inVars)
 	}
-	return nil, 0, &ParseError{Offset: at, What: "esi:" + name, Err: ErrUnsupported}
+	return nil, 0, &ParseError{Offset: at, What: "esi:" + name[:min(len(name), 32)], Err: ErrUnsupported}
 }
 
 func (p *parser) parseInclude(t *tag) (node, error) {

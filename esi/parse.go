@@ -120,7 +120,7 @@ func (p *parser) parseNodes(start, limit int, closer string, depth int, inVars b
 		case bytes.HasPrefix(rest, markClose):
 			name, end := endTag(p.src, at, limit)
 			if end < 0 || name != closer || closer == "" {
-				return nil, 0, &ParseError{Offset: at, What: "</esi:" + name + ">", Err: ErrSyntax, Detail: "unexpected end tag"}
+				return nil, 0, &ParseError{Offset: at, What: "</esi:" + name[:min(len(name), 32)] + ">", Err: ErrSyntax, Detail: "unexpected end tag"}
 			}
 			return p.appendText(nodes, lit, at, inVars), end, nil
 		case bytes.HasPrefix(rest, markComment):

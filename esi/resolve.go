@@ -157,10 +157,7 @@ func appendSegments(dst []byte, start int, p []byte, ok bool) ([]byte, bool) {
 			p = nil
 		}
 		switch string(seg) {
-		case "", ".":
-			if last && string(seg) == "." {
-				continue // "a/." keeps the trailing slash already written
-			}
+		case "", ".": // "a//b" and "a/./b" are "a/b"; a trailing "/." keeps its slash
 			continue
 		case "..":
 			// drop the last segment: dst is "/a/b/" → "/a/"

@@ -34,7 +34,7 @@ func scanTag(src []byte, off, limit int) (tag, error) {
 		i++
 	}
 	t.name = src[start:i]
-	what := "<esi:" + string(t.name)
+	what := "<esi:" + string(t.name[:min(len(t.name), 32)]) // a hostile name must not make a huge error
 	if len(t.name) == 0 {
 		return t, &ParseError{Offset: off, What: "<esi:", Err: ErrSyntax, Detail: "missing element name"}
 	}
