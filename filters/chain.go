@@ -2,7 +2,6 @@ package filters
 
 import (
 	"errors"
-
 	"sort"
 	"strings"
 
@@ -125,17 +124,26 @@ func (c *Chain) cancel(r *Request, upto int) {
 	}
 }
 
-// Observe shows the origin's answer to the filters that watch it. The proxy
-// must call it exactly once for every request whose Check returned Continue
-// and that it forwarded — also when the origin failed, with resp carrying
-// the status it answered the client with (502, 504), so reservations are
-// released.
+// Observe shows the origin's answer to the filters that watch it. For every
+// request whose Check returned Continue the proxy must call exactly one of
+// Observe (it forwarded the request; also when the origin failed, with resp
+// carrying the status the client got, 502 or 504) or Release (it answered
+// without the origin: a cache hit, a shed request). Otherwise reserved
+// purchase and in-flight stock slots leak until their TTL.
 func (c *Chain) Observe(r *Request, resp *fasthttp.Response) {
 	if c == nil {
 		return
 	}
 	for _, o := range c.observers {
 		o.Observe(r, resp)
+	}
+}
+
+// Release gives back what Check reserved for a request that will not reach
+// the origin after all.
+func (c *Chain) Release(r *Request) {
+	if c != nil {
+		c.cancel(r, len(c.filters))
 	}
 }
 

@@ -133,3 +133,19 @@ func TestCanonicalItem(t *testing.T) {
 		}
 	}
 }
+
+// TestChainRelease: a request the proxy answers without the origin gives
+// its in-flight slot back.
+func TestChainRelease(t *testing.T) {
+	c := mustCompile(t, testEnv(t), "- stock: {stock: {\"1\": 1}, mode: in_flight, sold_out: {status: 409}}\n")
+	_, r := verdictOf(c, "/buy/1")
+	c.Release(r)
+	c.Release(r) // twice is harmless
+	for i := range 2 {
+		v, r := verdictOf(c, "/buy/1")
+		if v.Rejected() {
+			t.Fatalf("attempt %d after release: %s", i, reason(v))
+		}
+		c.Observe(r, respond(200, ""))
+	}
+}
