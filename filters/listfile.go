@@ -36,13 +36,20 @@ func (m *matchSet) add(entry string) error {
 	p, err := netip.ParsePrefix(entry)
 	if err != nil {
 		a, aerr := netip.ParseAddr(entry)
-		if aerr != nil {
+		if aerr != nil || a.Zone() != "" {
 			return fmt.Errorf("%q is not an IP, a CIDR or user:<id>", entry)
 		}
 		p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
 	}
 	if p.Addr().Is4In6() {
+		// Clients are matched unmapped, so ::ffff:a.b.c.d/n is a.b.c.d/(n-96).
+		if p.Bits() < 96 {
+			return fmt.Errorf("%q: an IPv4-mapped prefix needs at least /96", entry)
+		}
 		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	if !p.IsValid() {
+		return fmt.Errorf("%q is not a valid prefix", entry)
 	}
 	m.prefixes[p.Masked()] = struct{}{}
 	return nil
