@@ -45,3 +45,24 @@ func TestAssembleAllocs(t *testing.T) {
 		}
 	}
 }
+
+func TestRenderCSIAllocs(t *testing.T) {
+	page, fetcher, _ := benchPage(50)
+	page = append(page, `<esi:choose><esi:when test="$(HTTP_COOKIE{uid}) == '42'"><esi:include src="/u?id=$(HTTP_COOKIE{uid})" alt="/u"/></esi:when></esi:choose>`...)
+	tpl, err := Parse(page, ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := NewAssembler(Config{Fetcher: fetcher})
+	req := &Page{Host: []byte("shop.test"), Path: []byte("/item/1"), Vars: &byteVars{uid: []byte("42")}}
+	var w bytes.Buffer
+	run := func() {
+		w.Reset()
+		if res, err := a.RenderCSI(&w, tpl, req, "n"); err != nil || res.Included != 51 || !res.Personal {
+			t.Fatalf("RenderCSI = %+v, %v", res, err)
+		}
+	}
+	if allocs := testing.AllocsPerRun(100, run); allocs != 0 {
+		t.Fatalf("RenderCSI: %v allocs/op, want 0", allocs)
+	}
+}

@@ -16,6 +16,7 @@ type Assembler struct {
 	now  NowFetcher // cfg.Fetcher's fast path, or nil
 	pool sync.Pool  // *assembly
 	bufs sync.Pool  // *bytes.Buffer for esi:try attempts, buffered pages, gzip
+	csis sync.Pool  // *csi
 }
 
 // NewAssembler validates cfg and applies its defaults.

@@ -26,19 +26,27 @@ var bodyEnd = []byte("</body>")
 // (HostAllowed for absolute ones; a refused include is dropped and counted
 // in Result.Failed). Result.Included counts placeholders.
 func (a *Assembler) RenderCSI(w io.Writer, t *Template, page *Page, nonce string) (Result, error) {
-	c := csi{a: a, page: page, nonce: nonce, res: Result{MaxAge: NoMaxAge}, bodyEnd: -1}
 	if !t.esi {
 		_, err := w.Write(t.src)
-		return c.res, err
+		return Result{MaxAge: NoMaxAge}, err
 	}
-	c.bodyEnd = bytes.LastIndex(t.src, bodyEnd)
+	c, _ := a.csis.Get().(*csi)
+	if c == nil {
+		c = new(csi)
+	}
+	*c = csi{a: a, page: page, nonce: nonce, res: Result{MaxAge: NoMaxAge},
+		bodyEnd: bytes.LastIndex(t.src, bodyEnd), tmp: c.tmp[:0], out: c.out[:0], req: FragmentRequest{buf: c.req.buf[:0]}}
 	err := c.render(w, t.nodes)
 	if err == nil && c.res.Included > 0 && !c.scripted {
 		err = c.writeScript(w)
 	}
-	return c.res, err
+	res := c.res
+	c.a, c.page = nil, nil
+	a.csis.Put(c)
+	return res, err
 }
 
+// csi is the per-call state of RenderCSI, pooled with its scratch buffers.
 type csi struct {
 	a        *Assembler
 	page     *Page
@@ -67,9 +75,8 @@ func (c *csi) render(w io.Writer, nodes []node) error {
 		case kTry:
 			err = c.render(w, n.try.attempt)
 		case kChoose:
-			s := assembly{page: c.page}
-			branch := s.choose(n.choose)
-			c.res.Personal = c.res.Personal || s.res.Personal
+			branch, personal := chooseBranch(n.choose, c.page.Vars)
+			c.res.Personal = c.res.Personal || personal
 			err = c.render(w, branch)
 		}
 		if err != nil {

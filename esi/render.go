@@ -51,14 +51,20 @@ func (s *assembly) writeText(w io.Writer, parts []part) error {
 // choose returns the branch of the first true esi:when, else esi:otherwise.
 // It is evaluated identically by schedule and render (same Vars).
 func (s *assembly) choose(c *chooseBlock) []node {
+	branch, personal := chooseBranch(c, s.page.Vars)
+	s.res.Personal = s.res.Personal || personal
+	return branch
+}
+
+func chooseBranch(c *chooseBlock, vars Vars) (branch []node, personal bool) {
 	for i := range c.whens {
-		ok, personal := c.whens[i].test.eval(s.page.Vars)
-		s.res.Personal = s.res.Personal || personal
+		ok, p := c.whens[i].test.eval(vars)
+		personal = personal || p
 		if ok {
-			return c.whens[i].body
+			return c.whens[i].body, personal
 		}
 	}
-	return c.otherwise
+	return c.otherwise, personal
 }
 
 // renderTry renders the attempt into a buffer and writes it if no include
@@ -153,7 +159,7 @@ func (s *assembly) emit(w io.Writer, sl *slot, frag *Fragment, depth int) error 
 		body = frag.Template.src
 	}
 	var gz *bytes.Buffer
-	if frag.Gzip {
+	if frag.Gzip && frag.Template == nil { // a Template holds the inflated page
 		gz = s.a.getBuf()
 		defer s.a.putBuf(gz)
 		if err := gunzip(gz, body, s.a.cfg.MaxFragmentBytes); err != nil {
