@@ -49,7 +49,9 @@ type SignedSpec struct {
 // When the configured source is absent (no cookie yet) or its signature is
 // wrong, the client is keyed by its grouped IP in a namespace apart from
 // user ids, so anonymous clients are still limited, never merged with a
-// user, and a forged cookie is no better than none.
+// user, and a forged cookie is no better than none. A device without its
+// cookie gets one set on the response and is keyed by IP until it sends
+// it back, so dropping cookies never yields a fresh identity.
 type Identity struct {
 	source   string // ip, cookie, header, device, query, param
 	name     string
@@ -156,10 +158,11 @@ func (id *Identity) compute(r *Request) (uint64, bool) {
 	v := id.value(r)
 	if len(v) == 0 {
 		if id.deviceMk {
-			if d := id.issueDevice(r); d != nil {
-				return Mix(id.seed, HashBytes(d)), true
-			}
+			id.issueDevice(r)
 		}
+		// A new device is keyed by its IP until it returns the cookie:
+		// otherwise a client that drops cookies would get a fresh
+		// identity, and a fresh bucket, on every request.
 		return id.ipKey(r.ClientIP), false
 	}
 	return Mix(id.seed, HashBytes(v)), true
@@ -240,13 +243,16 @@ func (id *Identity) verify(r *Request, v []byte) []byte {
 	return nil
 }
 
-// issueDevice mints a new device id for a client without a valid cookie,
-// sets the signed cookie on the response and returns the id. It allocates;
-// it runs once per new device, not per request.
-func (id *Identity) issueDevice(r *Request) []byte {
+// issueDevice mints a device id for a client without a valid cookie and
+// sets the signed cookie on the response (once per response). It
+// allocates; it runs for new devices only.
+func (id *Identity) issueDevice(r *Request) {
+	if len(r.Ctx.Response.Header.PeekCookie(deviceCookie)) > 0 {
+		return
+	}
 	var raw [16]byte
 	if _, err := rand.Read(raw[:]); err != nil {
-		return nil
+		return
 	}
 	dev := make([]byte, base64.RawURLEncoding.EncodedLen(len(raw)))
 	base64.RawURLEncoding.Encode(dev, raw[:])
@@ -266,5 +272,4 @@ func (id *Identity) issueDevice(r *Request) []byte {
 	c.SetSameSite(fasthttp.CookieSameSiteLaxMode)
 	c.SetSecure(r.TLS)
 	r.Ctx.Response.Header.SetCookie(c)
-	return dev
 }

@@ -68,9 +68,9 @@ func TestIdentitySources(t *testing.T) {
 func TestIdentityDevice(t *testing.T) {
 	id, _ := identityOf(t, "{use: device, signed: {keys: ["+shopKey+"]}}")
 	r := newReq("/buy/1")
-	k1, found := r.Key(id)
-	if !found {
-		t.Fatal("a new device got no id")
+	kNew, found := r.Key(id)
+	if found {
+		t.Fatal("a device without a cookie counts as identified")
 	}
 	set := string(r.Ctx.Response.Header.PeekCookie(deviceCookie))
 	for _, want := range []string{"fg_device=", "HttpOnly", "SameSite=Lax", "path=/"} {
@@ -81,18 +81,29 @@ func TestIdentityDevice(t *testing.T) {
 	if strings.Contains(set, "secure") {
 		t.Errorf("cookie over plain HTTP is Secure: %q", set)
 	}
+	// Dropping the cookie does not buy a fresh identity: cookieless
+	// requests from one IP share one key.
+	if k, _ := newReq("/buy/1").Key(id); k != kNew {
+		t.Fatal("a second cookieless request got its own identity")
+	}
 	val := set[len("fg_device="):strings.IndexByte(set, ';')]
 	r2 := newReq("/buy/1", withCookie(deviceCookie, val), withIP("198.51.100.1"))
-	if k2, _ := r2.Key(id); k2 != k1 {
-		t.Fatal("the returned device cookie names another device")
+	kDev, found := r2.Key(id)
+	if !found || kDev == kNew {
+		t.Fatalf("returned device cookie: found %v, distinct from the ip key %v", found, kDev != kNew)
 	}
 	if len(r2.Ctx.Response.Header.PeekCookie(deviceCookie)) != 0 {
 		t.Error("a valid device cookie was replaced")
 	}
-	tampered := "X" + val[1:]
-	r3 := newReq("/buy/1", withCookie(deviceCookie, tampered))
-	if k3, _ := r3.Key(id); k3 == k1 {
+	if k, _ := newReq("/buy/1", withCookie(deviceCookie, val), withIP("203.0.113.9")).Key(id); k != kDev {
+		t.Fatal("the device's identity changed with its IP")
+	}
+	r3 := newReq("/buy/1", withCookie(deviceCookie, "X"+val[1:]))
+	if k3, found := r3.Key(id); found || k3 == kDev {
 		t.Fatal("a tampered device cookie kept the device's identity")
+	}
+	if len(r3.Ctx.Response.Header.PeekCookie(deviceCookie)) == 0 {
+		t.Error("a tampered device cookie was not replaced")
 	}
 	r4 := newReq("/buy/1", func(r *Request) { r.TLS = true })
 	r4.Key(id)
