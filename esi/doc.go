@@ -12,6 +12,10 @@
 // fragments be used inline with no goroutine. Package esi imports no other
 // flashgate package.
 //
+// When to assemble is the caller's decision (a route with esi on, or
+// WantsESI on the origin's Surrogate-Control); announce support to origins
+// with a Surrogate-Capability header built by AppendCapability.
+//
 // # Language
 //
 //   - <esi:include src="..." alt="..." onerror="continue"/> (also with
