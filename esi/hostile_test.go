@@ -90,3 +90,25 @@ func (c *countingFetcher) Fetch(context.Context, *FragmentRequest) (*Fragment, e
 	c.n++
 	return c.frag, nil
 }
+
+// nilFetcher breaks the contract: ready, but no fragment.
+type nilFetcher struct{}
+
+func (nilFetcher) FetchNow(*FragmentRequest) (*Fragment, bool)                { return nil, true }
+func (nilFetcher) Fetch(context.Context, *FragmentRequest) (*Fragment, error) { return nil, nil }
+
+func TestFetcherReturningNothing(t *testing.T) {
+	tpl, _ := Parse([]byte(`a<esi:include src="/x"/>`), ParseOptions{})
+	for _, f := range []Fetcher{nilFetcher{}, asyncOnlyNil{}} {
+		a, _ := NewAssembler(Config{Fetcher: f})
+		var out bytes.Buffer
+		_, err := a.Assemble(context.Background(), &out, tpl, &Page{Path: []byte("/")})
+		if !errors.Is(err, ErrNoFragment) {
+			t.Errorf("%T: error = %v, want ErrNoFragment", f, err)
+		}
+	}
+}
+
+type asyncOnlyNil struct{}
+
+func (asyncOnlyNil) Fetch(context.Context, *FragmentRequest) (*Fragment, error) { return nil, nil }

@@ -70,6 +70,9 @@ func (s *assembly) prepare(src []part, static []byte, depth int, alt bool) *slot
 	if s.a.now != nil {
 		if f, ok := s.a.now.FetchNow(&sl.req); ok {
 			sl.frag = f
+			if f == nil {
+				sl.err = ErrNoFragment
+			}
 			sl.done.Store(true)
 			return sl
 		}
