@@ -51,6 +51,7 @@ type Env struct {
 	tagBits map[string]uint8
 	stocks  map[string]*stockGate // route → its serving stock gate, for SetStock
 	pending map[string]*stockGate // stock gates of the compile in progress
+	commits []func()              // run by Commit, in registration order
 	seen    map[string]map[uint64]int
 }
 
@@ -97,6 +98,7 @@ func (e *Env) Begin(admission rules.Node, keys *token.Keyring) error {
 	e.pages = map[string]fasthttp.RequestHandler{TimePath: timeHandler(e.Now)}
 	e.seen = map[string]map[uint64]int{}
 	e.pending = map[string]*stockGate{}
+	e.commits = nil
 	return nil
 }
 
@@ -114,8 +116,20 @@ func (e *Env) Commit() map[string]fasthttp.RequestHandler {
 			delete(e.states, id)
 		}
 	}
-	e.stocks, e.pending = e.pending, nil
+	e.stocks, e.pending = e.pending, map[string]*stockGate{}
+	for _, f := range e.commits {
+		f()
+	}
+	e.commits = nil
 	return e.pages
+}
+
+// onCommit registers f to run when the compile in progress is committed:
+// changes to shared state that must not happen if the compile fails.
+func (e *Env) onCommit(f func()) {
+	e.mu.Lock()
+	e.commits = append(e.commits, f)
+	e.mu.Unlock()
 }
 
 // StateID names state that outlives a reload: a route, a filter kind and a

@@ -1,6 +1,7 @@
 package filters
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -82,7 +83,7 @@ func newPurchaseLimit(b *Build) (Filter, error) {
 	if f.id, err = b.Identity(spec.Key); err != nil {
 		return nil, err
 	}
-	f.prefix = b.StateID(f.id.String(), spec.Per, f.param).Key()
+	f.prefix = b.StateID(f.id.String(), strconv.FormatBool(f.perItem), f.param).Key()
 	f.reject, err = b.Reject(RejectSpec{Reason: "purchase_limit", Status: 403, Title: "Purchase limit reached",
 		Message: "You have already bought as many of these as this sale allows per customer."})
 	return f, err

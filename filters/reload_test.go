@@ -132,3 +132,30 @@ func TestListFileKeptAcrossReload(t *testing.T) {
 		t.Fatalf("after reload: %s", reason(v))
 	}
 }
+
+// TestStockRuleEdits: a new overbook recomputes every item's budget (also
+// for stock set at run time); a compile that fails applies nothing.
+func TestStockRuleEdits(t *testing.T) {
+	env := testEnv(t)
+	c := mustCompile(t, env, "- stock: {stock: {\"1\": 2}, sold_out: {status: 409}}\n")
+	verdictOf(c, "/buy/1")
+	verdictOf(c, "/buy/1")
+	if v, _ := verdictOf(c, "/buy/1"); reason(v) != "stock_exhausted" {
+		t.Fatalf("third attempt at stock 2: %s", reason(v))
+	}
+	if _, err := compileErr(t, env, "- stock: {stock: {\"1\": 50}, sold_out: {status: 409}}\n- window: {}\n", "", nil); err == nil {
+		t.Fatal("out-of-order chain compiled")
+	}
+	if v, _ := verdictOf(c, "/buy/1"); reason(v) != "stock_exhausted" {
+		t.Fatalf("a failed compile changed the serving stock: %s", reason(v))
+	}
+	c = mustCompile(t, env, "- stock: {stock: {\"1\": 2}, overbook: 2, sold_out: {status: 409}}\n")
+	for i := range 2 {
+		if v, _ := verdictOf(c, "/buy/1"); v.Rejected() {
+			t.Fatalf("attempt %d of the 2 more that overbook 2 allows: %s", i, reason(v))
+		}
+	}
+	if v, _ := verdictOf(c, "/buy/1"); reason(v) != "stock_exhausted" {
+		t.Fatalf("fifth attempt: %s", reason(v))
+	}
+}

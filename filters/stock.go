@@ -47,13 +47,16 @@ type soldOutSpec struct {
 // stockState is the process-local stock of one route's gate, kept across
 // reloads in the Env. items is copied on write (SetStock is rare).
 type stockState struct {
-	mu    sync.Mutex
-	items atomic.Pointer[map[string]*itemStock]
-	rules map[string]int64 // the rule values last compiled, to tell rule edits from SetStock
+	mu       sync.Mutex
+	items    atomic.Pointer[map[string]*itemStock]
+	rules    map[string]int64 // the rule values last applied, to tell rule edits from SetStock
+	overbook float64          // guarded by mu
 }
 
-// itemStock is one item's let-through budget: stock × overbook, rounded up.
+// itemStock is one item's stock and let-through budget, stock × overbook
+// rounded up. stock is guarded by stockState.mu; limit is read per request.
 type itemStock struct {
+	stock int64
 	limit atomic.Int64
 }
 
@@ -131,10 +134,16 @@ func newStock(b *Build) (Filter, error) {
 	if g.hold, err = b.HoldBit(); err != nil {
 		return nil, err
 	}
-	id := b.StateID(g.param, spec.Mode)
+	mode := "total"
+	if g.inFlight {
+		mode = "in_flight"
+	}
+	id := b.StateID(g.param, mode)
 	g.prefix = id.Key()
 	g.state = b.Env.State(id, func() any { return &stockState{} }).(*stockState)
-	g.state.applyRules(spec.Stock, g.overbook)
+	// Rule stock takes effect when the compile is committed, not while a
+	// compile that may still fail runs beside the serving snapshot.
+	b.Env.onCommit(func() { g.state.applyRules(spec.Stock, g.overbook) })
 	b.Env.setStockGate(b.Route, g)
 	return g, g.rejections(b)
 }
@@ -155,22 +164,32 @@ func (g *stockGate) rejections(b *Build) (err error) {
 
 // applyRules sets the items whose rule value changed since the last
 // compile, so a reload keeps stock set through SetStock unless the rule
-// itself was edited.
+// itself was edited; a new overbook recomputes every item's budget.
 func (s *stockState) applyRules(stock map[string]int64, overbook float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if overbook != s.overbook {
+		s.overbook = overbook
+		if m := s.items.Load(); m != nil {
+			for _, it := range *m {
+				it.limit.Store(budget(it.stock, overbook))
+			}
+		}
+	}
 	canon := make(map[string]int64, len(stock))
 	for item, n := range stock {
 		item = itemName(item)
 		canon[item] = n
 		if old, ok := s.rules[item]; !ok || old != n {
-			s.setLocked(item, n, overbook)
+			s.setLocked(item, n)
 		}
 	}
 	s.rules = canon
 }
 
-func (s *stockState) setLocked(item string, n int64, overbook float64) {
+func budget(stock int64, overbook float64) int64 { return int64(math.Ceil(float64(stock) * overbook)) }
+
+func (s *stockState) setLocked(item string, n int64) {
 	cur := s.items.Load()
 	it := (*itemStock)(nil)
 	if cur != nil {
@@ -187,7 +206,8 @@ func (s *stockState) setLocked(item string, n int64, overbook float64) {
 		next[item] = it
 		s.items.Store(&next)
 	}
-	it.limit.Store(int64(math.Ceil(float64(n) * overbook)))
+	it.stock = n
+	it.limit.Store(budget(n, s.overbook))
 }
 
 func (s *stockState) item(name []byte) *itemStock {
@@ -217,7 +237,7 @@ func (e *Env) SetStock(route, item string, n int64) error {
 	}
 	item = itemName(item)
 	g.state.mu.Lock()
-	g.state.setLocked(item, n, g.overbook)
+	g.state.setLocked(item, n)
 	g.state.mu.Unlock()
 	if !g.inFlight {
 		g.store.Forget(g.countKey([]byte(item)))
