@@ -35,6 +35,7 @@ var kinds = map[string]kind{
 	"tags":           {stageBlocklist, newTags},
 	"ratelimit":      {stageLimits, newRateLimit},
 	"quiz":           {stageQuiz, newQuiz},
+	"queue":          {stageQueue, newQueue},
 	"purchase_limit": {stagePurchase, newPurchaseLimit},
 	"stock":          {stageStock, newStock},
 }
