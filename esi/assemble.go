@@ -46,6 +46,8 @@ func setDefault[T ~int | ~int64](v *T, d T) {
 }
 
 // Assemble writes t assembled for page to w and summarises it in Result.
+// t and page must not be nil; page and its slices must stay unchanged
+// until Assemble returns.
 //
 // Fragments are fetched in template order, at most Config.MaxParallel at a
 // time; ready ones (NowFetcher) are used inline. Output is written in order

@@ -46,6 +46,9 @@
 //     </esi:otherwise></esi:choose>: tests compare with == != < <= > >=
 //     (integers numerically, else bytewise) and combine with && || ! ( ).
 //
+// Element and attribute names are case-sensitive, as in XML (Varnish and
+// Akamai alike): <ESI:include> is plain text.
+//
 // esi:inline, esi:eval, esi:assign and other elements are ErrUnsupported
 // parse errors rather than silently dropped, so an operator sees them.
 //
