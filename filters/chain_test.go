@@ -106,3 +106,21 @@ func TestNilChainAdmits(t *testing.T) {
 	}
 	c.Observe(newReq("/buy/1"), respond(200, ""))
 }
+
+func TestOperatorPageErrors(t *testing.T) {
+	tests := []struct{ name, admission, page, want string }{
+		{"unknown reason", "pages: {rate_limted: p.html}\n", "x", `unknown rejection reason "rate_limted"`},
+		{"unclosed", "pages: {rate_limited: p.html}\n", "<p>{{title</p>", "unclosed {{"},
+		{"bad name", "pages: {rate_limited: p.html}\n", "{{Title}}", "bad placeholder {{Title}}"},
+		{"missing file", "pages: {rate_limited: nope.html}\n", "", "cannot read page template"},
+		{"name unknown to the filter", "pages: {rate_limited: p.html}\n", "{{starts_at}}", "unknown placeholder {{starts_at}}"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := compileErr(t, testEnv(t), "- ratelimit: {rate: 1/s}\n", tt.admission, map[string]string{"p.html": tt.page})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

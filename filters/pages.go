@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/valyala/fasthttp"
 
@@ -50,6 +52,9 @@ func loadAdmission(n rules.Node) (map[string]string, error) {
 	}
 	pages := make(map[string]string, len(spec.Pages))
 	for reason, path := range spec.Pages {
+		if !slices.Contains(reasons, reason) {
+			return nil, n.Errorf("pages."+reason, "unknown rejection reason %q (known: %s)", reason, strings.Join(reasons, ", "))
+		}
 		if !filepath.IsAbs(path) && n.Pos().File != "" {
 			path = filepath.Join(filepath.Dir(n.Pos().File), path)
 		}
@@ -57,7 +62,7 @@ func loadAdmission(n rules.Node) (map[string]string, error) {
 		if err != nil {
 			return nil, n.Errorf("pages."+reason, "cannot read page template: %v", err)
 		}
-		if _, err := renderHTML(string(b), pageCheckVars, "", true); err != nil {
+		if err := checkPlaceholders(string(b)); err != nil {
 			return nil, n.Errorf("pages."+reason, "%s: %v", path, err)
 		}
 		pages[reason] = string(b)
@@ -65,11 +70,32 @@ func loadAdmission(n rules.Node) (map[string]string, error) {
 	return pages, nil
 }
 
-// pageCheckVars are the placeholders every page can use; rejection-specific
-// vars (like {{starts_at}}) are accepted too and checked at use.
-var pageCheckVars = map[string]string{
-	"title": "", "message": "", "status": "", "reason": "", "filter": "", "route": "",
-	"starts_at": "", "ends_at": "", "start_unix_ms": "",
+// checkPlaceholders checks a page's syntax at load: every {{ is closed and
+// names a plain identifier. Whether the name exists is checked when a
+// filter renders the page (Build.Reject), which knows its variables.
+func checkPlaceholders(tmpl string) error {
+	for {
+		i := strings.Index(tmpl, "{{")
+		if i < 0 {
+			return nil
+		}
+		j := strings.Index(tmpl[i:], "}}")
+		if j < 0 {
+			return fmt.Errorf("unclosed {{ in %q", clip(tmpl[i:]))
+		}
+		name := strings.TrimSpace(tmpl[i+2 : i+j])
+		if name == "" || strings.TrimLeft(name, "abcdefghijklmnopqrstuvwxyz_") != "" {
+			return fmt.Errorf("bad placeholder {{%s}}: want {{name}} in lowercase letters and _", clip(name))
+		}
+		tmpl = tmpl[i+j+2:]
+	}
+}
+
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
 }
 
 // timeHandler answers {"now_ms": <server unix ms>} for countdown scripts.

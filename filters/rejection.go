@@ -3,6 +3,7 @@ package filters
 import (
 	"fmt"
 	"html"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -68,8 +69,8 @@ type RejectSpec struct {
 var knownStatuses = map[int]bool{403: true, 410: true, 429: true, 503: true}
 
 func (b *Build) newRejection(s RejectSpec) (*Rejection, error) {
-	if !knownStatuses[s.Status] {
-		panic(fmt.Sprintf("BUG: filters: rejection %q with status %d", s.Reason, s.Status))
+	if !knownStatuses[s.Status] || !slices.Contains(reasons, s.Reason) {
+		panic(fmt.Sprintf("BUG: filters: rejection %q with status %d: add the reason to reasons in stages.go", s.Reason, s.Status))
 	}
 	vars := map[string]string{
 		"title": s.Title, "message": s.Message, "reason": s.Reason, "filter": b.Kind,

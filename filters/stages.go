@@ -39,3 +39,16 @@ var kinds = map[string]kind{
 	"purchase_limit": {stagePurchase, newPurchaseLimit},
 	"stock":          {stageStock, newStock},
 }
+
+// reasons lists every rejection reason, by stage: the names operators use
+// in admission.pages (a page for another name is a typo, and an error) and
+// the reason label of flashgate_filter_rejections_total.
+var reasons = []string{
+	"not_started", "sale_ended",
+	"blocked",
+	"rate_limited",
+	"quiz_required", "quiz_invalid", "quiz_expired", "quiz_used",
+	"queued", "queue_full",
+	"purchase_limit",
+	"sold_out", "stock_exhausted", "stock_busy",
+}
