@@ -72,6 +72,10 @@ func TestBlocklistFileReload(t *testing.T) {
 	if v, _ := verdictOf(c, "/buy/1", withIP("192.0.2.1"), at(t0+int64(10*time.Second))); !v.Rejected() {
 		t.Fatal("a broken list edit dropped the last good list")
 	}
+	failed := env.Metrics.GetOrCreateCounter(`flashgate_filter_list_reload_errors_total{route="buy",filter="blocklist"}`).Get()
+	if failed != 1 {
+		t.Errorf("list reload errors = %d, want 1", failed)
+	}
 }
 
 func TestTags(t *testing.T) {

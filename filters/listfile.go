@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/VictoriaMetrics/metrics"
 )
 
 // matchSet is an immutable set of IPs, CIDRs and user ids. Safe for
@@ -119,8 +121,9 @@ func (m *matchSet) hasUser(id []byte) bool {
 type hotList struct {
 	files    []string
 	log      *slog.Logger
-	interval atomic.Int64 // nanos between checks; set by each compile
-	next     atomic.Int64 // unix nanos of the next check
+	failures *metrics.Counter // re-reads that failed, the last good list kept
+	interval atomic.Int64     // nanos between checks; set by each compile
+	next     atomic.Int64     // unix nanos of the next check
 	set      atomic.Pointer[matchSet]
 	mu       sync.Mutex  // held while loading
 	stamps   []fileStamp // guarded by mu
@@ -202,6 +205,7 @@ func (h *hotList) refresh() {
 	changed, err := h.load()
 	switch {
 	case err != nil:
+		h.failures.Inc()
 		h.log.LogAttrs(context.Background(), slog.LevelWarn, "list file not reloaded; keeping the last good list",
 			slog.Any("files", h.files), slog.String("error", err.Error()))
 	case changed:
@@ -222,7 +226,10 @@ func (b *Build) hotList(files []string, every time.Duration, key string) (*hotLi
 		files[i] = b.path(f)
 	}
 	id := b.StateID(append([]string{"list"}, files...)...)
-	h := b.Env.State(id, func() any { return &hotList{files: files, log: b.Env.Log} }).(*hotList)
+	h := b.Env.State(id, func() any {
+		return &hotList{files: files, log: b.Env.Log, failures: b.Env.Metrics.GetOrCreateCounter(
+			`flashgate_filter_list_reload_errors_total{route=` + quoteLabel(b.Route) + `,filter=` + quoteLabel(b.Kind) + `}`)}
+	}).(*hotList)
 	h.interval.Store(int64(every))
 	h.mu.Lock()
 	_, err := h.load()

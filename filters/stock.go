@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 
 	"flashgate/rules"
@@ -79,6 +80,7 @@ type stockGate struct {
 	sold     *Rejection
 	spent    *Rejection
 	busy     *Rejection
+	soldOuts *metrics.Counter // items this instance marked sold out
 }
 
 var (
@@ -145,6 +147,7 @@ func newStock(b *Build) (Filter, error) {
 	// compile that may still fail runs beside the serving snapshot.
 	b.Env.onCommit(func() { g.state.applyRules(spec.Stock, g.overbook) })
 	b.Env.setStockGate(b.Route, g)
+	g.soldOuts = b.Env.Metrics.GetOrCreateCounter(`flashgate_filter_sold_out_total{route=` + quoteLabel(b.Route) + `}`)
 	return g, g.rejections(b)
 }
 
@@ -298,6 +301,7 @@ func (g *stockGate) Observe(r *Request, resp *fasthttp.Response) {
 		return
 	}
 	if g.store.Add(g.soldKey(item), 1, g.soldTTL, r.Now) == 1 {
+		g.soldOuts.Inc()
 		g.env.Log.LogAttrs(r.Ctx, slog.LevelInfo, "item sold out",
 			slog.String("route", g.route), slog.String("item", string(item)))
 		if g.env.OnSoldOut != nil {

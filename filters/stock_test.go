@@ -73,6 +73,9 @@ func TestStockSoldOut(t *testing.T) {
 	if len(purged) != 1 || purged[0] != "buy/1" {
 		t.Errorf("OnSoldOut calls = %v, want [buy/1]", purged)
 	}
+	if n := env.Metrics.GetOrCreateCounter(`flashgate_filter_sold_out_total{route="buy"}`).Get(); n != 1 {
+		t.Errorf("sold-out counter = %d, want 1", n)
+	}
 	// Later attempts at other items are not affected; a restock reopens.
 	if v, _ := verdictOf(c, "/buy/2"); v.Rejected() {
 		t.Fatalf("item 2: %s", reason(v))
