@@ -26,14 +26,19 @@ import (
 //	key: query:u             # a query parameter
 //	key: param:id            # a route parameter
 //	key: {use: ip, ipv6_prefix: 128, ipv4_prefix: 24}
-//	key: {use: "cookie:uid", signed: {keys: [...]}}   # require the shop's HMAC
-//	key: {use: device, signed: {keys: [...]}}         # a device cookie the gateway sets
+//	key: {cookie: uid, signed: {keys: [...]}}   # require the shop's HMAC
+//	key: {header: X-User-Id}                    # same as "header:X-User-Id" (also query:, param:)
+//	key: {use: device, signed: {keys: [...]}}   # a device cookie the gateway sets
 //
 // A signed value is "<id>.<base64url(HMAC-SHA-256(key, id))>" (43 characters
 // of MAC); the first key signs (device cookies), every listed key verifies,
 // so keys can rotate.
 type IdentitySpec struct {
 	Use        string      `yaml:"use"`
+	Cookie     string      `yaml:"cookie"`
+	Header     string      `yaml:"header"`
+	Query      string      `yaml:"query"`
+	Param      string      `yaml:"param"`
 	IPv6Prefix int         `yaml:"ipv6_prefix"`
 	IPv4Prefix int         `yaml:"ipv4_prefix"`
 	Signed     *SignedSpec `yaml:"signed"`
@@ -97,6 +102,18 @@ func (id *Identity) String() string {
 }
 
 func compileIdentity(spec IdentitySpec) (*Identity, string) {
+	use, n := spec.Use, 0
+	for _, f := range []struct{ src, name string }{
+		{"", spec.Use}, {"cookie:", spec.Cookie}, {"header:", spec.Header}, {"query:", spec.Query}, {"param:", spec.Param},
+	} {
+		if f.name != "" {
+			use, n = f.src+f.name, n+1
+		}
+	}
+	if n > 1 {
+		return nil, "give one of use, cookie, header, query, param"
+	}
+	spec.Use = use
 	src, name, _ := strings.Cut(spec.Use, ":")
 	if src == "" {
 		src = "ip"

@@ -43,7 +43,8 @@ func TestIdentitySources(t *testing.T) {
 		{"param", "\"param:id\"", nil, nil, true, true},
 		{"missing cookie falls back to ip", "\"cookie:uid\"", nil, []reqOpt{withCookie("uid", "x")}, false, false},
 		{"user id equal to an ip string is not that ip", "\"cookie:uid\"", []reqOpt{withCookie("uid", "192.0.2.1")}, nil, false, true},
-		{"signed cookie", "{use: \"cookie:uid\", signed: {keys: [" + shopKey + ", " + oldKey + "]}}",
+		{"map form", "{header: X-User}", []reqOpt{withHeader("X-User", "u1")}, []reqOpt{withHeader("X-User", "u1"), withIP("198.51.100.1")}, true, true},
+		{"signed cookie", "{cookie: uid, signed: {keys: [" + shopKey + ", " + oldKey + "]}}",
 			[]reqOpt{withCookie("uid", sign(shopKey, "alice"))}, []reqOpt{withCookie("uid", sign(oldKey, "alice"))}, true, true},
 		{"forged signature is anonymous", "{use: \"cookie:uid\", signed: {keys: [" + shopKey + "]}}",
 			[]reqOpt{withCookie("uid", "alice.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")}, nil, true, false},
@@ -120,6 +121,7 @@ func TestIdentityErrors(t *testing.T) {
 		{"{use: ip, ipv6_prefix: 8}", "ipv6_prefix: must be within 32..128"},
 		{"{use: ip, signed: {keys: [" + shopKey + "]}}", "only cookie, header and device ids can be signed"},
 		{"{use: ip, colour: red}", `unknown key "colour"`},
+		{"{cookie: uid, header: X-User}", "give one of use, cookie, header, query, param"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
