@@ -208,6 +208,16 @@ func (b *Build) StateID(meaning ...string) StateID {
 	return StateID{Route: b.Route, Kind: b.Kind, Fingerprint: Mix(h, uint64(n))}
 }
 
+// GroupStateID is StateID for state shared by every route that names the
+// same group: a web route and an app API route to one buy handler must
+// meet one stock count and one purchase limit. An empty group is StateID.
+func (b *Build) GroupStateID(group string, meaning ...string) StateID {
+	if group == "" {
+		return b.StateID(meaning...)
+	}
+	return StateID{Route: "group:" + group, Kind: b.Kind, Fingerprint: HashString(strings.Join(meaning, "\x00"))}
+}
+
 // Reject prebuilds a rejection of this filter, using the operator's page
 // for s.Reason if admission.pages names one.
 func (b *Build) Reject(s RejectSpec) (*Rejection, error) {

@@ -24,6 +24,7 @@ type purchaseSpec struct {
 	Param   string         `yaml:"param"`
 	Success []int          `yaml:"success"`
 	Period  rules.Duration `yaml:"period"`
+	Group   string         `yaml:"group"`
 	Key     rules.Node     `yaml:"key"`
 }
 
@@ -83,7 +84,7 @@ func newPurchaseLimit(b *Build) (Filter, error) {
 	if f.id, err = b.Identity(spec.Key); err != nil {
 		return nil, err
 	}
-	f.prefix = b.StateID(f.id.String(), strconv.FormatBool(f.perItem), f.param).Key()
+	f.prefix = b.GroupStateID(spec.Group, f.id.String(), strconv.FormatBool(f.perItem), f.param).Key()
 	f.reject, err = b.Reject(RejectSpec{Reason: "purchase_limit", Status: 403, Title: "Purchase limit reached",
 		Message: "You have already bought as many of these as this sale allows per customer."})
 	return f, err

@@ -32,6 +32,7 @@ type rateLimitSpec struct {
 	Values  map[string]rules.Rate `yaml:"values"`
 	WhenTag map[string]tagLimit   `yaml:"when_tag"`
 	DryRun  bool                  `yaml:"dry_run"`
+	Group   string                `yaml:"group"`
 	Key     rules.Node            `yaml:"key"`
 }
 
@@ -113,7 +114,7 @@ func newRateLimit(b *Build) (Filter, error) {
 	if f.id != nil {
 		who = f.id.String()
 	}
-	f.prefix = b.StateID(string(f.scope), who, spec.Param).Key()
+	f.prefix = b.GroupStateID(spec.Group, string(f.scope), who, spec.Param).Key()
 	if f.reject, err = b.Reject(RejectSpec{Reason: "rate_limited", Status: 429, Title: "Too many requests",
 		Message: "You are sending requests faster than this sale allows. Please wait a moment and try again.",
 		Value:   "retry_after", RetryAfterValue: true}); err != nil {

@@ -159,3 +159,40 @@ func TestStockRuleEdits(t *testing.T) {
 		t.Fatalf("fifth attempt: %s", reason(v))
 	}
 }
+
+// TestGroupSharesState: a web route and an app route in one group meet one
+// stock count and one purchase limit; SetStock through either route
+// reaches the shared stock.
+func TestGroupSharesState(t *testing.T) {
+	env := testEnv(t)
+	cfg := loadConfig(t, `- purchase_limit: {max: 1, key: "cookie:uid", group: sale}
+- stock: {stock: {"1": 2}, sold_out: {status: 409}, group: sale}
+`, "", nil)
+	if err := env.Begin(cfg.Admission, nil); err != nil {
+		t.Fatal(err)
+	}
+	web, err := Compile("web", cfg.Routes[0].Filters, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := Compile("app", cfg.Routes[0].Filters, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Commit()
+	_, r := verdictOf(web, "/buy/1", withCookie("uid", "alice"))
+	web.Observe(r, respond(200, ""))
+	if v, _ := verdictOf(app, "/buy/1", withCookie("uid", "alice")); reason(v) != "purchase_limit" {
+		t.Fatalf("alice's second purchase through the app route: %s", reason(v))
+	}
+	verdictOf(app, "/buy/1", withCookie("uid", "bob"))
+	if v, _ := verdictOf(web, "/buy/1", withCookie("uid", "carol")); reason(v) != "stock_exhausted" {
+		t.Fatalf("third attempt across routes at stock 2: %s", reason(v))
+	}
+	if err := env.SetStock("app", "1", 1); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := verdictOf(web, "/buy/1", withCookie("uid", "carol")); v.Rejected() {
+		t.Fatalf("restock through the app route not seen by the web route: %s", reason(v))
+	}
+}

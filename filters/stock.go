@@ -34,6 +34,7 @@ type stockSpec struct {
 	Mode     string           `yaml:"mode"`
 	SoldOut  soldOutSpec      `yaml:"sold_out"`
 	TTL      rules.Duration   `yaml:"ttl"`
+	Group    string           `yaml:"group"`
 }
 
 // soldOutSpec recognises the origin's sold-out answer: every configured
@@ -140,7 +141,7 @@ func newStock(b *Build) (Filter, error) {
 	if g.inFlight {
 		mode = "in_flight"
 	}
-	id := b.StateID(g.param, mode)
+	id := b.GroupStateID(spec.Group, g.param, mode)
 	g.prefix = id.Key()
 	g.state = b.Env.State(id, func() any { return &stockState{} }).(*stockState)
 	// Rule stock takes effect when the compile is committed, not while a
