@@ -6,12 +6,12 @@ import (
 
 // blocklistSpec is the "blocklist" filter's spec:
 //
-//   - blocklist:
-//     ips: [203.0.113.7, 198.51.100.0/24, "2001:db8::/48"]
-//     users: [u-123]                 # compared with the identity's value
-//     files: [lists/blocked.txt]     # one IP, CIDR or user:<id> a line; # comments
-//     check_every: 2s                # how often files are checked for changes
-//     key: cookie:uid                # identity whose value users are compared with
+//	blocklist:
+//	  ips: [203.0.113.7, 198.51.100.0/24, "2001:db8::/48"]
+//	  users: [u-123]                 # compared with the identity's value
+//	  files: [lists/blocked.txt]     # one IP, CIDR or user:<id> a line; # comments
+//	  check_every: 2s                # how often files are checked for changes
+//	  key: cookie:uid                # identity whose value users are compared with
 //
 // Files are re-read when their mtime or size changes, without a rule
 // reload; a file that fails to parse keeps the last good list.

@@ -11,13 +11,14 @@ import (
 
 // purchaseSpec is the "purchase_limit" filter's spec:
 //
-//   - purchase_limit:
-//     max: 1                 # successful purchases allowed
-//     per: item              # item (default; by route param) | sale (the whole route)
-//     param: id              # route parameter naming the item (default "id")
-//     key: cookie:uid        # who "the user" is (see IdentitySpec; default ip)
-//     success: [200, 201]    # origin statuses that mean "bought" (default any 2xx)
-//     period: 24h            # how long a purchase counts (default 24h)
+//	purchase_limit:
+//	  max: 1                 # successful purchases allowed
+//	  per: item              # item (default; by route param) | sale (the whole route)
+//	  param: id              # route parameter naming the item (default "id")
+//	  key: cookie:uid        # who "the user" is (see IdentitySpec; default ip)
+//	  success: [200, 201]    # origin statuses that mean "bought" (default any 2xx)
+//	  period: 24h            # how long a purchase counts (default 24h)
+//	  group: singles-day     # routes naming one group share the counts (web and app buy routes)
 type purchaseSpec struct {
 	Max     int            `yaml:"max"`
 	Per     string         `yaml:"per"`

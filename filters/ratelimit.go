@@ -11,15 +11,16 @@ import (
 
 // rateLimitSpec is the "ratelimit" filter's spec:
 //
-//   - ratelimit:
-//     rate: 5/s                  # sustained rate
-//     burst: 10                  # extra requests allowed at once (default 0)
-//     scope: key                 # key (per client, default) | global | value
-//     key: cookie:uid            # identity for scope key (see IdentitySpec)
-//     param: id                  # route parameter for scope value
-//     values: {"42": 50/s}       # per-value rates for scope value
-//     when_tag: {high: {rate: 1/m}}  # stricter limits for tagged clients
-//     dry_run: true              # count would-be rejections, reject nothing
+//	ratelimit:
+//	  rate: 5/s                  # sustained rate
+//	  burst: 10                  # requests that may arrive at once (default 1)
+//	  scope: key                 # key (per client, default) | global | value
+//	  key: cookie:uid            # identity for scope key (see IdentitySpec)
+//	  param: id                  # route parameter for scope value
+//	  values: {"42": 50/s}       # per-value rates for scope value
+//	  when_tag: {high: {rate: 1/m}}  # stricter limits for tagged clients
+//	  dry_run: true              # count would-be rejections, reject nothing
+//	  group: buy                 # routes naming one group share the buckets
 //
 // In any span of the rate's period (one second for 5/s) at most
 // rate + burst requests of one key are admitted: GCRA has no window edges

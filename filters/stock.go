@@ -17,12 +17,15 @@ import (
 
 // stockSpec is the "stock" filter's spec:
 //
-//   - stock:
-//     param: id                 # route parameter naming the item (default "id")
-//     stock: {"1": 100}         # units per item; SetStock changes it at run time
-//     overbook: 1.2             # let through stock × overbook attempts (default 1)
-//     mode: total               # total (attempts ever) | in_flight (attempts awaiting the origin)
-//     sold_out: {status: 409, header: X-Sold-Out, body_contains: sold_out, ttl: 24h}
+//	stock:
+//	  param: id                 # route parameter naming the item (default "id")
+//	  stock: {"1": 100}         # units per item; SetStock changes it at run time
+//	  overbook: 1.2             # let through stock × overbook attempts (default 1)
+//	  mode: total               # total (attempts ever) | in_flight (attempts awaiting the origin)
+//	  sold_out: {status: 409, header: X-Sold-Out, body_contains: sold_out, ttl: 24h}
+//	  ttl: 168h                 # how long attempt counts live (default 7 days)
+//	  group: singles-day        # routes naming one group share stock, counts and sold-out marks;
+//	                            # give them the same stock and overbook
 //
 // The shop stays the source of truth: the gate only stops attempts that
 // cannot succeed. Items without a stock entry are not gated by count, but

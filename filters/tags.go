@@ -9,12 +9,12 @@ import (
 // tagsSpec is the "tags" filter's spec. It rejects nothing: it marks the
 // request with tags that later filters (ratelimit when_tag) act on.
 //
-//   - tags:
-//     header: X-Risk                  # set by the shop's risk system
-//     values: [high, medium]          # header values that are tags
-//     lists: {high: lists/risky.txt}  # tag clients listed in a file (IPs, CIDRs, user:<id>)
-//     key: cookie:uid                 # identity for user:<id> entries
-//     check_every: 2s
+//	tags:
+//	  header: X-Risk                  # set by the shop's risk system
+//	  values: [high, medium]          # header values that are tags
+//	  lists: {high: lists/risky.txt}  # tag clients listed in a file (IPs, CIDRs, user:<id>)
+//	  key: cookie:uid                 # identity for user:<id> entries
+//	  check_every: 2s
 //
 // A header is only as trustworthy as whoever sets it: have the CDN or the
 // shop overwrite it, or clients will simply not send "high".

@@ -7,11 +7,11 @@ import (
 
 // windowSpec is the "window" filter's spec:
 //
-//   - window:
-//     start: 2026-11-25T12:00:00Z   # RFC 3339; omitted = open since forever
-//     end:   2026-11-25T14:00:00Z   # omitted = never ends
-//     param: id                     # route parameter naming the item (default "id")
-//     items: {"42": {start: 2026-11-25T13:00:00Z}}   # per-item windows; unset times inherit
+//	window:
+//	  start: 2026-11-25T12:00:00Z   # RFC 3339; omitted = open since forever
+//	  end:   2026-11-25T14:00:00Z   # omitted = never ends
+//	  param: id                     # route parameter naming the item (default "id")
+//	  items: {"42": {start: 2026-11-25T13:00:00Z}}   # per-item windows; unset times inherit
 type windowSpec struct {
 	Start string                `yaml:"start"`
 	End   string                `yaml:"end"`
