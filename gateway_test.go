@@ -3,13 +3,17 @@ package flashgate_test
 import (
 	"testing"
 
+	"github.com/valyala/fasthttp"
+
+	"flashgate/demo"
 	"flashgate/route"
 	"flashgate/rules"
 )
 
 // TestShippedConfig loads the repository's gateway.yaml, as `go run
 // ./cmd/flashgate` does, and checks that it routes every page of the demo
-// shop and nothing else: the shipped example must be valid at every commit.
+// shop to a page that exists, and nothing else: the shipped example must be
+// valid at every commit.
 func TestShippedConfig(t *testing.T) {
 	cfg, err := rules.Load("gateway.yaml")
 	if err != nil {
@@ -29,6 +33,7 @@ func TestShippedConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("route table: %v", err)
 	}
+	shop := demo.New(demo.Options{})
 	tests := []struct {
 		method, path string
 		wantRoute    string // "" = no route
@@ -60,5 +65,24 @@ func TestShippedConfig(t *testing.T) {
 		if res != tt.wantRes || got != tt.wantRoute {
 			t.Errorf("%s %s: %v route %q, want %v route %q", tt.method, tt.path, res, got, tt.wantRes, tt.wantRoute)
 		}
+		if res == route.Found {
+			if status := askShop(shop, tt.method, tt.path); status == fasthttp.StatusNotFound || status == fasthttp.StatusMethodNotAllowed {
+				t.Errorf("%s %s: routed to %q but the demo shop answers %d", tt.method, tt.path, got, status)
+			}
+		}
 	}
+}
+
+// askShop sends one request straight to the shop's handler.
+func askShop(shop *demo.Shop, method, path string) int {
+	var req fasthttp.Request
+	req.Header.SetMethod(method)
+	req.SetRequestURI(path)
+	if path == "/slow" {
+		req.SetRequestURI("/slow?ms=0")
+	}
+	var ctx fasthttp.RequestCtx
+	ctx.Init(&req, nil, nil)
+	shop.Handler()(&ctx)
+	return ctx.Response.StatusCode()
 }
