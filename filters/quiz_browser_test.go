@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -80,10 +81,11 @@ func browse(t *testing.T, url string, reached <-chan struct{}, flags ...string) 
 	t.Helper()
 	args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=" + t.TempDir()}, flags...)
 	cmd := exec.Command(chromium(t), append(args, url)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its renderers and helpers go with it
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("chromium: %v", err)
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	defer stopGroup(cmd)
 	select {
 	case <-reached:
 	case <-time.After(45 * time.Second):
@@ -124,5 +126,20 @@ func TestBrowserWaitingRoom(t *testing.T) {
 				t.Fatal("the browser was let in without waiting: the test proves nothing")
 			}
 		})
+	}
+}
+
+// stopGroup asks the browser's process group to quit, and kills it if it
+// has not within 5 s, so no renderer outlives the test.
+func stopGroup(cmd *exec.Cmd) {
+	pgid := cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		<-done
 	}
 }
