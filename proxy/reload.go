@@ -44,6 +44,12 @@ func (s *Server) Reload() error {
 	now := s.now()
 	if err != nil {
 		s.env.Retain(s.current.Load()) // close pools made for the rejected config
+		if last := s.LastReload(); !last.OK && last.Error == err.Error() {
+			// The same rejection again: a write that is not a rule edit (a
+			// log file in the rules directory, an editor's swap file) woke
+			// the watcher. Logging it again would wake it again, forever.
+			return err
+		}
 		s.reject(err, now)
 		return err
 	}
