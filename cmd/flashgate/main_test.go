@@ -40,7 +40,7 @@ func TestCheckReportsEveryErrorWithPosition(t *testing.T) {
 	}
 	for _, want := range []string{
 		`testdata/broken.yaml:7:5: routes[0].origin: unknown origin "shpo" (known: shop)`,
-		`testdata/broken.yaml:8:11: routes[1].name: duplicate route name "item"`,
+		`testdata/broken.yaml:8:5: routes[1].name: duplicate route name "item" (also at testdata/broken.yaml:5:5)`,
 		`testdata/broken.yaml:11:14: routes[1].timeout:`,
 	} {
 		if !strings.Contains(errOut.String(), want) {
