@@ -96,9 +96,17 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 		}
 		s.pools[o.Name] = env.pool(o)
 	}
+	rc, err := env.cacheFor(cfg.Cache) // response cache and ESI: cache_stage.go, esi_stage.go
+	if err != nil {
+		errs = append(errs, err)
+	}
+	frags := newFragmentRouter(s, cfg.Origins)
 	entries := make([]route.Entry, 0, len(cfg.Routes))
 	for i, r := range cfg.Routes {
 		rt, err := s.compileRoute(i, r, env.Metrics)
+		if err == nil {
+			err = compileResponseStages(rt, rc, frags, env.Metrics)
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue

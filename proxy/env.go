@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"flashgate/rules"
 )
@@ -27,6 +28,7 @@ type Env struct {
 
 	mu    sync.Mutex
 	pools map[poolKey]*Pool
+	rc    responseCache // the process-lifetime response cache, see cache_stage.go
 }
 
 type poolKey struct {
@@ -46,11 +48,18 @@ type EnvOptions struct {
 	// benchmarks. The address is a configured server; nothing else is
 	// ever dialled.
 	Dial func(addr string) (net.Conn, error)
+	// Now is the response cache's clock; nil means time.Now (and the
+	// request's receive time on the hot path, which is free).
+	Now func() time.Time
+	// CacheBackground runs the cache's background revalidations; nil
+	// means `go f()`. Tests pass one that tracks completion.
+	CacheBackground func(f func())
 }
 
 // NewEnv returns an empty Env.
 func NewEnv(o EnvOptions) *Env {
 	e := &Env{Metrics: o.Metrics, log: o.Logger, ticker: o.Ticker, dial: o.Dial, pools: map[poolKey]*Pool{}}
+	e.rc.now, e.rc.bg = o.Now, o.CacheBackground
 	if e.Metrics == nil {
 		e.Metrics = NewMetrics()
 	}
@@ -118,5 +127,9 @@ func (e *Env) Retain(live ...*Snapshot) {
 	}
 }
 
-// Close closes every pool. The Env must not be used afterwards.
-func (e *Env) Close() { e.Retain() }
+// Close closes every pool and the response cache. The Env must not be
+// used afterwards.
+func (e *Env) Close() {
+	e.Retain()
+	e.closeCache()
+}

@@ -36,6 +36,7 @@ type Exchange struct {
 	peerTrusted bool
 	scratch     []byte // reusable buffer for header values
 	out         fasthttp.Request
+	esi         esiScratch // shared by the cache and ESI stages (fragments.go)
 }
 
 // Outbound returns the request that is sent to the origin: built from the
@@ -61,5 +62,6 @@ func releaseExchange(x *Exchange) {
 	x.ClientIP, x.peer = netip.Addr{}, netip.Addr{}
 	x.Now, x.Observe, x.peerTrusted = 0, false, false
 	x.out.Reset()
+	x.esi.reset()
 	exchangePool.Put(x)
 }

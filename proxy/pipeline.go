@@ -87,7 +87,7 @@ func (s *Server) serve(x *Exchange) *statusCounters {
 	}
 	if err != nil {
 		s.logDebug("origin request failed", x, err)
-		originAnswer(err).write(ctx)
+		stageAnswer(err).write(ctx) // cache errors, then origin 502/503/504
 	}
 
 	// 6. ESI assembly of a successful answer.

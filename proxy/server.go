@@ -34,6 +34,8 @@ type Options struct {
 	Dial func(addr string) (net.Conn, error)
 	// load replaces rules.Load in tests.
 	load func(path string) (*rules.Config, error)
+	// cacheBackground replaces `go f()` for cache revalidations in tests.
+	cacheBackground func(f func())
 }
 
 // Server is the public gateway listener: a fasthttp server running the
@@ -86,7 +88,8 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	s.metrics = NewMetrics()
-	s.env = NewEnv(EnvOptions{Metrics: s.metrics, Logger: s.log, Ticker: opts.Ticker, Dial: opts.Dial})
+	s.env = NewEnv(EnvOptions{Metrics: s.metrics, Logger: s.log, Ticker: opts.Ticker, Dial: opts.Dial,
+		Now: opts.Now, CacheBackground: opts.cacheBackground})
 	snap, err := Compile(cfg, s.env)
 	if err != nil {
 		s.env.Close()
@@ -202,7 +205,10 @@ func (s *Server) Config() *rules.Config { return s.current.Load().Config }
 func (s *Server) Metrics() *Metrics { return s.metrics }
 
 // WritePrometheus writes the server's metrics in Prometheus text format.
-func (s *Server) WritePrometheus(w io.Writer) { s.metrics.WritePrometheus(w) }
+func (s *Server) WritePrometheus(w io.Writer) {
+	s.metrics.WritePrometheus(w)
+	s.env.writeCacheMetrics(w) // flashgate_cache_*
+}
 
 func (s *Server) openAccessLog(dest string) error {
 	var w io.Writer

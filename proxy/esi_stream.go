@@ -1,0 +1,86 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+
+	"github.com/valyala/fasthttp"
+
+	"flashgate/esi"
+)
+
+// slowPage is the state of a page some of whose fragments must be fetched
+// (a fragment route without a cache, or a cookie-dependent one): the page
+// request is copied, because the assembly may outlive the request handler
+// (streaming) and the fetch workers may outlive the assembly (a fragment
+// past its timeout). Allocated per slow page; the fast path never makes one.
+type slowPage struct {
+	req  fasthttp.Request
+	vars reqVars
+	page esi.Page
+}
+
+func newSlowPage(x *Exchange, buffered bool) *slowPage {
+	p := &slowPage{}
+	x.Ctx.Request.Header.CopyTo(&p.req.Header)
+	p.vars.req = &p.req
+	p.vars.requestID = bytes.Clone(x.RequestID)
+	p.page = esi.Page{Host: p.req.Header.Host(), Path: bytes.Clone(x.out.Header.RequestURI()),
+		Vars: &p.vars, Buffered: buffered}
+	return p
+}
+
+// close releases the fragments held for the page; workers still running
+// release their own from now on.
+func (p *slowPage) close() {
+	p.vars.mu.Lock()
+	p.vars.closed = true
+	p.vars.mu.Unlock()
+	p.vars.releaseHeld()
+}
+
+// assembleSlow assembles x's page with fragment fetches in parallel.
+// Buffered (esi.buffer), it waits on the request goroutine and answers a
+// failed page with a 502. Otherwise the response streams: the shell's head
+// leaves at once and each fragment when it arrives, in order; since what
+// the fragments say about cacheability is not known when the headers
+// leave, a streamed page is "private, no-store". A failed include then
+// cuts the response (no final chunk), so no client or CDN takes a partial
+// page for a whole one.
+func (st *esiStage) assembleSlow(x *Exchange, tpl *esi.Template) error {
+	p := newSlowPage(x, st.buffered)
+	resp := &x.Ctx.Response
+	if st.buffered {
+		res, err := st.a.Assemble(context.Background(), resp.BodyWriter(), tpl, &p.page)
+		p.close()
+		if err != nil {
+			ansBadGateway.write(x.Ctx)
+			return err
+		}
+		st.cacheHeaders(x, res)
+		return nil
+	}
+	resp.Header.SetCanonical(hdrCacheControl, ccPrivateNoStore)
+	pr, pw := io.Pipe()
+	resp.SetBodyStream(pr, -1)
+	go st.stream(p, tpl, pw)
+	return nil
+}
+
+// stream assembles into the pipe fasthttp reads the body from. The
+// assembler flushes before it waits for a fragment, so what is known
+// leaves at once; fasthttp closes the pipe when the client is gone, which
+// ends the assembly with a write error.
+func (st *esiStage) stream(p *slowPage, tpl *esi.Template, pw *io.PipeWriter) {
+	bw := bufio.NewWriterSize(pw, 8<<10)
+	_, err := st.a.Assemble(context.Background(), bw, tpl, &p.page)
+	if err == nil {
+		err = bw.Flush()
+	} else if st.errors != nil {
+		st.errors.Inc()
+	}
+	p.close()
+	pw.CloseWithError(err) // nil: end of body; else the response is cut
+}
