@@ -109,7 +109,7 @@ type esiStage struct {
 	// a assembles for real (its Fetcher runs the fragment pipeline);
 	// probe has the same fast path but refuses to wait, to find out on
 	// the request goroutine whether every fragment is ready.
-	a, probe *esi.Assembler
+	a, probe   *esi.Assembler
 	fwdHeaders []string
 	fwdCookies []string
 	fr         *fragmentRouter
