@@ -39,6 +39,12 @@ type admissionSpec struct {
 	// Pages maps a rejection reason (rate_limited, not_started, ...) to an
 	// HTML template file, relative to the rule file that names it.
 	Pages map[string]string `yaml:"pages"`
+	// Keys, Leeway and Store are process settings decoded by package proxy
+	// (the token keyring and the state store); named here so that strict
+	// decoding accepts them.
+	Keys   rules.Node `yaml:"keys"`
+	Leeway rules.Node `yaml:"leeway"`
+	Store  rules.Node `yaml:"store"`
 }
 
 // loadAdmission decodes the admission section and reads page templates.

@@ -27,6 +27,9 @@ type Snapshot struct {
 	allowTable *route.Table // method-less (host, pattern) entries, see compileAllow
 	allow      []string     // Allow header value per allowTable index
 	fallback   *Route       // unmatched requests when server.unmatched names an origin; nil = deny
+	// gateway holds the pages the admission filters registered (quiz,
+	// queue status), by full path; see admission.go.
+	gateway map[string]fasthttp.RequestHandler
 }
 
 // Route is one compiled route. Read only after Compile; the stage fields
@@ -115,6 +118,10 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 		s.routes = append(s.routes, rt)
 		s.byName[rt.Name] = rt
 	}
+	adm, err := s.compileAdmission(cfg, env) // admission filters: admission.go
+	if err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) == 0 {
 		t, err := route.NewTable(entries, cfg.Server.CaseInsensitive)
 		if err == nil {
@@ -131,6 +138,8 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	// Only a snapshot that compiled whole may touch filter state.
+	s.commitAdmission(adm)
 	return s, nil
 }
 

@@ -29,6 +29,7 @@ type Env struct {
 	mu    sync.Mutex
 	pools map[poolKey]*Pool
 	rc    responseCache // the process-lifetime response cache, see cache_stage.go
+	adm   admissionEnv  // filter state store and filters.Env, see admission_env.go
 }
 
 type poolKey struct {
@@ -48,8 +49,9 @@ type EnvOptions struct {
 	// benchmarks. The address is a configured server; nothing else is
 	// ever dialled.
 	Dial func(addr string) (net.Conn, error)
-	// Now is the response cache's clock; nil means time.Now (and the
-	// request's receive time on the hot path, which is free).
+	// Now is the response cache's and the admission filters' clock; nil
+	// means time.Now (and, for the cache, the request's receive time on
+	// the hot path, which is free).
 	Now func() time.Time
 	// CacheBackground runs the cache's background revalidations; nil
 	// means `go f()`. Tests pass one that tracks completion.
@@ -60,6 +62,7 @@ type EnvOptions struct {
 func NewEnv(o EnvOptions) *Env {
 	e := &Env{Metrics: o.Metrics, log: o.Logger, ticker: o.Ticker, dial: o.Dial, pools: map[poolKey]*Pool{}}
 	e.rc.now, e.rc.bg = o.Now, o.CacheBackground
+	e.adm.clock = o.Now
 	if e.Metrics == nil {
 		e.Metrics = NewMetrics()
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"flashgate/filters"
 	"flashgate/route"
 )
 
@@ -36,7 +37,8 @@ type Exchange struct {
 	peerTrusted bool
 	scratch     []byte // reusable buffer for header values
 	out         fasthttp.Request
-	esi         esiScratch // shared by the cache and ESI stages (fragments.go)
+	esi         esiScratch      // shared by the cache and ESI stages (fragments.go)
+	freq        filters.Request // the admission filters' view, see admission.go
 }
 
 // Outbound returns the request that is sent to the origin: built from the
@@ -63,5 +65,6 @@ func releaseExchange(x *Exchange) {
 	x.Now, x.Observe, x.peerTrusted = 0, false, false
 	x.out.Reset()
 	x.esi.reset()
+	x.freq.Reset()
 	exchangePool.Put(x)
 }

@@ -53,7 +53,9 @@ func (s *Server) serve(x *Exchange) *statusCounters {
 
 	// 2. The gateway's own endpoints.
 	if bytes.HasPrefix(x.Path, gatewayPrefix) {
-		s.serveGateway(x)
+		if !serveAdmissionPage(x) {
+			s.serveGateway(x)
+		}
 		return &s.metrics.gateway
 	}
 
