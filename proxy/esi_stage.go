@@ -151,11 +151,12 @@ func compileESI(r *rules.Route, fr *fragmentRouter, m *Metrics) (*esiStage, erro
 		FragmentTimeout: en.FragmentTimeout.Duration(), PageTimeout: en.PageTimeout.Duration(),
 		ContinueOnError: en.ContinueOnError,
 	}
-	cfg.Fetcher = &fragmentFetcher{st: st}
+	ff := &fragmentFetcher{st: st}
+	cfg.Fetcher = ff
 	if st.a, err = esi.NewAssembler(cfg); err != nil {
 		return nil, fmt.Errorf("routes %q esi: %w", r.Name, err)
 	}
-	cfg.Fetcher = probeFetcher{fragmentFetcher{st: st}}
+	cfg.Fetcher = probeFetcher{ff}
 	st.probe, _ = esi.NewAssembler(cfg)
 	return st, nil
 }

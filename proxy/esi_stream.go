@@ -27,6 +27,12 @@ func newSlowPage(x *Exchange, buffered bool) *slowPage {
 	x.Ctx.Request.Header.CopyTo(&p.req.Header)
 	p.vars.req = &p.req
 	p.vars.requestID = bytes.Clone(x.RequestID)
+	// The probe's fragments: reused, and released with the slow page.
+	probe := &x.esi.vars
+	p.vars.held, probe.held = probe.held, nil
+	for _, m := range probe.memo {
+		p.vars.memo = append(p.vars.memo, memoFrag{url: bytes.Clone(m.url), frag: m.frag})
+	}
 	p.page = esi.Page{Host: p.req.Header.Host(), Path: bytes.Clone(x.out.Header.RequestURI()),
 		Vars: &p.vars, Buffered: buffered}
 	return p

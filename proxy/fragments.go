@@ -87,6 +87,9 @@ type fragmentFetcher struct{ st *esiStage }
 // routes without a cache are left to Fetch (in parallel, with timeouts).
 func (f *fragmentFetcher) FetchNow(req *esi.FragmentRequest) (*esi.Fragment, bool) {
 	v, _ := req.Vars.(*reqVars)
+	if fr := v.recall(req); fr != nil {
+		return fr, true
+	}
 	sc := fragScratchPool.Get().(*fragScratch)
 	rt, err := f.st.fr.route(req, sc)
 	cs, _ := routeCache(rt)
@@ -104,6 +107,7 @@ func (f *fragmentFetcher) FetchNow(req *esi.FragmentRequest) (*esi.Fragment, boo
 	case v == nil || !v.hold(sc):
 		return nil, false // the page ended; cannot happen on the renderer's own goroutine
 	}
+	v.remember(req, fr)
 	return fr, true
 }
 
@@ -117,7 +121,13 @@ func (f *fragmentFetcher) Fetch(ctx context.Context, req *esi.FragmentRequest) (
 		return nil, err
 	}
 	cs, _ := routeCache(rt)
-	fr, keep := f.fetch(rt, cs, req, v, sc)
+	var fr *esi.Fragment
+	keep := true
+	if cs != nil {
+		fr, keep = f.fetch(rt, cs, req, v, sc)
+	} else {
+		fr = f.fetchOrigin(ctx, rt, v, sc)
+	}
 	if !keep {
 		releaseFragScratch(sc)
 		return fr, nil
@@ -133,7 +143,7 @@ func (f *fragmentFetcher) Fetch(ctx context.Context, req *esi.FragmentRequest) (
 // serve fails at once, and the probe's reqVars.missed says to assemble
 // again off the request goroutine. Its Fetch touches nothing, so a worker
 // still running after the probe returned is harmless.
-type probeFetcher struct{ fragmentFetcher }
+type probeFetcher struct{ *fragmentFetcher }
 
 func (probeFetcher) Fetch(context.Context, *esi.FragmentRequest) (*esi.Fragment, error) {
 	return nil, errNotNow
@@ -180,35 +190,48 @@ func (fr *fragmentRouter) route(req *esi.FragmentRequest, sc *fragScratch) (*Rou
 	return rt, nil
 }
 
-// fetch gets the fragment: from the cache when the route caches, else
-// from its origin. keep reports that the fragment points into sc.
+// fetch gets the fragment of a caching route from the cache (one
+// coalesced origin fetch on a miss, within the route's timeout), or from
+// its origin when cs is nil. keep reports that the fragment points into sc.
 func (f *fragmentFetcher) fetch(rt *Route, cs *cacheStage, req *esi.FragmentRequest, v *reqVars, sc *fragScratch) (*esi.Fragment, bool) {
+	if cs == nil {
+		return f.fetchOrigin(context.Background(), rt, v, sc), true
+	}
 	forwarded := f.st.forward(&sc.req, v)
 	nested := fragmentNests(rt)
-	if cs != nil {
-		res, err := cs.c.Do(&sc.req, &sc.resp, cs.policy, &sc.params, cache.Fetch(rt.fetch))
-		if err != nil {
-			return failedFragment(sc), true
-		}
-		if e := res.Entry; e != nil {
-			if m := metaOf(e); m != nil {
-				if nested && m.nested.Template != nil && (e.SurrogateESI() || fragmentMode(rt) == esiOn) {
-					return &m.nested, false
-				}
-				return &m.frag, false
-			}
-		}
-		if res.Entry == nil {
-			return responseFragment(sc, nested, forwarded, res.ESI), true
-		}
-		return entryFragment(sc, res.Entry, forwarded), true
+	res, err := cs.c.Do(&sc.req, &sc.resp, cs.policy, &sc.params, cache.Fetch(rt.fetch))
+	switch e := res.Entry; {
+	case err != nil:
+		return failedFragment(sc), true
+	case e == nil: // passed through: the origin's answer is in sc.resp
+		return responseFragment(sc, nested, forwarded, res.ESI), true
+	case metaOf(e) == nil:
+		return entryFragment(sc, e, forwarded), true
+	}
+	m := metaOf(res.Entry)
+	if nested && m.nested.Template != nil && (res.Entry.SurrogateESI() || fragmentMode(rt) == esiOn) {
+		return &m.nested, false
+	}
+	return &m.frag, false
+}
+
+// fetchOrigin fetches a fragment of a route without a cache from its
+// origin, within the route's timeout and ctx's deadline (the fragment
+// timeout): the assembler only stops waiting at the page deadline, so the
+// fetch itself must end in time.
+func (f *fragmentFetcher) fetchOrigin(ctx context.Context, rt *Route, v *reqVars, sc *fragScratch) *esi.Fragment {
+	forwarded := f.st.forward(&sc.req, v)
+	timeout := rt.Timeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
 	}
 	sc.req.Header.SetCanonical(hdrSurrogateCap, surrogateCapVal)
-	if err := rt.Fetch(&sc.req, &sc.resp); err != nil {
-		return failedFragment(sc), true
+	if timeout <= 0 || rt.Origin.Do(&sc.req, &sc.resp, timeout) != nil {
+		return failedFragment(sc)
 	}
+	cleanResponse(&sc.resp)
 	want := esi.WantsESI(sc.resp.Header.PeekBytes(hdrSurrogateCtl), surrogateDevice)
-	return responseFragment(sc, nested, forwarded, want), true
+	return responseFragment(sc, fragmentNests(rt), forwarded, want)
 }
 
 // failedFragment is a 502 fragment: an include failure (alt, onerror,
@@ -390,6 +413,10 @@ type reqVars struct {
 	requestID []byte
 	missed    bool           // the probe met a fragment it could not serve at once
 	held      []*fragScratch // fragments to release when the assembly ends
+	// memo holds the fragments FetchNow served, by URL, so that a page
+	// assembled again off the request goroutine (slow path) reuses them
+	// rather than fetching twice (the cache applies stores asynchronously).
+	memo []memoFrag
 
 	// slow-path only: workers hand back their scratch under mu.
 	mu     sync.Mutex
@@ -401,6 +428,40 @@ func (v *reqVars) Cookie(name string) []byte { return v.req.Header.Cookie(name) 
 func (v *reqVars) Query(name string) []byte  { return v.req.URI().QueryArgs().Peek(name) }
 func (v *reqVars) RawQuery() []byte          { return v.req.URI().QueryString() }
 func (v *reqVars) Header(name string) []byte { return v.req.Header.Peek(name) }
+
+type memoFrag struct {
+	url  []byte // host + path
+	frag *esi.Fragment
+}
+
+// remember records fr as the fragment for req's URL. Called by FetchNow,
+// so only on the assembly's rendering goroutine; buffers are reused
+// across requests.
+func (v *reqVars) remember(req *esi.FragmentRequest, fr *esi.Fragment) {
+	if len(v.memo) < cap(v.memo) {
+		v.memo = v.memo[:len(v.memo)+1]
+	} else {
+		v.memo = append(v.memo, memoFrag{})
+	}
+	m := &v.memo[len(v.memo)-1]
+	m.url = append(append(m.url[:0], req.Host...), req.Path...)
+	m.frag = fr
+}
+
+// recall returns the fragment remembered for req's URL, or nil.
+func (v *reqVars) recall(req *esi.FragmentRequest) *esi.Fragment {
+	if v == nil {
+		return nil
+	}
+	for i := range v.memo {
+		u := v.memo[i].url
+		if len(u) == len(req.Host)+len(req.Path) && string(u[:len(req.Host)]) == string(req.Host) &&
+			string(u[len(req.Host):]) == string(req.Path) {
+			return v.memo[i].frag
+		}
+	}
+	return nil
+}
 
 // hold keeps sc until the assembly ends; false when it already ended.
 func (v *reqVars) hold(sc *fragScratch) bool {
@@ -441,5 +502,14 @@ func (s *esiScratch) reset() {
 	s.vars.releaseHeld()
 	s.fromCache, s.surrogate, s.done, s.entry = false, false, false, nil
 	s.vars.req, s.vars.requestID, s.vars.missed = nil, nil, false
+	for i := range s.vars.memo {
+		s.vars.memo[i].frag = nil
+	}
+	s.vars.memo = s.vars.memo[:0]
 	s.page = esi.Page{}
 }
+
+var (
+	_ esi.NowFetcher = (*fragmentFetcher)(nil)
+	_ esi.NowFetcher = probeFetcher{}
+)
