@@ -1,0 +1,119 @@
+// Command benchorigin is a deterministic shop origin for side-by-side benchmarks.
+//
+// Modes:
+//
+//	-mode origin   a small shop: /item/{id}, /esi/page, /frag/*, /buy/{id}, /static/big;
+//	               /pass/item/{id} and /limited/item/{id} serve the same item page,
+//	               for gateways whose routes forward the path unchanged (nginx
+//	               strips the prefix and asks for /item/{id}: same bytes)
+//	-mode ceiling  every path returns the exact bytes of /item/1 from memory: the
+//	               fastest a fasthttp server can answer on this machine (the "limit").
+//	-mode ceiling-reject  every path answers 429 with a tiny JSON body: the limit for
+//	               rejections.
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"log"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+var (
+	addr   = flag.String("addr", "127.0.0.1:9000", "listen address")
+	mode   = flag.String("mode", "origin", "origin or ceiling")
+	buyMS  = flag.Int("buy-ms", 2, "simulated work per /buy request, in milliseconds")
+	pageKB = flag.Int("page-kb", 8, "size of an item page in KiB")
+)
+
+func itemPage(id string) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "<!doctype html><html><head><title>Item %s</title></head><body><h1>Item %s</h1>\n", id, id)
+	line := "<p>Flash sale item description, identical bytes on every request so that peers are compared fairly.</p>\n"
+	for b.Len() < *pageKB*1024-len("</body></html>\n") {
+		b.WriteString(line)
+	}
+	b.Truncate(*pageKB*1024 - len("</body></html>\n"))
+	b.WriteString("</body></html>\n")
+	return b.Bytes()
+}
+
+const esiPage = `<!doctype html><html><head><title>ESI page</title></head><body>
+<esi:include src="/frag/header"/>
+<main><h1>Item 1</h1><p>Price: <esi:include src="/frag/price/1"/></p></main>
+<esi:include src="/frag/footer"/>
+</body></html>
+`
+
+func fragment(name string) []byte {
+	return []byte(fmt.Sprintf("<div class=%q>%s</div>", name, strings.Repeat("x", 480)))
+}
+
+func main() {
+	flag.Parse()
+	page := itemPage("1")
+	big := bytes.Repeat([]byte("0123456789abcdef"), 64*1024/16)
+	etag := `"item-1-v1"`
+
+	var handler fasthttp.RequestHandler
+	switch *mode {
+	case "ceiling":
+		handler = func(ctx *fasthttp.RequestCtx) {
+			ctx.SetContentType("text/html; charset=utf-8")
+			ctx.SetBody(page)
+		}
+	case "ceiling-reject":
+		reject := []byte(`{"error":"rate_limited","retry_after":1}`)
+		handler = func(ctx *fasthttp.RequestCtx) {
+			ctx.SetStatusCode(fasthttp.StatusTooManyRequests)
+			ctx.Response.Header.Set("Retry-After", "1")
+			ctx.SetContentType("application/json")
+			ctx.SetBody(reject)
+		}
+	case "origin":
+		handler = func(ctx *fasthttp.RequestCtx) {
+			path := string(ctx.Path())
+			h := &ctx.Response.Header
+			switch {
+			case strings.HasPrefix(path, "/item/"), strings.HasPrefix(path, "/pass/item/"),
+				strings.HasPrefix(path, "/limited/item/"):
+				h.Set("Cache-Control", "public, max-age=60")
+				h.Set("ETag", etag)
+				ctx.SetContentType("text/html; charset=utf-8")
+				ctx.SetBody(page)
+			case path == "/esi/page":
+				h.Set("Cache-Control", "public, max-age=60")
+				h.Set("Surrogate-Control", `content="ESI/1.0"`)
+				ctx.SetContentType("text/html; charset=utf-8")
+				ctx.SetBodyString(esiPage)
+			case strings.HasPrefix(path, "/frag/"):
+				h.Set("Cache-Control", "public, max-age=60")
+				ctx.SetContentType("text/html; charset=utf-8")
+				ctx.SetBody(fragment(strings.TrimPrefix(path, "/frag/")))
+			case strings.HasPrefix(path, "/buy/"):
+				h.Set("Cache-Control", "no-store")
+				time.Sleep(time.Duration(*buyMS) * time.Millisecond)
+				ctx.SetContentType("application/json")
+				ctx.SetBodyString(`{"ok":true,"item":` + strconv.Quote(strings.TrimPrefix(path, "/buy/")) + `}`)
+			case path == "/static/big":
+				h.Set("Cache-Control", "public, max-age=600")
+				ctx.SetContentType("application/octet-stream")
+				ctx.SetBody(big)
+			case path == "/healthz":
+				ctx.SetBodyString("ok")
+			default:
+				ctx.SetStatusCode(fasthttp.StatusNotFound)
+			}
+		}
+	default:
+		log.Fatalf("unknown -mode %q", *mode)
+	}
+	s := &fasthttp.Server{Handler: handler, Name: "benchorigin"}
+	log.Printf("benchorigin %s on %s", *mode, *addr)
+	log.Fatal(s.ListenAndServe(*addr))
+}
