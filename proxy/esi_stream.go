@@ -30,6 +30,7 @@ func newSlowPage(x *Exchange, buffered bool) *slowPage {
 	// The probe's fragments: reused, and released with the slow page.
 	probe := &x.esi.vars
 	p.vars.held, probe.held = probe.held, nil
+	p.vars.recalls = true
 	for _, m := range probe.memo {
 		p.vars.memo = append(p.vars.memo, memoFrag{url: bytes.Clone(m.url), frag: m.frag})
 	}

@@ -46,7 +46,12 @@ func (fr *fragmentRouter) hostAllowed(host string) bool {
 	return fr.hosts[host]
 }
 
-var viaBytes = []byte(viaToken)
+var (
+	viaBytes          = []byte(viaToken)
+	hdrViaBytes       = []byte(hdrVia)
+	hdrRequestIDBytes = []byte(hdrRequestID)
+	methodGET         = []byte(fasthttp.MethodGet)
+)
 
 // errNoRoute: a fragment URL that no route (and no unmatched origin) serves.
 var errNoRoute = errors.New("esi fragment: no route matches")
@@ -167,7 +172,7 @@ func (fr *fragmentRouter) route(req *esi.FragmentRequest, sc *fragScratch) (*Rou
 	}
 	s := fr.snap
 	var rt *Route
-	if i, res := s.table.Match(req.Host, []byte(fasthttp.MethodGet), sc.path, &sc.params); res == route.Found {
+	if i, res := s.table.Match(req.Host, methodGET, sc.path, &sc.params); res == route.Found {
 		rt = s.routes[i]
 	} else if rt = s.fallback; rt == nil {
 		return nil, errNoRoute
@@ -335,9 +340,9 @@ func (st *esiStage) forward(out *fasthttp.Request, v *reqVars) bool {
 		return false
 	}
 	in := &v.req.Header
-	out.Header.SetBytesV(hdrVia, viaBytes)
+	out.Header.SetCanonical(hdrViaBytes, viaBytes)
 	if len(v.requestID) > 0 {
-		out.Header.SetBytesV(hdrRequestID, v.requestID)
+		out.Header.SetCanonical(hdrRequestIDBytes, v.requestID)
 	}
 	sent := false
 	for _, name := range st.fwdCookies {
@@ -416,7 +421,8 @@ type reqVars struct {
 	// memo holds the fragments FetchNow served, by URL, so that a page
 	// assembled again off the request goroutine (slow path) reuses them
 	// rather than fetching twice (the cache applies stores asynchronously).
-	memo []memoFrag
+	memo    []memoFrag
+	recalls bool // a slow page: FetchNow looks in memo first
 
 	// slow-path only: workers hand back their scratch under mu.
 	mu     sync.Mutex
@@ -450,7 +456,7 @@ func (v *reqVars) remember(req *esi.FragmentRequest, fr *esi.Fragment) {
 
 // recall returns the fragment remembered for req's URL, or nil.
 func (v *reqVars) recall(req *esi.FragmentRequest) *esi.Fragment {
-	if v == nil {
+	if v == nil || !v.recalls {
 		return nil
 	}
 	for i := range v.memo {
