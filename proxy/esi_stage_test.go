@@ -27,8 +27,10 @@ func shopOrigin(slow <-chan struct{}) *countingOrigin {
 			ctx.SetBodyString(body)
 		}
 		switch string(ctx.Path()) {
-		case "/item/1", "/buffered/1":
+		case "/item/1", "/buffered/1", "/csi/1":
 			shell(`<h1>Item</h1><esi:include src="/frag/price/1"/>|<esi:include src="/frag/cart"/>`)
+		case "/buffered/2", "/failing/1":
+			shell(`<h1>Item</h1><esi:include src="/frag/missing"/>`)
 		case "/shared/1":
 			shell(`<h1>Item</h1><esi:include src="/frag/price/1"/>`)
 		case "/ssrf/1":
@@ -77,6 +79,10 @@ routes:
     origin: shop
     cache: {ttl: 1m}
     esi: {buffer: true, forward_cookies: [uid]}
+  - name: csi
+    path: /csi/{id}
+    origin: shop
+    esi: csi
   - name: price
     path: /frag/price/{id}
     origin: shop
@@ -201,9 +207,11 @@ func TestDemoItemAssembles(t *testing.T) {
 	}
 	g := newGateway(t, cfg, Options{})
 	var wg sync.WaitGroup
-	for _, uid := range []string{"alice", "bob"} {
+	// /item/1: cached shell; /item/7: the sale's uncached route (parsed per answer).
+	for _, c := range []struct{ uid, path string }{{"alice", "/item/1"}, {"bob", "/item/1"}, {"carol", "/item/7"}} {
+		uid := c.uid
 		wg.Go(func() {
-			resp := g.do(t, "GET", "/item/1", nil, "Cookie", "uid="+uid, "Host", "localhost")
+			resp := g.do(t, "GET", c.path, nil, "Cookie", "uid="+uid, "Host", "localhost")
 			body := string(resp.Body())
 			switch {
 			case resp.StatusCode() != 200:
@@ -212,10 +220,42 @@ func TestDemoItemAssembles(t *testing.T) {
 				t.Errorf("%s: ESI markup reached the client:\n%s", uid, body)
 			case !strings.Contains(body, `<span class="now">$`):
 				t.Errorf("%s: no price in the page:\n%s", uid, body)
-			case !strings.Contains(body, `data-user="`+uid+`"`):
+			case c.path == "/item/1" && !strings.Contains(body, `data-user="`+uid+`"`):
+				// (the sale's route forwards no cookies: its cart says "sign in")
 				t.Errorf("%s: not this user's cart:\n%s", uid, body)
 			}
 		})
 	}
 	wg.Wait()
+}
+
+// TestESIFailedInclude: an include that fails without alt, onerror or
+// esi:except fails the page (ESI 1.0): buffered, a 502 page; streamed, the
+// response is cut, never ended as if whole.
+func TestESIFailedInclude(t *testing.T) {
+	g, _ := esiGateway(t, nil)
+	if resp := g.get(t, "/buffered/2"); resp.StatusCode() != 502 || strings.Contains(string(resp.Body()), "<h1>Item</h1>") {
+		t.Fatalf("buffered: %d %q, want a 502 page", resp.StatusCode(), resp.Body())
+	}
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	req.SetRequestURI("http://shop.example/failing/1")
+	var resp fasthttp.Response
+	if err := g.client("203.0.113.7").DoTimeout(req, &resp, 5*time.Second); err == nil {
+		t.Fatalf("streamed: got a complete response %d %q, want the connection cut", resp.StatusCode(), resp.Body())
+	}
+	if !strings.Contains(g.metricsText(), "flashgate_esi_errors_total 2") {
+		t.Fatalf("esi errors not counted:\n%s", g.metricsText())
+	}
+}
+
+// TestESIClientSideIncludes: a csi route sends placeholders and one
+// script; nothing is fetched at the edge.
+func TestESIClientSideIncludes(t *testing.T) {
+	g, o := esiGateway(t, nil)
+	body := string(g.get(t, "/csi/1").Body())
+	if !strings.Contains(body, `data-fg-csi="/frag/price/1"`) || !strings.Contains(body, "<script") ||
+		strings.Contains(body, "<esi:") || o.count("/frag/price/1") != 0 {
+		t.Fatalf("body %q, price fetched %d times; want placeholders, a script, no edge fetch", body, o.count("/frag/price/1"))
+	}
 }
