@@ -46,6 +46,9 @@ var (
 	ccNoStore        = []byte("no-store")
 )
 
+// errTooManyIncludes: a cached shell over the route's esi.max_includes.
+var errTooManyIncludes = fmt.Errorf("esi: template over esi.max_includes: %w", esi.ErrTooManyIncludes)
+
 // esiNode is a route's `esi:` mapping (or the scalar `esi: on|off|auto|csi`).
 type esiNode struct {
 	Mode            string         `yaml:"mode"`
@@ -87,6 +90,11 @@ func decodeESI(n rules.Node) (esiNode, error) {
 		if l.v < 0 {
 			errs = append(errs, n.Errorf(l.key, "must not be negative"))
 		}
+	}
+	if en.MaxIncludes > esi.DefaultMaxIncludes {
+		// Cached shells are parsed once with the default bound, before any
+		// route is known; a route can only lower it.
+		errs = append(errs, n.Errorf("max_includes", "at most %d, got %d", esi.DefaultMaxIncludes, en.MaxIncludes))
 	}
 	for _, h := range en.ForwardHeaders {
 		if strings.EqualFold(h, "Cookie") || strings.EqualFold(h, "Authorization") {
@@ -229,6 +237,9 @@ func (st *esiStage) template(x *Exchange) (*esi.Template, error) {
 	s := &x.esi
 	if e := s.entry; e != nil {
 		m := metaOf(e)
+		if m.err == nil && st.parse.MaxIncludes > 0 && m.tpl.Includes() > st.parse.MaxIncludes {
+			return nil, errTooManyIncludes
+		}
 		return m.tpl, m.err
 	}
 	resp := &x.Ctx.Response
