@@ -259,3 +259,29 @@ func TestESIClientSideIncludes(t *testing.T) {
 		t.Fatalf("body %q, price fetched %d times; want placeholders, a script, no edge fetch", body, o.count("/frag/price/1"))
 	}
 }
+
+// TestESIModes: `esi:` as a scalar or a mapping; absent means auto; off
+// leaves the route without an ESI stage (and without Surrogate-Capability).
+func TestESIModes(t *testing.T) {
+	cfg := loadYAML(t, "127.0.0.1:1", `
+origins:
+  shop: {servers: [ORIGIN]}
+routes:
+  - {name: absent, path: /a, origin: shop}
+  - {name: on, path: /b, origin: shop, esi: on}
+  - {name: csi, path: /c, origin: shop, esi: {mode: csi}}
+  - {name: off, path: /d, origin: shop, esi: off}
+`)
+	s, err := Compile(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]esiMode{"absent": esiAuto, "on": esiOn, "csi": esiCSI} {
+		if st, ok := s.Route(name).ESI.(*esiStage); !ok || st.mode != want {
+			t.Errorf("route %s: ESI stage %#v, want mode %d", name, s.Route(name).ESI, want)
+		}
+	}
+	if s.Route("off").ESI != nil {
+		t.Errorf("route off has an ESI stage")
+	}
+}
