@@ -39,4 +39,3 @@ func TestAdmissionAllocs(t *testing.T) {
 		})
 	}
 }
-
