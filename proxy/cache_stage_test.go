@@ -281,3 +281,26 @@ routes:
 		}
 	}
 }
+
+// TestCacheSurvivesReload: a reload (here a new timeout and a new
+// max_bytes) keeps the cache and its entries; the size change is refused
+// until restart, and said so in the log.
+func TestCacheSurvivesReload(t *testing.T) {
+	o := newCountingOrigin(func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("item") })
+	addr := startOrigin(t, o.handle)
+	next := loadYAML(t, addr, "cache: {max_bytes: 64MiB}\n"+strings.Replace(cacheRules, "origin: shop\n", "origin: shop\n    timeout: 2s\n", 1))
+	g := newGateway(t, loadYAML(t, addr, cacheRules), Options{Now: newFakeClock().Now,
+		load: func(string) (*rules.Config, error) { return next, nil }})
+	before := g.env.Cache()
+	g.get(t, "/item/1")
+	if err := g.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if x := g.get(t, "/item/1").Header.Peek("X-Cache"); string(x) != "HIT" || g.env.Cache() != before || o.count("/item/1") != 1 {
+		t.Fatalf("after reload: X-Cache %q, same cache %v, origin requests %d; want HIT, true, 1",
+			x, g.env.Cache() == before, o.count("/item/1"))
+	}
+	if !strings.Contains(g.logs.String(), "take effect only at the next restart") {
+		t.Fatalf("no restart warning for cache.max_bytes; logs:\n%s", g.logs.String())
+	}
+}

@@ -105,7 +105,7 @@ func (f *fragmentFetcher) FetchNow(req *esi.FragmentRequest) (*esi.Fragment, boo
 		}
 		return nil, false
 	}
-	fr, keep := f.fetch(rt, cs, req, v, sc)
+	fr, keep := f.fetch(rt, cs, v, sc)
 	switch {
 	case !keep:
 		releaseFragScratch(sc)
@@ -129,7 +129,7 @@ func (f *fragmentFetcher) Fetch(ctx context.Context, req *esi.FragmentRequest) (
 	var fr *esi.Fragment
 	keep := true
 	if cs != nil {
-		fr, keep = f.fetch(rt, cs, req, v, sc)
+		fr, keep = f.fetch(rt, cs, v, sc)
 	} else {
 		fr = f.fetchOrigin(ctx, rt, v, sc)
 	}
@@ -198,7 +198,7 @@ func (fr *fragmentRouter) route(req *esi.FragmentRequest, sc *fragScratch) (*Rou
 // fetch gets the fragment of a caching route from the cache (one
 // coalesced origin fetch on a miss, within the route's timeout), or from
 // its origin when cs is nil. keep reports that the fragment points into sc.
-func (f *fragmentFetcher) fetch(rt *Route, cs *cacheStage, req *esi.FragmentRequest, v *reqVars, sc *fragScratch) (*esi.Fragment, bool) {
+func (f *fragmentFetcher) fetch(rt *Route, cs *cacheStage, v *reqVars, sc *fragScratch) (*esi.Fragment, bool) {
 	if cs == nil {
 		return f.fetchOrigin(context.Background(), rt, v, sc), true
 	}
