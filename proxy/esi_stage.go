@@ -122,7 +122,19 @@ type esiStage struct {
 	fwdCookies []string
 	fr         *fragmentRouter
 	errors     *metrics.Counter // failures the pipeline cannot see (streamed pages)
+	pages      [numESIPaths]*metrics.Counter
 }
+
+// How a page was assembled: flashgate_esi_pages_total{path}.
+const (
+	esiFast     = iota // every fragment ready: on the request goroutine
+	esiStreamed        // a fragment had to be fetched: streamed
+	esiBuffered        // ... and waited for (esi.buffer)
+	esiClient          // csi mode
+	numESIPaths
+)
+
+var esiPathNames = [numESIPaths]string{"fast", "streamed", "buffered", "csi"}
 
 var _ Assembler = (*esiStage)(nil)
 
@@ -151,6 +163,9 @@ func compileESI(r *rules.Route, fr *fragmentRouter, m *Metrics) (*esiStage, erro
 	st := &esiStage{mode: esiModes[orStr(en.Mode, "auto")], buffered: en.Buffer,
 		parse:      esi.ParseOptions{MaxIncludes: en.MaxIncludes},
 		fwdHeaders: en.ForwardHeaders, fwdCookies: en.ForwardCookies, fr: fr, errors: m.esiErrors}
+	for i, name := range esiPathNames {
+		st.pages[i] = m.set.GetOrCreateCounter(`flashgate_esi_pages_total{path="` + name + `"}`)
+	}
 	if st.mode == esiOff {
 		return nil, nil
 	}
@@ -214,6 +229,7 @@ func (st *esiStage) Assemble(x *Exchange) error {
 	s.page = esi.Page{Host: x.Ctx.Request.Header.Host(), Path: x.out.Header.RequestURI(), Vars: &s.vars}
 	resp.ResetBody()
 	if st.mode == esiCSI {
+		st.pages[esiClient].Inc()
 		res, err := st.a.RenderCSI(resp.BodyWriter(), tpl, &s.page, "")
 		st.cacheHeaders(x, res)
 		return err
@@ -223,6 +239,7 @@ func (st *esiStage) Assemble(x *Exchange) error {
 		resp.ResetBody()
 		return st.assembleSlow(x, tpl)
 	}
+	st.pages[esiFast].Inc()
 	if err != nil {
 		ansBadGateway.write(x.Ctx)
 		return err

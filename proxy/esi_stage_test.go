@@ -131,6 +131,11 @@ func TestESIPerUserFragments(t *testing.T) {
 	if n := o.count("/item/1"); n != 1 {
 		t.Fatalf("shell fetched %d times, want 1 (cached)", n)
 	}
+	for _, want := range []string{`flashgate_esi_pages_total{path="streamed"} 3`, `flashgate_esi_pages_total{path="buffered"} 3`} {
+		if !strings.Contains(g.metricsText(), want) {
+			t.Fatalf("metrics lack %s:\n%s", want, g.metricsText())
+		}
+	}
 }
 
 // TestESISharedPageCacheability: a page of shared fragments keeps a
@@ -145,6 +150,9 @@ func TestESISharedPageCacheability(t *testing.T) {
 		if cc := string(resp.Header.Peek("Cache-Control")); cc != "public, s-maxage=10, max-age=10" {
 			t.Fatalf("Cache-Control %q, want the shell's capped at the price's 10s", cc)
 		}
+	}
+	if want := `flashgate_esi_pages_total{path="fast"} 2`; !strings.Contains(g.metricsText(), want) {
+		t.Fatalf("metrics lack %s:\n%s", want, g.metricsText())
 	}
 }
 

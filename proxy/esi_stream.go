@@ -60,6 +60,7 @@ func (st *esiStage) assembleSlow(x *Exchange, tpl *esi.Template) error {
 	p := newSlowPage(x, st.buffered)
 	resp := &x.Ctx.Response
 	if st.buffered {
+		st.pages[esiBuffered].Inc()
 		res, err := st.a.Assemble(context.Background(), resp.BodyWriter(), tpl, &p.page)
 		p.close()
 		if err != nil {
@@ -69,6 +70,7 @@ func (st *esiStage) assembleSlow(x *Exchange, tpl *esi.Template) error {
 		st.cacheHeaders(x, res)
 		return nil
 	}
+	st.pages[esiStreamed].Inc()
 	resp.Header.SetCanonical(hdrCacheControl, ccPrivateNoStore)
 	pr, pw := io.Pipe()
 	resp.SetBodyStream(pr, -1)

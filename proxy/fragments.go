@@ -56,6 +56,20 @@ var (
 // errNoRoute: a fragment URL that no route (and no unmatched origin) serves.
 var errNoRoute = errors.New("esi fragment: no route matches")
 
+// Fragments for URLs the gateway refuses before any fetch; shared and
+// immutable. The assembler treats their status as an include failure.
+var (
+	fragNotFound = &esi.Fragment{Status: fasthttp.StatusNotFound}   // no route
+	fragBadPath  = &esi.Fragment{Status: fasthttp.StatusBadRequest} // path route.Normalize refuses
+)
+
+func refusedFragment(err error) *esi.Fragment {
+	if errors.Is(err, errNoRoute) {
+		return fragNotFound
+	}
+	return fragBadPath
+}
+
 // errNotNow is the probe's answer for a fragment that is not ready.
 var errNotNow = errors.New("esi fragment: not ready")
 
@@ -97,8 +111,12 @@ func (f *fragmentFetcher) FetchNow(req *esi.FragmentRequest) (*esi.Fragment, boo
 	}
 	sc := fragScratchPool.Get().(*fragScratch)
 	rt, err := f.st.fr.route(req, sc)
+	if err != nil {
+		releaseFragScratch(sc)
+		return refusedFragment(err), true // known now: no need to wait
+	}
 	cs, _ := routeCache(rt)
-	if err != nil || cs == nil {
+	if cs == nil {
 		releaseFragScratch(sc)
 		if v != nil {
 			v.missed = true
@@ -123,7 +141,7 @@ func (f *fragmentFetcher) Fetch(ctx context.Context, req *esi.FragmentRequest) (
 	rt, err := f.st.fr.route(req, sc)
 	if err != nil {
 		releaseFragScratch(sc)
-		return nil, err
+		return refusedFragment(err), nil
 	}
 	cs, _ := routeCache(rt)
 	var fr *esi.Fragment
