@@ -30,7 +30,11 @@ func (a *admissionStage) Admit(x *Exchange) bool {
 		v.Write(x.Ctx)
 		return false
 	}
-	x.Observe = a.chain.Observes()
+	x.filterCookies = x.filterCookies[:0]
+	for _, v := range x.Ctx.Response.Header.Cookies() {
+		x.filterCookies = append(append(x.filterCookies, v...), 0)
+	}
+	x.Observe = a.chain.Observes() || len(x.filterCookies) > 0
 	return true
 }
 
@@ -39,7 +43,16 @@ func (a *admissionStage) Admit(x *Exchange) bool {
 // (its answer, or the gateway's 502/503/504 when the origin failed),
 // Release when the cache answered without it, or a cached 2xx would count
 // as a purchase.
+//
+// It also adds back the cookies the filters set on the way in (a device
+// cookie, a queue ticket), which the answer replaced.
 func (a *admissionStage) Observe(x *Exchange) {
+	h := &x.Ctx.Response.Header
+	for rest := x.filterCookies; len(rest) > 0; {
+		i := bytes.IndexByte(rest, 0)
+		h.AddBytesKV(hdrSetCookie, rest[:i])
+		rest = rest[i+1:]
+	}
 	if answeredFromCache(x) {
 		a.chain.Release(&x.freq)
 		return
@@ -49,6 +62,7 @@ func (a *admissionStage) Observe(x *Exchange) {
 
 var (
 	hdrXCache       = []byte("X-Cache")
+	hdrSetCookie    = []byte("Set-Cookie")
 	xCacheHit       = []byte("HIT")
 	xCacheStale     = []byte("STALE")
 	hdrXForwardedPr = []byte("X-Forwarded-Proto")

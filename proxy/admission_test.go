@@ -349,3 +349,54 @@ func TestCacheHitsAreReleasedNotObserved(t *testing.T) {
 		t.Errorf("sold-out not logged; logs:\n%s", g.logs.String())
 	}
 }
+
+const deviceRules = `
+server: {trusted_proxies: [10.0.0.0/8]}
+origins:
+  shop: {servers: ["%s"]}
+routes:
+  - name: buy
+    methods: [POST]
+    path: /buy/{id}
+    origin: shop
+    filters:
+      - ratelimit:
+          rate: 100/s
+          burst: 100
+          key: {use: device, signed: {keys: ["1:base64:c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYnl0ZXM="]}}
+`
+
+// TestFilterCookiesSecureBehindTLS: a cookie a filter sets (here the
+// device cookie) reaches the client with the origin's answer, and is
+// Secure exactly when the client came over TLS: a trusted proxy says
+// X-Forwarded-Proto: https; an untrusted peer saying so is ignored.
+func TestFilterCookiesSecureBehindTLS(t *testing.T) {
+	so := startShop(t, demo.Options{Items: 3, Stock: 100})
+	g, _ := fileGateway(t, deviceRules, so.addr)
+	tests := []struct {
+		peer, proto string
+		secure      bool
+	}{
+		{"10.0.0.1", "https", true},
+		{"10.0.0.1", "https, http", true},
+		{"10.0.0.1", "http", false},
+		{"203.0.113.7", "https", false}, // not a trusted proxy
+	}
+	for i, tt := range tests {
+		r := buy(t, g.client(tt.peer), "POST", "/buy/1", fmt.Sprintf("mia%d", i),
+			"X-Forwarded-Proto", tt.proto, "X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i+1))
+		var cookie string
+		r.Header.VisitAllCookie(func(k, v []byte) {
+			if !strings.HasPrefix(string(k), "uid") && !strings.HasPrefix(string(k), "cart") {
+				cookie = string(v)
+			}
+		})
+		if r.StatusCode() != 200 || cookie == "" {
+			t.Errorf("%s %q: %d, device cookie %q: want 200 with the gateway's cookie", tt.peer, tt.proto, r.StatusCode(), cookie)
+			continue
+		}
+		if got := strings.Contains(strings.ToLower(cookie), "secure"); got != tt.secure {
+			t.Errorf("%s %q: cookie %q, Secure = %v, want %v", tt.peer, tt.proto, cookie, got, tt.secure)
+		}
+	}
+}

@@ -39,6 +39,10 @@ type Exchange struct {
 	out         fasthttp.Request
 	esi         esiScratch      // shared by the cache and ESI stages (fragments.go)
 	freq        filters.Request // the admission filters' view, see admission.go
+	// filterCookies holds the Set-Cookie values filters added to an
+	// admitted request's response, NUL-separated: the origin's answer
+	// replaces the response, so they are added back over it (admission.go).
+	filterCookies []byte
 }
 
 // Outbound returns the request that is sent to the origin: built from the
@@ -66,5 +70,6 @@ func releaseExchange(x *Exchange) {
 	x.out.Reset()
 	x.esi.reset()
 	x.freq.Reset()
+	x.filterCookies = x.filterCookies[:0]
 	exchangePool.Put(x)
 }
