@@ -186,6 +186,17 @@ func TestAdmissionStateSurvivesReload(t *testing.T) {
 	if r := buy(t, c, "POST", "/buy/1", "judy"); r.StatusCode() != 200 {
 		t.Errorf("a new buyer after the reload: %d %s, want 200", r.StatusCode(), r.Body())
 	}
+
+	// A broken filter is a positioned error; the rules and state in force
+	// keep serving.
+	writeRules(t, path, strings.Replace(fmt.Sprintf(bypassRules, so.addr), "ratelimit: {rate: 1/m", "ratelimit: {rate: 1/m, brust: 3", 1))
+	err := g.Reload()
+	if err == nil || !strings.Contains(err.Error(), "gateway.yaml:") || !strings.Contains(err.Error(), "brust") {
+		t.Fatalf("Reload of a misspelt filter key: %v, want a positioned error naming brust", err)
+	}
+	if r := buy(t, c, "POST", "/buy/1", "frank"); string(r.Header.Peek("X-Flashgate-Filter")) != "ratelimit" {
+		t.Errorf("after a rejected reload frank is no longer limited: %d", r.StatusCode())
+	}
 }
 
 const pageRules = `
