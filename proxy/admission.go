@@ -130,10 +130,13 @@ func serveAdmissionPage(x *Exchange) bool {
 
 // compileAdmission compiles the filters of every route of cfg into its
 // Admission stage, in the Env's filters.Env, reporting every error. It
-// returns nil, nil when no route has filters. The caller commits with
-// commitAdmission only if the whole snapshot compiled.
+// returns nil, nil when no route has filters and none ever had (so a
+// gateway without filters allocates no store). The caller commits with
+// commitAdmission only if the whole snapshot compiled; a config that drops
+// every filter is still committed, so the state of the dropped filters is
+// released and SetStock no longer finds their routes.
 func (s *Snapshot) compileAdmission(cfg *rules.Config, env *Env) (*admissionCompile, error) {
-	if !anyFilters(cfg) && cfg.Admission.IsZero() {
+	if !anyFilters(cfg) && cfg.Admission.IsZero() && env.admissionFilters() == nil {
 		return nil, nil
 	}
 	ac, err := env.beginAdmission(cfg.Admission)

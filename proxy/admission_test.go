@@ -411,3 +411,25 @@ func TestFilterCookiesSecureBehindTLS(t *testing.T) {
 		}
 	}
 }
+
+// TestDroppingAllFilters: a reload that removes every filter releases
+// their state: the stock gate's route is no longer known to SetStock, and
+// purchases go straight to the shop.
+func TestDroppingAllFilters(t *testing.T) {
+	so := startShop(t, demo.Options{Items: 3, Stock: 100})
+	g, path := fileGateway(t, bypassRules, so.addr)
+	if err := g.SetStock("buy", "1", 0); err != nil {
+		t.Fatalf("SetStock: %v", err)
+	}
+	text := fmt.Sprintf(bypassRules, so.addr)
+	writeRules(t, path, text[:strings.Index(text, "    filters:")])
+	if err := g.Reload(); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	if err := g.SetStock("buy", "1", 5); err == nil {
+		t.Error("SetStock on a route whose stock filter was removed: no error")
+	}
+	if r := buy(t, g.client("203.0.113.7"), "POST", "/buy/1", "nick"); r.StatusCode() != 200 {
+		t.Errorf("purchase without filters: %d %s, want the shop's 200", r.StatusCode(), r.Body())
+	}
+}
