@@ -10,8 +10,11 @@
 # cannot outrun one server core on tiny responses (rejections), and every server looks alike.
 # With -r N the whole list runs N times interleaved; the table gives medians, and each ratio is
 # the median of the per-round ratios (both sides measured minutes apart at most).
-# scenarios: ceiling ceiling-reject origin nginx-hit varnish-hit nginx-pass nginx-reject varnish-esi
-#            fg-hit fg-pass fg-reject fg-esi            (fg-* need FLASHGATE_CMD)
+# scenarios: ceiling ceiling-reject ceiling-esi origin nginx-hit varnish-hit nginx-pass nginx-reject
+#            varnish-esi fg-hit fg-pass fg-reject fg-esi
+# Ratios are to the ceiling of the same kind of answer: ceiling-reject for *-reject rows,
+# ceiling-esi (the assembled page's bytes, bare fasthttp) for *-esi rows when it ran, else
+# ceiling (the 8 KiB item page, bare fasthttp).
 #
 # Run it from anywhere; without scenarios it runs every peer and every fg-* row.
 # FLASHGATE_CMD: a command that starts flashgate in the foreground, with @PORT@ and @ORIGIN@
@@ -31,7 +34,7 @@ while getopts "d:c:r:p:o:" o; do case $o in d) D=$OPTARG;; c) C=$OPTARG;; r) R=$
 pipe=(); [ "$P" -gt 0 ] && pipe=(-s "$here/peers/pipeline.lua") && export PIPELINE=$P
 shift $((OPTIND-1))
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(ceiling ceiling-reject origin nginx-hit varnish-hit nginx-pass nginx-reject varnish-esi
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(ceiling ceiling-reject ceiling-esi origin nginx-hit varnish-hit nginx-pass nginx-reject varnish-esi
                                          fg-hit fg-pass fg-reject fg-esi)
 FLASHGATE_CMD=${FLASHGATE_CMD:-"$here/flashgate.sh @PORT@ @ORIGIN@"}
 
@@ -56,23 +59,39 @@ case " ${scenarios[*]} " in *" fg-"*)
   case $FLASHGATE_CMD in *flashgate.sh*) "$here/flashgate.sh" build ;; esac ;;   # not on the clock of wait_port
 esac
 OPORT=$(free_port); ORIGIN=127.0.0.1:$OPORT
-taskset -c 1 "$work/benchorigin" -addr "$ORIGIN" -mode origin 2>"$work/origin.log" & pids+=($!); wait_port "$OPORT"
+taskset -c 1 "$work/benchorigin" -addr "$ORIGIN" -mode origin 2>"$work/origin.log" & OPID=$!; pids+=($OPID); wait_port "$OPORT"
+
+# cpu_ticks PID: user+system CPU ticks of PID and all its descendants (nginx and Varnish
+# serve from child processes). Server CPU per request is steadier than req/s on a shared
+# machine: a neighbour's load steals time from the server but hardly changes its cost.
+CLK_TCK=$(getconf CLK_TCK)
+cpu_ticks() {
+  local total=0 p
+  for p in $1 $(pgrep -P "$1" 2>/dev/null || true); do
+    [ "$p" = "$1" ] || { total=$((total + $(cpu_ticks "$p"))); continue; }
+    total=$((total + $(awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
 
 # wrk latency ("698.00us", "1.21ms", "1.02s") → milliseconds, so rounds have medians.
 to_ms() { awk '{v=$1+0; if ($1 ~ /us$/) v/=1000; else if ($1 ~ /ms$/) v=v; else if ($1 ~ /s$/) v*=1000; printf "%.2f\n", v}'; }
 
-# wrk → "rps p50-ms p99-ms non2xx"
+# load URL PID → "rps p50-ms p99-ms non2xx cpu-us/req" (cpu of PID's process tree)
 load() {
-  local url=$1
+  local url=$1 pid=$2 t0 t1 n
   timeout 30 taskset -c 0 wrk -t1 -c"$C" -d2s "${pipe[@]}" "$url" >/dev/null 2>&1 || true          # warm-up
   probe "$url"
+  t0=$(cpu_ticks "$pid")
   timeout $((D + 30)) taskset -c 0 wrk -t1 -c"$C" -d"${D}s" --latency "${pipe[@]}" "$url" >"$work/wrk.out" 2>&1 || true
   local rps p50 p99 non2xx
   rps=$(awk '/^Requests\/sec/{print $2}' "$work/wrk.out")
   p50=$(awk '$1=="50%"{print $2}' "$work/wrk.out" | to_ms)
   p99=$(awk '$1=="99%"{print $2}' "$work/wrk.out" | to_ms)
   non2xx=$(awk '/Non-2xx/{print $NF}' "$work/wrk.out"); non2xx=${non2xx:-0}
-  echo "$rps $p50 $p99 $non2xx"
+  t1=$(cpu_ticks "$pid")
+  n=$(awk '/requests in/{print $1}' "$work/wrk.out")
+  echo "$rps $p50 $p99 $non2xx $(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v n="${n:-0}" 'BEGIN{ if (n > 0) printf "%.2f", t * 1e6 / hz / n; else print "-" }')"
 }
 
 start_nginx() {
@@ -108,7 +127,7 @@ run() {
   else
     port=$(free_port)
     case $starter in
-      ceiling|ceiling-reject) taskset -c 1 "$work/benchorigin" -addr "127.0.0.1:$port" -mode "$starter" 2>/dev/null & spid=$! ;;
+      ceiling|ceiling-reject|ceiling-esi) taskset -c 1 "$work/benchorigin" -addr "127.0.0.1:$port" -mode "$starter" 2>/dev/null & spid=$! ;;
       nginx) start_nginx "$port" ;;
       varnish) start_varnish "$port" ;;
       fg) start_fg "$port" ;;
@@ -116,7 +135,7 @@ run() {
     pid=$spid
     pids+=("$pid"); wait_port "$port"
   fi
-  load "http://127.0.0.1:$port$path" >"$work/row"; row[$name]=$(cat "$work/row")
+  load "http://127.0.0.1:$port$path" "${pid:-$OPID}" >"$work/row"; row[$name]=$(cat "$work/row")
   [ -n "$pid" ] && stop "$pid"
   printf '%-14s %s\n' "$name" "${row[$name]}" >&2
 }
@@ -128,6 +147,7 @@ for s in "${scenarios[@]}"; do
   case $s in
     ceiling)      run ceiling ceiling /item/1 ;;
     ceiling-reject) run ceiling-reject ceiling-reject /limited/item/1 ;;
+    ceiling-esi)  run ceiling-esi ceiling-esi /esi/page ;;
     origin)       run origin origin /item/1 ;;
     nginx-hit)    run nginx-hit nginx /item/1 ;;
     varnish-hit)  run varnish-hit varnish /item/1 ;;
@@ -145,21 +165,29 @@ done
 done
 
 # the reference row for ratios: the ceiling of the same kind of response
-ref_of() { case $1 in *reject*) echo ceiling-reject;; *) echo ceiling;; esac; }
+has() { case " ${scenarios[*]} " in *" $1 "*) return 0;; esac; return 1; }
+ref_of() {
+  case $1 in
+    *reject*) echo ceiling-reject ;;
+    *esi*) if has ceiling-esi; then echo ceiling-esi; else echo ceiling; fi ;;
+    *) echo ceiling ;;
+  esac
+}
 {
-  echo "| scenario | req/s (median of $R) | p50 ms | p99 ms | non-2xx | vs its ceiling (median ratio) |"
-  echo "|---|---|---|---|---|---|"
+  echo "| scenario | req/s (median of $R) | p50 ms | p99 ms | non-2xx | vs its ceiling (median ratio) | server CPU µs/req | CPU ratio (ceiling µs / row µs) |"
+  echo "|---|---|---|---|---|---|---|---|"
   for s in "${scenarios[@]}"; do
-    rps=""; p50=""; p99=""; n=""; ratios=""
+    rps=""; p50=""; p99=""; n=""; ratios=""; cpus=""; cratios=""
     ref=$(ref_of "$s")
     for round in $(seq 1 "$R"); do
-      read -r a b c d <<<"${all[$s:$round]}"
-      rps+="$a "; p50+="$b "; p99+="$c "; n+="$d "
+      read -r a b c d e <<<"${all[$s:$round]}"
+      rps+="$a "; p50+="$b "; p99+="$c "; n+="$d "; cpus+="${e/-/} "
       if [ -n "${all[$ref:$round]:-}" ]; then
         r=$(awk -v x="$a" -v y="$(echo "${all[$ref:$round]}" | awk '{print $1}')" 'BEGIN{printf "%.3f", x/y}'); ratios+="$r "
+        r=$(awk -v x="$e" -v y="$(echo "${all[$ref:$round]}" | awk '{print $5}')" 'BEGIN{ if (x > 0 && y > 0) printf "%.3f", y/x }'); cratios+="$r "
       fi
     done
-    echo "| $s | $(echo "$rps" | median) | $(echo "$p50" | median) | $(echo "$p99" | median) | $(echo "$n" | median) | $(echo "$ratios" | median) |"
+    echo "| $s | $(echo "$rps" | median) | $(echo "$p50" | median) | $(echo "$p99" | median) | $(echo "$n" | median) | $(echo "$ratios" | median) | $(echo "$cpus" | median) | $(echo "$cratios" | median) |"
   done
   echo
   echo "wrk -t1 -c$C -d${D}s$([ "$P" -gt 0 ] && echo " pipelined x$P") on CPU 0; servers and origin on CPU 1; $R round(s); $(date -u +%F) $(nginx -v 2>&1 | tr -d '\n'); $(varnishd -V 2>&1 | head -1)"

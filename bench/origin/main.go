@@ -10,6 +10,9 @@
 //	               fastest a fasthttp server can answer on this machine (the "limit").
 //	-mode ceiling-reject  every path answers 429 with a tiny JSON body: the limit for
 //	               rejections.
+//	-mode ceiling-esi  every path returns the exact bytes of /esi/page once assembled
+//	               (its includes replaced by the fragments): the limit for a page of
+//	               that size, against which ESI assembly is measured.
 package main
 
 import (
@@ -26,7 +29,7 @@ import (
 
 var (
 	addr   = flag.String("addr", "127.0.0.1:9000", "listen address")
-	mode   = flag.String("mode", "origin", "origin or ceiling")
+	mode   = flag.String("mode", "origin", "origin, ceiling, ceiling-reject or ceiling-esi")
 	buyMS  = flag.Int("buy-ms", 2, "simulated work per /buy request, in milliseconds")
 	pageKB = flag.Int("page-kb", 8, "size of an item page in KiB")
 )
@@ -54,6 +57,16 @@ func fragment(name string) []byte {
 	return []byte(fmt.Sprintf("<div class=%q>%s</div>", name, strings.Repeat("x", 480)))
 }
 
+// assembledESIPage is esiPage with each include replaced by its fragment,
+// byte for byte what an ESI processor sends for /esi/page.
+func assembledESIPage() []byte {
+	page := esiPage
+	for _, name := range []string{"header", "price/1", "footer"} {
+		page = strings.Replace(page, `<esi:include src="/frag/`+name+`"/>`, string(fragment(name)), 1)
+	}
+	return []byte(page)
+}
+
 func main() {
 	flag.Parse()
 	page := itemPage("1")
@@ -66,6 +79,12 @@ func main() {
 		handler = func(ctx *fasthttp.RequestCtx) {
 			ctx.SetContentType("text/html; charset=utf-8")
 			ctx.SetBody(page)
+		}
+	case "ceiling-esi":
+		assembled := assembledESIPage()
+		handler = func(ctx *fasthttp.RequestCtx) {
+			ctx.SetContentType("text/html; charset=utf-8")
+			ctx.SetBody(assembled)
 		}
 	case "ceiling-reject":
 		reject := []byte(`{"error":"rate_limited","retry_after":1}`)
