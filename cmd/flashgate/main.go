@@ -98,12 +98,14 @@ func serve(path string, cfg *rules.Config, withDemo bool, log *slog.Logger, stdo
 	if err != nil {
 		return fmt.Errorf("server.listen %q: %w", cfg.Server.Listen, err)
 	}
+	// Watch before announcing: an edit made as soon as the address is
+	// printed must not slip between the first load and the watch.
+	stop := watchRules(srv, cfg, log)
+	defer stop()
+
 	fmt.Fprintf(stdout, "flashgate           http://%s/  (rules: %s)\n", ln.Addr(), path)
 	fmt.Fprintf(stdout, "  try               http://%s/item/1\n", ln.Addr())
 	fmt.Fprintf(stdout, "  server clock      http://%s/_flashgate/time\n", ln.Addr())
-
-	stop := watchRules(srv, cfg, log)
-	defer stop()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -150,6 +152,9 @@ func watchRules(srv *proxy.Server, cfg *rules.Config, log *slog.Logger) (stop fu
 	if w != nil {
 		changes = w.Changes()
 	}
+	// An edit saved between the first load and the start of the watch sent
+	// no event: look once now (a no-op when the files are unchanged).
+	_ = srv.Reload()
 	done := make(chan struct{})
 	go func() {
 		for {
