@@ -100,10 +100,13 @@ func releaseFragScratch(sc *fragScratch) {
 // its origin, with the cookies and headers the page route forwards.
 type fragmentFetcher struct{ st *esiStage }
 
-// FetchNow serves fragments of caching routes on the request goroutine:
-// a hit costs no goroutine, timer or allocation; a miss is filled by one
-// coalesced fetch within the fragment route's timeout. Fragments of
-// routes without a cache are left to Fetch (in parallel, with timeouts).
+// FetchNow serves a fragment on the page's goroutine only when it is
+// ready: a fresh cache hit (cache.Peek, which never fetches, waits or
+// allocates) or a URL refused before any fetch. Everything else (a miss,
+// a stale entry, a per-user fragment the cache passes through, a route
+// without a cache) is left to Fetch, which the assembler runs on its
+// workers, in parallel and each within esi.fragment_timeout: the page
+// never queues behind one origin fetch after another.
 func (f *fragmentFetcher) FetchNow(req *esi.FragmentRequest) (*esi.Fragment, bool) {
 	v, _ := req.Vars.(*reqVars)
 	if fr := v.recall(req); fr != nil {
@@ -115,26 +118,42 @@ func (f *fragmentFetcher) FetchNow(req *esi.FragmentRequest) (*esi.Fragment, boo
 		releaseFragScratch(sc)
 		return refusedFragment(err), true // known now: no need to wait
 	}
-	cs, _ := routeCache(rt)
-	if cs == nil {
+	fr, keep := f.peek(rt, v, sc)
+	switch {
+	case fr == nil:
 		releaseFragScratch(sc)
 		if v != nil {
 			v.missed = true
 		}
 		return nil, false
-	}
-	fr, keep := f.fetch(rt, cs, v, sc)
-	switch {
 	case !keep:
 		releaseFragScratch(sc)
 	case v == nil || !v.hold(sc):
 		return nil, false // the page ended; cannot happen on the renderer's own goroutine
 	}
-	v.remember(req, fr)
+	if v != nil {
+		v.remember(req, fr)
+	}
 	return fr, true
 }
 
-// Fetch runs the fragment's route on a worker goroutine.
+// peek returns the fragment of a caching route when the cache holds it
+// fresh for this request, nil otherwise. keep reports that it points into sc.
+func (f *fragmentFetcher) peek(rt *Route, v *reqVars, sc *fragScratch) (*esi.Fragment, bool) {
+	cs, _ := routeCache(rt)
+	if cs == nil {
+		return nil, false
+	}
+	forwarded := f.st.forward(&sc.req, v)
+	res, ok := cs.c.Peek(&sc.req, cs.policy)
+	if !ok {
+		return nil, false
+	}
+	return storedFragment(rt, res.Entry, sc, forwarded)
+}
+
+// Fetch runs the fragment's route on a worker goroutine and returns by
+// ctx's deadline (esi.fragment_timeout, capped by the page's) at the latest.
 func (f *fragmentFetcher) Fetch(ctx context.Context, req *esi.FragmentRequest) (*esi.Fragment, error) {
 	v, _ := req.Vars.(*reqVars)
 	sc := fragScratchPool.Get().(*fragScratch)
@@ -143,23 +162,43 @@ func (f *fragmentFetcher) Fetch(ctx context.Context, req *esi.FragmentRequest) (
 		releaseFragScratch(sc)
 		return refusedFragment(err), nil
 	}
-	cs, _ := routeCache(rt)
-	var fr *esi.Fragment
-	keep := true
-	if cs != nil {
-		fr, keep = f.fetch(rt, cs, v, sc)
-	} else {
-		fr = f.fetchOrigin(ctx, rt, v, sc)
+	if cs, _ := routeCache(rt); cs != nil {
+		return f.fetchCached(ctx, rt, cs, v, sc)
 	}
-	if !keep {
-		releaseFragScratch(sc)
-		return fr, nil
-	}
+	fr := f.fetchOrigin(ctx, rt, v, sc)
 	if v == nil || !v.hold(sc) || ctx.Err() != nil {
 		// The page gave up on this fragment; nobody will read it.
 		return nil, context.Cause(ctx)
 	}
 	return fr, nil
+}
+
+// fetchCached runs the cache's Do for a fragment of a caching route on a
+// goroutine of its own and waits for it until ctx ends. The fill itself
+// keeps the route's timeout: a fragment that missed its page still lands
+// in the cache for the next one (and for the requests coalesced on it),
+// which is what stops a slow fragment from failing every page in turn.
+// The goroutine owns sc from here on; it lives at most the route's
+// timeout (or coalesce_timeout when it waits on another request's fetch).
+func (f *fragmentFetcher) fetchCached(ctx context.Context, rt *Route, cs *cacheStage, v *reqVars, sc *fragScratch) (*esi.Fragment, error) {
+	forwarded := f.st.forward(&sc.req, v) // reads the page request: before the handoff
+	done := make(chan *esi.Fragment, 1)   // buffered: the goroutine never blocks on a gone worker
+	go func() {
+		fr, keep := cachedFragment(rt, cs, sc, forwarded)
+		switch {
+		case !keep:
+			releaseFragScratch(sc)
+		case v == nil || !v.hold(sc):
+			fr = nil // the page ended: hold released sc
+		}
+		done <- fr
+	}()
+	select {
+	case fr := <-done:
+		return fr, nil
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
 }
 
 // probeFetcher is fragmentFetcher that never waits: what FetchNow cannot
@@ -213,26 +252,29 @@ func (fr *fragmentRouter) route(req *esi.FragmentRequest, sc *fragScratch) (*Rou
 	return rt, nil
 }
 
-// fetch gets the fragment of a caching route from the cache (one
-// coalesced origin fetch on a miss, within the route's timeout), or from
-// its origin when cs is nil. keep reports that the fragment points into sc.
-func (f *fragmentFetcher) fetch(rt *Route, cs *cacheStage, v *reqVars, sc *fragScratch) (*esi.Fragment, bool) {
-	if cs == nil {
-		return f.fetchOrigin(context.Background(), rt, v, sc), true
-	}
-	forwarded := f.st.forward(&sc.req, v)
-	nested := fragmentNests(rt)
+// cachedFragment gets the fragment of a caching route from the cache: a
+// hit, or one coalesced origin fetch within the route's timeout. keep
+// reports that the fragment points into sc.
+func cachedFragment(rt *Route, cs *cacheStage, sc *fragScratch, forwarded bool) (*esi.Fragment, bool) {
 	res, err := cs.c.Do(&sc.req, &sc.resp, cs.policy, &sc.params, cache.Fetch(rt.fetch))
-	switch e := res.Entry; {
+	switch {
 	case err != nil:
 		return failedFragment(sc), true
-	case e == nil: // passed through: the origin's answer is in sc.resp
-		return responseFragment(sc, nested, forwarded, res.ESI), true
-	case metaOf(e) == nil:
-		return entryFragment(sc, e, forwarded), true
+	case res.Entry == nil: // passed through: the origin's answer is in sc.resp
+		return responseFragment(sc, fragmentNests(rt), forwarded, res.ESI), true
 	}
-	m := metaOf(res.Entry)
-	if nested && m.nested.Template != nil && (res.Entry.SurrogateESI() || fragmentMode(rt) == esiOn) {
+	return storedFragment(rt, res.Entry, sc, forwarded)
+}
+
+// storedFragment is a cache entry as a fragment: the entry's own (shared,
+// immutable) fragment, with its template when rt nests ESI; keep reports
+// that it points into sc instead (an entry without metadata).
+func storedFragment(rt *Route, e *cache.Entry, sc *fragScratch, forwarded bool) (*esi.Fragment, bool) {
+	m := metaOf(e)
+	switch {
+	case m == nil:
+		return entryFragment(sc, e, forwarded), true
+	case fragmentNests(rt) && m.nested.Template != nil && (e.SurrogateESI() || fragmentMode(rt) == esiOn):
 		return &m.nested, false
 	}
 	return &m.frag, false

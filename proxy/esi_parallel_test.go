@@ -1,0 +1,195 @@
+package proxy
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// blockingOrigin serves a cached ESI shell whose fragments block at the
+// origin: /cf/a and /cf/b until release is closed, /cf/never until the
+// test ends. It reports each fragment request on arrived and counts the
+// requests in flight.
+type blockingOrigin struct {
+	*countingOrigin
+	arrived  chan string
+	release  chan struct{}
+	never    chan struct{}
+	inflight atomic.Int32
+}
+
+const parallelShell = `HEAD|<esi:include src="/cf/a"/>|<esi:include src="/cf/b"/>|<esi:include src="/cf/never" alt="/cf/alt"/>|TAIL`
+
+func newBlockingOrigin() *blockingOrigin {
+	o := &blockingOrigin{arrived: make(chan string, 16), release: make(chan struct{}), never: make(chan struct{})}
+	o.countingOrigin = newCountingOrigin(func(ctx *fasthttp.RequestCtx) {
+		h := &ctx.Response.Header
+		h.Set("Cache-Control", "public, s-maxage=60")
+		var wait chan struct{}
+		switch p := string(ctx.Path()); p {
+		case "/sp/1":
+			h.Set("Surrogate-Control", `content="ESI/1.0"`)
+			ctx.SetBodyString(parallelShell)
+			return
+		case "/cf/alt":
+			ctx.SetBodyString("ALT")
+			return
+		case "/cf/a", "/cf/b":
+			wait = o.release
+		case "/cf/never":
+			wait = o.never
+		default:
+			ctx.SetStatusCode(fasthttp.StatusNotFound)
+			return
+		}
+		o.inflight.Add(1)
+		defer o.inflight.Add(-1)
+		o.arrived <- string(ctx.Path())
+		<-wait
+		ctx.SetBodyString(strings.ToUpper(strings.TrimPrefix(string(ctx.Path()), "/cf/")))
+	})
+	return o
+}
+
+const parallelRules = `
+origins:
+  shop:
+    servers: [ORIGIN]
+routes:
+  - name: page
+    path: /sp/{id}
+    origin: shop
+    cache: {ttl: 1m}
+    esi: {fragment_timeout: 300ms, page_timeout: 5s}
+  - name: frag
+    path: /cf/{name}
+    origin: shop
+    timeout: 10s
+    cache: {ttl: 1m}
+`
+
+// streamed is a page read by a streaming client: chunks as they arrive,
+// then the whole body or the read error.
+type streamed struct {
+	chunks chan []byte
+	done   chan error
+	mu     sync.Mutex
+	body   bytes.Buffer
+}
+
+func getStreamed(t *testing.T, g *gateway, uri string) (*fasthttp.Response, *streamed) {
+	t.Helper()
+	c := g.client("203.0.113.7")
+	c.StreamResponseBody = true
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	req.SetRequestURI(uri)
+	req.Header.SetHost("shop.example")
+	resp := &fasthttp.Response{}
+	if err := c.DoTimeout(req, resp, 10*time.Second); err != nil {
+		t.Fatalf("GET %s: %v", uri, err)
+	}
+	s := &streamed{chunks: make(chan []byte, 64), done: make(chan error, 1)}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := resp.BodyStream().Read(buf)
+			if n > 0 {
+				s.mu.Lock()
+				s.body.Write(buf[:n])
+				s.mu.Unlock()
+				s.chunks <- bytes.Clone(buf[:n])
+			}
+			if err != nil {
+				if err == io.EOF {
+					err = nil
+				}
+				s.done <- err
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { resp.CloseBodyStream() }) //nolint:errcheck // test cleanup
+	return resp, s
+}
+
+func (s *streamed) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.body.String()
+}
+
+// within fails the test unless ch yields within d (a guard against a
+// hang, never a wait for something to happen by itself).
+func within[T any](t *testing.T, ch <-chan T, d time.Duration, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(d):
+		t.Fatalf("%s: nothing after %v", what, d)
+		panic("unreachable")
+	}
+}
+
+// TestESIFragmentsMissInParallel: three fragments of cached routes that
+// all miss are fetched at the same time (all three are held at the origin
+// together), the shell's head leaves while they are held, and the one that
+// never answers ends at fragment_timeout (300ms): its alt is used and the
+// page ends long before page_timeout (5s). A second page reuses the two
+// fills and joins the still running fetch of the third instead of asking
+// the origin again.
+func TestESIFragmentsMissInParallel(t *testing.T) {
+	o := newBlockingOrigin()
+	addr := startOrigin(t, o.handle)
+	t.Cleanup(func() { close(o.never) }) // runs before the origin shuts down
+	g := cachedGateway(t, loadYAML(t, addr, parallelRules), newFakeClock())
+
+	start := time.Now()
+	resp, page := getStreamed(t, g, "/sp/1")
+	seen := map[string]bool{}
+	for range 3 {
+		seen[within(t, o.arrived, 5*time.Second, "fragment fetches in flight together")] = true
+	}
+	if n := o.inflight.Load(); n != 3 || !seen["/cf/a"] || !seen["/cf/b"] || !seen["/cf/never"] {
+		t.Fatalf("origin holds %d fragment requests (%v), want /cf/a, /cf/b and /cf/never at once", n, seen)
+	}
+	if head := within(t, page.chunks, 5*time.Second, "the shell's head"); !bytes.HasPrefix(head, []byte("HEAD|")) {
+		t.Fatalf("first bytes %q, want the shell's head before any fragment", head)
+	}
+	close(o.release)
+	if err := within(t, page.done, 10*time.Second, "the page's end"); err != nil {
+		t.Fatalf("page cut: %v (body so far %q)", err, page.String())
+	}
+	elapsed := time.Since(start)
+	if got, want := page.String(), "HEAD|A|B|ALT|TAIL"; got != want {
+		t.Fatalf("body %q, want %q (the fragment that never answered replaced by its alt)", got, want)
+	}
+	if cc := string(resp.Header.Peek("Cache-Control")); cc != "private, no-store" {
+		t.Fatalf("streamed page Cache-Control %q, want private, no-store", cc)
+	}
+	if elapsed >= 5*time.Second || o.inflight.Load() != 1 {
+		t.Fatalf("page took %v with %d origin requests still held; want it ended by the fragment timeout, /cf/never still held",
+			elapsed, o.inflight.Load())
+	}
+	g.env.Cache().Wait()
+
+	_, page2 := getStreamed(t, g, "/sp/1")
+	if err := within(t, page2.done, 10*time.Second, "the second page's end"); err != nil {
+		t.Fatalf("second page cut: %v", err)
+	}
+	if got, want := page2.String(), "HEAD|A|B|ALT|TAIL"; got != want {
+		t.Fatalf("second page %q, want %q", got, want)
+	}
+	for path, want := range map[string]int{"/sp/1": 1, "/cf/a": 1, "/cf/b": 1, "/cf/never": 1, "/cf/alt": 1} {
+		if n := o.count(path); n != want {
+			t.Fatalf("origin asked for %s %d times, want %d (fills cached, the held fetch shared)", path, n, want)
+		}
+	}
+}
