@@ -2,6 +2,7 @@ package filters
 
 import (
 	"crypto/rand"
+	"strings"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -14,24 +15,31 @@ import (
 // queueSpec is the "queue" filter's spec (a virtual waiting room):
 //
 //   - queue:
-//     admit_rate: 50/s         # admissions per second (admit_rate and/or max_active)
-//     max_active: 500          # sessions at once
-//     session: 10m             # how long an admitted client may use the route (default 10m)
-//     max_length: 100000       # places in line; beyond it arrivals get 503 queue_full (default 100000)
-//     start: 2026-11-25T12:00:00Z  # optional: arrivals before it are shuffled at the start
-//     hold: 5m                 # a place is kept this long after its last poll (>= 5m, default 5m)
-//     claim: 2m                # an admitted client must come back within this (default 2m)
+//     mode: wait               # wait (default): hand out places and show the waiting page |
+//     # require: only check the pass of the group's waiting room (a POST buy route)
+//     group: singles-day       # routes naming one group share one room and its passes
+//     admit_rate: 50/s         # wait: admissions per second (admit_rate and/or max_active)
+//     max_active: 500          # wait: sessions at once
+//     session: 10m             # wait: how long an admitted client may use the routes (default 10m)
+//     max_length: 100000       # wait: places in line; beyond it 503 queue_full (default 100000)
+//     start: 2026-11-25T12:00:00Z  # wait, optional: arrivals before it are shuffled at the start
+//     hold: 5m                 # wait: a place is kept this long after its last poll (>= 5m, default 5m)
+//     claim: 2m                # wait: an admitted client must come back within this (default 2m)
+//     wait_url: /item/7        # require: the page where the line is, named by the refusal
 //     revoke_on: [200, 201]    # origin statuses on this route that end the session (a purchase)
 //     key: cookie:uid          # who "the client" is (see IdentitySpec; default ip)
 //
 // A request with a valid pass (cookie fg_queue_pass, or header
-// X-Flashgate-Queue for apps) goes on. Any other request takes (or keeps)
-// its place: it gets a ticket (cookie fg_queue_ticket, header
+// X-Flashgate-Queue for apps) goes on. In wait mode any other request takes
+// (or keeps) its place: it gets a ticket (cookie fg_queue_ticket, header
 // X-Flashgate-Ticket) and 503 queued with its position; the page refreshes
-// itself and polls /_flashgate/queue/<route>/status. When its turn comes the
-// next request or poll receives the pass. Tickets and passes are bound to
-// the client identity, so copies do not work. The fairness rule is on
-// waitingRoom.
+// itself and polls /_flashgate/queue/<group or route>/status. When its turn
+// comes the next request or poll receives the pass. In require mode a
+// request without a pass is refused (403 queue_required, naming wait_url)
+// and never queued: a purchase is a POST, which a waiting page cannot
+// replay, and a bot posting to the buy URL must not skip the line. Tickets
+// and passes are bound to the client identity, so copies do not work. The
+// fairness rule is on waitingRoom.
 type queueSpec struct {
 	AdmitRate rules.Rate     `yaml:"admit_rate"`
 	MaxActive int            `yaml:"max_active"`
@@ -42,6 +50,9 @@ type queueSpec struct {
 	Claim     rules.Duration `yaml:"claim"`
 	RevokeOn  []int          `yaml:"revoke_on"`
 	Key       rules.Node     `yaml:"key"`
+	Mode      string         `yaml:"mode"`
+	Group     string         `yaml:"group"`
+	WaitURL   string         `yaml:"wait_url"`
 }
 
 const (
@@ -64,14 +75,16 @@ type queue struct {
 	store     Store
 	keys      *token.Keyring
 	id        *Identity
-	room      *waitingRoom
-	prefix    uint64
+	room      *waitingRoom  // nil in require mode
+	members   *groupMembers // nil without a group
+	require   bool          // mode: require
+	prefix    uint64        // token scope and store keys: the route's, or the group's
 	ticketTTL int64
 	revokeOn  [600]bool
 	status    string // the status endpoint's path
 
-	queued, full *Rejection
-	admitted     *metrics.Counter
+	queued, full, required *Rejection
+	admitted               *metrics.Counter
 }
 
 var (
@@ -84,13 +97,9 @@ func newQueue(b *Build) (Filter, error) {
 	if err := b.Decode(&spec); err != nil {
 		return nil, err
 	}
-	f := &queue{store: b.Env.Store, keys: b.Env.Tokens(), status: queuePrefix + b.Route + "/status"}
+	f := &queue{store: b.Env.Store, keys: b.Env.Tokens()}
 	if f.keys == nil {
 		return nil, b.Errorf("", "the queue signs tickets and passes: configure token keys for the gateway")
-	}
-	cfg, err := queueConfig(b, &spec)
-	if err != nil {
-		return nil, err
 	}
 	for _, s := range spec.RevokeOn {
 		if s < 100 || s > 599 {
@@ -98,24 +107,144 @@ func newQueue(b *Build) (Filter, error) {
 		}
 		f.revokeOn[s] = true
 	}
+	var err error
 	if f.id, err = b.Identity(spec.Key); err != nil {
 		return nil, err
+	}
+	name := b.Route
+	if spec.Group != "" {
+		if !validGroup(spec.Group) {
+			return nil, b.Errorf("group", "group %q: use 1..64 letters, digits, '-', '_' or '.' (it names the page /_flashgate/queue/<group>/status)", spec.Group)
+		}
+		name = spec.Group
+	}
+	f.status = queuePrefix + name + "/status"
+	switch spec.Mode {
+	case "", "wait":
+		err = f.compileWait(b, &spec)
+	case "require":
+		err = f.compileRequire(b, &spec)
+	default:
+		err = b.Errorf("mode", "unknown mode %q (known: wait, require)", spec.Mode)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// compileWait builds a waiting room's front door: places, the waiting
+// page, the status endpoint. Grouped, the room and its status page are
+// shared by the group's wait members and registered once.
+func (f *queue) compileWait(b *Build, spec *queueSpec) error {
+	if spec.WaitURL != "" {
+		return b.Errorf("wait_url", "wait_url is for mode: require (in mode: wait the route is the waiting page)")
+	}
+	cfg, err := queueConfig(b, spec)
+	if err != nil {
+		return err
 	}
 	f.ticketTTL = cfg.hold + cfg.session
 	// The line's meaning: who is in it and when it opens. Rates, lengths
 	// and durations are tunables and keep the line across a reload.
-	id := b.StateID(f.id.String(), spec.Start.UTC().Format(time.RFC3339Nano))
-	f.prefix = id.Key()
-	f.room = b.Env.State(id, func() any { return newWaitingRoom(cfg, randomSeed()) }).(*waitingRoom)
+	start := spec.Start.UTC().Format(time.RFC3339Nano)
+	var roomID StateID
+	registerPage := true
+	if spec.Group == "" {
+		roomID = b.StateID(f.id.String(), start)
+		f.prefix = roomID.Key()
+	} else {
+		m, first, err := joinGroup(b, spec.Group, f.id.String())
+		if err != nil {
+			return err
+		}
+		if m.wait && m.roomCfg != cfg {
+			return b.Errorf("group", "routes of group %q that wait (mode: wait) share one line: give them the same "+
+				"admit_rate, max_active, session, max_length, start, hold and claim (they differ from another route's)", spec.Group)
+		}
+		f.members, registerPage = m, !m.wait
+		roomID = b.GroupStateID(spec.Group, f.id.String(), start)
+		// Passes are scoped to the group without the start, so require
+		// members, which do not know it, verify them alike.
+		f.prefix = b.GroupStateID(spec.Group, f.id.String()).Key()
+		if first {
+			warnRequireOnly(b, m, spec.Group)
+		}
+	}
+	f.room = b.Env.State(roomID, func() any { return newWaitingRoom(cfg, randomSeed()) }).(*waitingRoom)
 	f.room.retune(cfg)
+	if m := f.members; m != nil && registerPage {
+		m.wait, m.roomCfg = true, cfg
+		room := f.room
+		b.Env.onCommit(func() { m.room.Store(room) })
+	}
 	if err := f.rejections(b); err != nil {
-		return nil, err
+		return err
 	}
 	f.admitted = b.Env.Metrics.GetOrCreateCounter(`flashgate_queue_admitted_total{route=` + quoteLabel(b.Route) + `}`)
-	if err := b.Env.AddPage(f.status, f.serveStatus(b.Env)); err != nil {
-		return nil, b.Errorf("", "%v (one queue per route)", err)
+	if !registerPage {
+		return nil
 	}
-	return f, nil
+	if err := b.Env.AddPage(f.status, f.serveStatus(b.Env)); err != nil {
+		return b.Errorf("", "%v (one queue per route or group)", err)
+	}
+	return nil
+}
+
+// compileRequire builds the check of a route that spends what the line
+// gave (a purchase): it needs the group whose waiting page hands out the
+// pass and that page's address, and takes none of the line's tunables.
+func (f *queue) compileRequire(b *Build, spec *queueSpec) error {
+	if spec.Group == "" {
+		return b.Errorf("mode", "mode: require checks the pass of a waiting room on another route: "+
+			"give both routes the same group (group: ...)")
+	}
+	if spec.WaitURL == "" {
+		return b.Errorf("mode", "mode: require needs wait_url: the page where the line is, e.g. /item/7")
+	}
+	if string(localPath([]byte(spec.WaitURL))) != spec.WaitURL || strings.ContainsAny(spec.WaitURL, "\"<>'`") {
+		return b.Errorf("wait_url", "%q is not a path on this site (want e.g. /item/7)", spec.WaitURL)
+	}
+	for _, t := range []struct {
+		key string
+		set bool
+	}{
+		{"admit_rate", spec.AdmitRate.N != 0}, {"max_active", spec.MaxActive != 0}, {"session", spec.Session.Duration() != 0},
+		{"max_length", spec.MaxLength != 0}, {"start", !spec.Start.IsZero()}, {"hold", spec.Hold.Duration() != 0},
+		{"claim", spec.Claim.Duration() != 0},
+	} {
+		if t.set {
+			return b.Errorf(t.key, "%s is for mode: wait; set it on the group's waiting route", t.key)
+		}
+	}
+	m, first, err := joinGroup(b, spec.Group, f.id.String())
+	if err != nil {
+		return err
+	}
+	if first {
+		warnRequireOnly(b, m, spec.Group)
+	}
+	f.members, f.require = m, true
+	f.prefix = b.GroupStateID(spec.Group, f.id.String()).Key()
+	f.required, err = b.Reject(RejectSpec{Reason: "queue_required", Status: 403, Title: "Please wait in line first",
+		Message: "This sale lets buyers in a few at a time, in the order they arrived. " +
+			"Go to the sale page to take your place; when it is your turn you can buy.",
+		Vars:  map[string]string{"wait_url": spec.WaitURL, "status_url": f.status},
+		Extra: `<p><a id="fg-wait-link" href="{{wait_url}}">Go to the sale page and take your place in line</a></p>`})
+	return err
+}
+
+// warnRequireOnly logs, once the compile is committed, when routes require
+// the group's pass but none hands it out: nobody could ever pass them.
+func warnRequireOnly(b *Build, m *groupMembers, group string) {
+	env := b.Env
+	env.onCommit(func() {
+		if !m.wait {
+			m.room.Store(nil)
+			env.Log.Warn("queue group has routes that require its pass but none that issues it (mode: wait): they refuse everyone",
+				"group", group)
+		}
+	})
 }
 
 func randomSeed() (s [32]byte) {
@@ -195,6 +324,9 @@ func (f *queue) Check(r *Request) Verdict {
 	if f.validPass(r, subject) {
 		return Continue
 	}
+	if f.require {
+		return f.required.Verdict()
+	}
 	v := f.room.visit(subject, r.Now)
 	switch {
 	case v.full:
@@ -263,5 +395,12 @@ func (f *queue) Observe(r *Request, resp *fasthttp.Response) {
 		return
 	}
 	f.store.SpendOnce(Mix(f.prefix^revokeSalt, c.NonceKey()), c.ExpiresAt+f.keys.Leeway(), r.Now)
-	f.room.revoke(c.Seq)
+	room := f.room
+	if f.members != nil {
+		// The group's live room: a require member has none of its own.
+		room = f.members.room.Load()
+	}
+	if room != nil {
+		room.revoke(c.Seq, subject)
+	}
 }

@@ -265,12 +265,14 @@ func (q *waitingRoom) resize(n int) {
 	q.places = places
 }
 
-// revoke ends the session of seq (a purchase was made), freeing its
-// max_active slot at once.
-func (q *waitingRoom) revoke(seq uint64) {
+// revoke ends the session of seq held by subject (a purchase was made),
+// freeing its max_active slot at once. A pass of an earlier line (the
+// room was recreated) names a seq of someone else here: the subject must
+// match.
+func (q *waitingRoom) revoke(seq, subject uint64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if s := q.session(seq); s != nil && !s.released {
+	if s := q.session(seq); s != nil && s.subject == subject && !s.released {
 		s.released = true
 		q.active--
 	}

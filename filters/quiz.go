@@ -1,6 +1,8 @@
 package filters
 
 import (
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -23,14 +25,22 @@ import (
 //     attempts_window: 10m     # (default 10m)
 //     scope: route             # route (default): a pass opens any URL of the route once |
 //     # path: only the path the quiz was asked for (/buy/42 names the item)
+//     group: singles-day       # routes naming one group share one quiz page and pass scope
+//     return: /item/7          # the page a client goes back to after answering (for POST routes)
 //     key: cookie:uid          # who "the client" is (see IdentitySpec; default ip)
 //
 // A request to the route must carry a pass (cookie fg_quiz, or header
 // X-Flashgate-Quiz for apps); each pass opens the route once. Without one
-// the client gets 403 quiz_required pointing at /_flashgate/quiz/<route>,
-// which serves the challenge. Passes are bound to the client identity and
-// scope, so a copied pass fails; their nonces are spent in the Store, so a
-// replayed pass fails, also on another instance sharing the Store.
+// the client gets 403 quiz_required pointing at /_flashgate/quiz/<group or
+// route>, which serves the challenge and then sends the client back (303)
+// to return, or to the page it came from. A POST route (a purchase) needs
+// return: a browser cannot be sent back to a POST, so it answers the
+// question, returns to the item page and buys from there, spending the pass
+// on the POST. Passes are bound to the client identity and scope, so a
+// copied pass fails; their nonces are spent in the Store, so a replayed
+// pass fails, also on another instance sharing the Store. A pass is spent
+// only by a request that goes on: if a later filter refuses it (no queue
+// pass yet) or the cache answers it, the pass is given back.
 type quizSpec struct {
 	Mode           string         `yaml:"mode"`
 	Bank           string         `yaml:"bank"`
@@ -42,6 +52,8 @@ type quizSpec struct {
 	AttemptsWindow rules.Duration `yaml:"attempts_window"`
 	Scope          string         `yaml:"scope"`
 	Key            rules.Node     `yaml:"key"`
+	Group          string         `yaml:"group"`
+	Return         string         `yaml:"return"`
 }
 
 // Where quiz passes travel.
@@ -68,12 +80,27 @@ type quiz struct {
 	window   int64
 	page     string // the challenge page's path
 	route    string
+	hold     uint8 // HoldBit: this request spent a pass
 
 	required, invalid, expired, used *Rejection
 	issued, solved, refused          *metrics.Counter
 }
 
-var _ Filter = (*quiz)(nil)
+var (
+	_ Filter   = (*quiz)(nil)
+	_ Canceler = (*quiz)(nil)
+)
+
+// quizShape is what the routes of one quiz group must agree on: the group
+// shares one page, served with its first member's settings, and one pass
+// scope, bound to one identity.
+type quizShape struct {
+	mode, bank, id             string
+	pow                        int
+	minSolve, chalTTL, passTTL int64
+	maxTries, window           int64
+	perPath                    bool
+}
 
 func newQuiz(b *Build) (Filter, error) {
 	var spec quizSpec
@@ -91,15 +118,37 @@ func newQuiz(b *Build) (Filter, error) {
 	if f.id, err = b.Identity(spec.Key); err != nil {
 		return nil, err
 	}
-	f.prefix = b.StateID(spec.Scope, f.id.String()).Key()
-	if err := f.rejections(b); err != nil {
+	if f.hold, err = b.HoldBit(); err != nil {
+		return nil, err
+	}
+	registerPage := true
+	if spec.Group == "" {
+		f.prefix = b.StateID(spec.Scope, f.id.String()).Key()
+	} else {
+		if !validGroup(spec.Group) {
+			return nil, b.Errorf("group", "group %q: use 1..64 letters, digits, '-', '_' or '.' (it names the page /_flashgate/quiz/<group>)", spec.Group)
+		}
+		shape := quizShape{bank: spec.Bank, id: f.id.String(), pow: f.pow, minSolve: f.minSolve,
+			chalTTL: f.chalTTL, passTTL: f.passTTL, maxTries: f.maxTries, window: f.window, perPath: f.perPath}
+		_, first, err := joinGroup(b, spec.Group, shape)
+		if err != nil {
+			return nil, err
+		}
+		registerPage = first
+		f.page = quizPrefix + spec.Group
+		f.prefix = b.GroupStateID(spec.Group, spec.Scope, f.id.String()).Key()
+	}
+	if err := f.rejections(b, spec.Return); err != nil {
 		return nil, err
 	}
 	f.issued = b.Env.Metrics.GetOrCreateCounter(`flashgate_quiz_challenges_total{route=` + quoteLabel(b.Route) + `}`)
 	f.solved = b.Env.Metrics.GetOrCreateCounter(`flashgate_quiz_passes_total{route=` + quoteLabel(b.Route) + `}`)
 	f.refused = b.Env.Metrics.GetOrCreateCounter(`flashgate_quiz_answers_refused_total{route=` + quoteLabel(b.Route) + `}`)
+	if !registerPage {
+		return f, nil
+	}
 	if err := b.Env.AddPage(f.page, f.servePage(b.Env)); err != nil {
-		return nil, b.Errorf("", "%v (one quiz per route)", err)
+		return nil, b.Errorf("", "%v (one quiz per route or group)", err)
 	}
 	return f, nil
 }
@@ -126,10 +175,17 @@ func (f *quiz) configure(b *Build, s *quizSpec) error {
 	if f.maxTries < 1 {
 		return b.Errorf("max_attempts", "must be at least 1, got %d", f.maxTries)
 	}
+	if s.Return != "" && (string(localPath([]byte(s.Return))) != s.Return || strings.ContainsAny(s.Return, "\"<>'`")) {
+		return b.Errorf("return", "%q is not a path on this site (want e.g. /item/7)", s.Return)
+	}
 	switch s.Scope {
 	case "", "route":
 	case "path":
 		f.perPath = true
+		if s.Return != "" {
+			return b.Errorf("return", "scope: path binds a pass to the page the quiz was asked for, "+
+				"but with return the quiz is asked for %s: use scope: route", s.Return)
+		}
 	default:
 		return b.Errorf("scope", "unknown scope %q (known: route, path)", s.Scope)
 	}
@@ -158,13 +214,22 @@ func (f *quiz) configure(b *Build, s *quizSpec) error {
 }
 
 // rejections prebuilds the answers of the protected route: all 403 with a
-// link to the quiz; the reasons tell operators why.
-func (f *quiz) rejections(b *Build) error {
-	link := `<p><a id="fg-quiz-link" href="` + f.page + `">Answer a short question to continue</a></p>
+// link to the quiz; the reasons tell operators why. The link returns to
+// ret when given (a POST route: the page its form is on), else to the
+// page that was refused (by script; without one the quiz page reads the
+// Referer).
+func (f *quiz) rejections(b *Build, ret string) error {
+	quizURL := f.page
+	link := `<p><a id="fg-quiz-link" href="{{quiz_url}}">Answer a short question to continue</a></p>`
+	if ret != "" {
+		quizURL += "?return=" + url.QueryEscape(ret)
+	} else {
+		link += `
 <script>(function(){var a=document.getElementById("fg-quiz-link");a.href+="?return="+encodeURIComponent(location.pathname+location.search);})();</script>`
+	}
 	mk := func(reason, msg string) (*Rejection, error) {
 		return b.Reject(RejectSpec{Reason: reason, Status: 403, Title: "One question first",
-			Message: msg, Vars: map[string]string{"quiz_url": f.page}, Extra: link})
+			Message: msg, Vars: map[string]string{"quiz_url": quizURL}, Extra: link})
 	}
 	var err error
 	for _, x := range []struct {
@@ -229,5 +294,22 @@ func (f *quiz) Check(r *Request) Verdict {
 	if !f.store.SpendOnce(Mix(f.prefix, c.NonceKey()), c.ExpiresAt+f.keys.Leeway(), r.Now) {
 		return f.used.Verdict()
 	}
+	r.Hold(f.hold)
 	return Continue
+}
+
+// Cancel gives back the pass this request spent when it does not go on
+// after all: a later filter refused it (the buyer has no queue pass yet)
+// or the cache answered. The buyer keeps the answer it earned; the spend
+// stays atomic, since only the request that spent the pass can give it
+// back. 0 allocs.
+func (f *quiz) Cancel(r *Request) {
+	if !r.Release(f.hold) {
+		return
+	}
+	var c token.Claims
+	if tok := tokenFrom(r, quizHeader, quizCookie); tok == nil || f.keys.Verify(&c, tok, r.Now) != nil {
+		return
+	}
+	f.store.Forget(Mix(f.prefix, c.NonceKey()))
 }
