@@ -12,7 +12,8 @@ import (
 )
 
 // slowPage is the state of a page some of whose fragments must be fetched
-// (a fragment route without a cache, or a cookie-dependent one): the page
+// (one the cache does not hold fresh, a per-user one, a fragment route
+// without a cache): the page
 // request is copied, because the assembly may outlive the request handler
 // (streaming) and the fetch workers may outlive the assembly (a fragment
 // past its timeout). Allocated per slow page; the fast path never makes one.
