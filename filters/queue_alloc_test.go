@@ -20,3 +20,35 @@ func TestQueueCheckAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueRequireAllocs: the buy route's check, with and without the
+// line's pass, and the quiz pass given back when it refuses: 0 allocs.
+func TestQueueRequireAllocs(t *testing.T) {
+	s := mustSale(t, testEnv(t), saleRules)
+	buy := s.chains["buy"]
+	req := buy.filters[1].(*queue)
+	withPass := newReq("/buy/7")
+	withPass.Ctx.Request.Header.SetCookieBytesKV([]byte(queuePassCookie), queuePass(t, req))
+	without := newReq("/buy/7", withCookie(quizCookie, string(quizPasses(t, s.saleQuiz(), 1)[0])))
+	cases := []struct {
+		name string
+		r    *Request
+		f    func(r *Request) Verdict
+		want *Rejection // nil: pass
+	}{
+		{"require pass", withPass, req.Check, nil},
+		{"require reject", without, req.Check, req.required},
+		{"chain: quiz spent then given back", without, buy.Check, req.required},
+	}
+	for _, c := range cases {
+		n := testing.AllocsPerRun(1000, func() {
+			c.r.nids, c.r.held = 0, 0
+			if got := c.f(c.r).Rejection(); got != c.want {
+				t.Fatalf("%s: %s, want %v", c.name, reason(c.f(c.r)), c.want)
+			}
+		})
+		if n > 0 {
+			t.Fatalf("%s: %.2f allocs/op, want 0", c.name, n)
+		}
+	}
+}

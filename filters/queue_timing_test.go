@@ -49,3 +49,34 @@ func BenchmarkQueueCheckWaiting(b *testing.B) {
 	}
 	reportProcessCPU(b, cpu)
 }
+
+// BenchmarkQueueRequireReject: a POST to the buy route without the line's
+// pass (the bot's path): one cookie lookup and the prebuilt 403.
+func BenchmarkQueueRequireReject(b *testing.B) {
+	s := mustSale(b, testEnv(b), saleRules)
+	f := s.chains["buy"].filters[1].(*queue)
+	r := newReq("/buy/7")
+	b.ReportAllocs()
+	for b.Loop() {
+		r.nids = 0
+		if !f.Check(r).Rejected() {
+			b.Fatal("admitted")
+		}
+	}
+}
+
+// BenchmarkQueueRequirePass: a POST with the line's pass (verify +
+// revocation lookup).
+func BenchmarkQueueRequirePass(b *testing.B) {
+	s := mustSale(b, testEnv(b), saleRules)
+	f := s.chains["buy"].filters[1].(*queue)
+	r := newReq("/buy/7")
+	r.Ctx.Request.Header.SetCookieBytesKV([]byte(queuePassCookie), queuePass(b, f))
+	b.ReportAllocs()
+	for b.Loop() {
+		r.nids = 0
+		if f.Check(r).Rejected() {
+			b.Fatal("rejected")
+		}
+	}
+}
