@@ -13,8 +13,8 @@ import (
 )
 
 // blockingOrigin serves a cached ESI shell whose fragments block at the
-// origin: /cf/a and /cf/b until release is closed, /cf/never until the
-// test ends. It reports each fragment request on arrived and counts the
+// origin: /cf/a and /cf/b until release is closed, /cf/never and /cf/gone
+// until the test ends. It reports each fragment request on arrived and counts the
 // requests in flight.
 type blockingOrigin struct {
 	*countingOrigin
@@ -22,9 +22,17 @@ type blockingOrigin struct {
 	release  chan struct{}
 	never    chan struct{}
 	inflight atomic.Int32
+	once     sync.Once
 }
 
-const parallelShell = `HEAD|<esi:include src="/cf/a"/>|<esi:include src="/cf/b"/>|<esi:include src="/cf/never" alt="/cf/alt"/>|TAIL`
+// releaseAll lets every held request answer (at the end of the test, so
+// that a failing test ends instead of leaving handlers blocked).
+func (o *blockingOrigin) releaseAll() {
+	o.once.Do(func() { close(o.release) })
+	close(o.never)
+}
+
+const parallelShell = `HEAD|<esi:include src="/cf/a"/>|<esi:include src="/cf/b"/>|<esi:include src="/cf/never" alt="/cf/alt"/>|<esi:include src="/cf/gone" onerror="continue"/>|TAIL`
 
 func newBlockingOrigin() *blockingOrigin {
 	o := &blockingOrigin{arrived: make(chan string, 16), release: make(chan struct{}), never: make(chan struct{})}
@@ -42,7 +50,7 @@ func newBlockingOrigin() *blockingOrigin {
 			return
 		case "/cf/a", "/cf/b":
 			wait = o.release
-		case "/cf/never":
+		case "/cf/never", "/cf/gone":
 			wait = o.never
 		default:
 			ctx.SetStatusCode(fasthttp.StatusNotFound)
@@ -138,44 +146,44 @@ func within[T any](t *testing.T, ch <-chan T, d time.Duration, what string) T {
 	}
 }
 
-// TestESIFragmentsMissInParallel: three fragments of cached routes that
-// all miss are fetched at the same time (all three are held at the origin
-// together), the shell's head leaves while they are held, and the one that
-// never answers ends at fragment_timeout (300ms): its alt is used and the
-// page ends long before page_timeout (5s). A second page reuses the two
-// fills and joins the still running fetch of the third instead of asking
-// the origin again.
+// TestESIFragmentsMissInParallel: four fragments of cached routes that
+// all miss are fetched at the same time (all four are held at the origin
+// together), the shell's head leaves while they are held, and the two that
+// never answer end at fragment_timeout (300ms): one is replaced by its alt,
+// the other dropped (onerror="continue"), and the page ends long before
+// page_timeout (5s). A second page reuses the two fills and joins the
+// still running fetches of the others instead of asking the origin again.
 func TestESIFragmentsMissInParallel(t *testing.T) {
 	o := newBlockingOrigin()
 	addr := startOrigin(t, o.handle)
-	t.Cleanup(func() { close(o.never) }) // runs before the origin shuts down
+	t.Cleanup(o.releaseAll) // runs before the origin shuts down
 	g := cachedGateway(t, loadYAML(t, addr, parallelRules), newFakeClock())
 
 	start := time.Now()
 	resp, page := getStreamed(t, g, "/sp/1")
 	seen := map[string]bool{}
-	for range 3 {
+	for range 4 {
 		seen[within(t, o.arrived, 5*time.Second, "fragment fetches in flight together")] = true
 	}
-	if n := o.inflight.Load(); n != 3 || !seen["/cf/a"] || !seen["/cf/b"] || !seen["/cf/never"] {
-		t.Fatalf("origin holds %d fragment requests (%v), want /cf/a, /cf/b and /cf/never at once", n, seen)
+	if n := o.inflight.Load(); n != 4 || len(seen) != 4 {
+		t.Fatalf("origin holds %d fragment requests (%v), want /cf/a, /cf/b, /cf/never and /cf/gone at once", n, seen)
 	}
 	if head := within(t, page.chunks, 5*time.Second, "the shell's head"); !bytes.HasPrefix(head, []byte("HEAD|")) {
 		t.Fatalf("first bytes %q, want the shell's head before any fragment", head)
 	}
-	close(o.release)
+	o.once.Do(func() { close(o.release) })
 	if err := within(t, page.done, 10*time.Second, "the page's end"); err != nil {
 		t.Fatalf("page cut: %v (body so far %q)", err, page.String())
 	}
 	elapsed := time.Since(start)
-	if got, want := page.String(), "HEAD|A|B|ALT|TAIL"; got != want {
-		t.Fatalf("body %q, want %q (the fragment that never answered replaced by its alt)", got, want)
+	if got, want := page.String(), "HEAD|A|B|ALT||TAIL"; got != want {
+		t.Fatalf("body %q, want %q (the fragments that never answered replaced by the alt, dropped)", got, want)
 	}
 	if cc := string(resp.Header.Peek("Cache-Control")); cc != "private, no-store" {
 		t.Fatalf("streamed page Cache-Control %q, want private, no-store", cc)
 	}
-	if elapsed >= 5*time.Second || o.inflight.Load() != 1 {
-		t.Fatalf("page took %v with %d origin requests still held; want it ended by the fragment timeout, /cf/never still held",
+	if elapsed >= 5*time.Second || o.inflight.Load() != 2 {
+		t.Fatalf("page took %v with %d origin requests still held; want it ended by the fragment timeout, /cf/never and /cf/gone still held",
 			elapsed, o.inflight.Load())
 	}
 	g.env.Cache().Wait()
@@ -184,10 +192,10 @@ func TestESIFragmentsMissInParallel(t *testing.T) {
 	if err := within(t, page2.done, 10*time.Second, "the second page's end"); err != nil {
 		t.Fatalf("second page cut: %v", err)
 	}
-	if got, want := page2.String(), "HEAD|A|B|ALT|TAIL"; got != want {
+	if got, want := page2.String(), "HEAD|A|B|ALT||TAIL"; got != want {
 		t.Fatalf("second page %q, want %q", got, want)
 	}
-	for path, want := range map[string]int{"/sp/1": 1, "/cf/a": 1, "/cf/b": 1, "/cf/never": 1, "/cf/alt": 1} {
+	for path, want := range map[string]int{"/sp/1": 1, "/cf/a": 1, "/cf/b": 1, "/cf/never": 1, "/cf/gone": 1, "/cf/alt": 1} {
 		if n := o.count(path); n != want {
 			t.Fatalf("origin asked for %s %d times, want %d (fills cached, the held fetch shared)", path, n, want)
 		}
