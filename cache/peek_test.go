@@ -18,7 +18,7 @@ type peekFixture struct {
 	bg    atomic.Int64
 }
 
-func newPeekFixture(t *testing.T) *peekFixture {
+func newPeekFixture(t testing.TB) *peekFixture {
 	t.Helper()
 	f := &peekFixture{clock: newClock()}
 	f.o = newOrigin(t, func(ctx *fasthttp.RequestCtx) {
@@ -58,7 +58,7 @@ func peekRequest(method, uri string, hdr ...string) *fasthttp.Request {
 }
 
 // fill stores uri's answer with Do, as the request path would.
-func (f *peekFixture) fill(t *testing.T, uri string, hdr ...string) {
+func (f *peekFixture) fill(t testing.TB, uri string, hdr ...string) {
 	t.Helper()
 	var resp fasthttp.Response
 	if _, err := f.c.Do(peekRequest("GET", uri, hdr...), &resp, f.p, nil, f.o.fetch); err != nil {
