@@ -188,7 +188,10 @@ func (f *fragmentFetcher) fetchCached(ctx context.Context, rt *Route, cs *cacheS
 		switch {
 		case !keep:
 			releaseFragScratch(sc)
-		case v == nil || !v.hold(sc):
+		case v == nil:
+			releaseFragScratch(sc)
+			fr = nil // nothing can hold sc until the page ends
+		case !v.hold(sc):
 			fr = nil // the page ended: hold released sc
 		}
 		done <- fr
