@@ -45,6 +45,10 @@ func newBlockingOrigin() *blockingOrigin {
 			h.Set("Surrogate-Control", `content="ESI/1.0"`)
 			ctx.SetBodyString(parallelShell)
 			return
+		case "/sp/user":
+			h.Set("Surrogate-Control", `content="ESI/1.0"`)
+			ctx.SetBodyString(`HEAD|<esi:include src="/cf/a"/>|TAIL`)
+			return
 		case "/cf/alt":
 			ctx.SetBodyString("ALT")
 			return
@@ -61,6 +65,9 @@ func newBlockingOrigin() *blockingOrigin {
 		o.arrived <- string(ctx.Path())
 		<-wait
 		ctx.SetBodyString(strings.ToUpper(strings.TrimPrefix(string(ctx.Path()), "/cf/")))
+		if uid := ctx.Request.Header.Cookie("uid"); len(uid) > 0 {
+			ctx.Response.AppendBodyString(" for " + string(uid))
+		}
 	})
 	return o
 }
@@ -74,12 +81,12 @@ routes:
     path: /sp/{id}
     origin: shop
     cache: {ttl: 1m}
-    esi: {fragment_timeout: 300ms, page_timeout: 5s}
+    esi: {fragment_timeout: 300ms, page_timeout: 5s, forward_cookies: [uid]}
   - name: frag
     path: /cf/{name}
     origin: shop
     timeout: 10s
-    cache: {ttl: 1m}
+    cache: {ttl: 1m, session_cookies: [uid]}
 `
 
 // streamed is a page read by a streaming client: chunks as they arrive,
@@ -91,7 +98,7 @@ type streamed struct {
 	body   bytes.Buffer
 }
 
-func getStreamed(t *testing.T, g *gateway, uri string) (*fasthttp.Response, *streamed) {
+func getStreamed(t *testing.T, g *gateway, uri string, hdr ...string) (*fasthttp.Response, *streamed) {
 	t.Helper()
 	c := g.client("203.0.113.7")
 	c.StreamResponseBody = true
@@ -99,6 +106,9 @@ func getStreamed(t *testing.T, g *gateway, uri string) (*fasthttp.Response, *str
 	defer fasthttp.ReleaseRequest(req)
 	req.SetRequestURI(uri)
 	req.Header.SetHost("shop.example")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
 	resp := &fasthttp.Response{}
 	if err := c.DoTimeout(req, resp, 10*time.Second); err != nil {
 		t.Fatalf("GET %s: %v", uri, err)
@@ -199,5 +209,45 @@ func TestESIFragmentsMissInParallel(t *testing.T) {
 		if n := o.count(path); n != want {
 			t.Fatalf("origin asked for %s %d times, want %d (fills cached, the held fetch shared)", path, n, want)
 		}
+	}
+}
+
+// TestESIPerUserFragmentOffRequestGoroutine: a per-user fragment (the
+// page forwards the uid cookie, a session cookie of the fragment's cached
+// route) is never looked for in the cache's shared entries nor fetched on
+// the page's goroutine: the shell's head leaves while the origin holds it,
+// and each user gets their own.
+func TestESIPerUserFragmentOffRequestGoroutine(t *testing.T) {
+	o := newBlockingOrigin()
+	addr := startOrigin(t, o.handle)
+	t.Cleanup(o.releaseAll)
+	g := cachedGateway(t, loadYAML(t, addr, parallelRules), newFakeClock())
+
+	resp, page := getStreamed(t, g, "/sp/user", "Cookie", "uid=alice")
+	within(t, o.arrived, 5*time.Second, "the per-user fragment's fetch")
+	if head := within(t, page.chunks, 5*time.Second, "the shell's head"); !bytes.HasPrefix(head, []byte("HEAD|")) {
+		t.Fatalf("first bytes %q, want the shell's head while the fragment is held", head)
+	}
+	o.once.Do(func() { close(o.release) })
+	if err := within(t, page.done, 10*time.Second, "the page's end"); err != nil {
+		t.Fatalf("page cut: %v", err)
+	}
+	if got, want := page.String(), "HEAD|A for alice|TAIL"; got != want {
+		t.Fatalf("body %q, want %q", got, want)
+	}
+	if cc := string(resp.Header.Peek("Cache-Control")); cc != "private, no-store" {
+		t.Fatalf("Cache-Control %q, want private, no-store", cc)
+	}
+	g.env.Cache().Wait()
+	_, page2 := getStreamed(t, g, "/sp/user", "Cookie", "uid=bob")
+	within(t, o.arrived, 5*time.Second, "bob's fragment fetch")
+	if err := within(t, page2.done, 10*time.Second, "bob's page's end"); err != nil {
+		t.Fatalf("bob's page cut: %v", err)
+	}
+	if got, want := page2.String(), "HEAD|A for bob|TAIL"; got != want {
+		t.Fatalf("bob got %q, want %q (never alice's fragment)", got, want)
+	}
+	if n := o.count("/cf/a"); n != 2 {
+		t.Fatalf("per-user fragment fetched %d times, want 2 (one per user, never cached)", n)
 	}
 }
