@@ -33,6 +33,9 @@ var (
 	hdrCacheControl = []byte("Cache-Control")
 	valNoStore      = []byte("no-store")
 	acceptJSON      = []byte("json")
+	// hdrAccept is canonical, as fasthttp stores parsed names: PeekCanonical
+	// skips the copy and re-normalisation Peek does on every call.
+	hdrAccept = []byte(fasthttp.HeaderAccept)
 )
 
 // Write renders v's rejection into ctx.Response: status, headers
@@ -81,5 +84,5 @@ func (v Verdict) Write(ctx *fasthttp.RequestCtx) {
 // The match is lenient on purpose: a mobile app that is handed an HTML
 // page breaks, a browser never sends "json" in Accept.
 func WantsJSON(ctx *fasthttp.RequestCtx) bool {
-	return bytes.Contains(ctx.Request.Header.Peek(fasthttp.HeaderAccept), acceptJSON)
+	return bytes.Contains(ctx.Request.Header.PeekCanonical(hdrAccept), acceptJSON)
 }

@@ -52,7 +52,7 @@ func (a *answer) write(ctx *fasthttp.RequestCtx) {
 	if a.retryAfter != "" {
 		r.Header.Set("Retry-After", a.retryAfter)
 	}
-	if wantsJSON(ctx.Request.Header.Peek("Accept")) {
+	if wantsJSON(ctx.Request.Header.PeekCanonical(keyAccept)) {
 		r.Header.SetContentType("application/json")
 		r.SetBodyRaw(a.json)
 	} else {
@@ -60,6 +60,9 @@ func (a *answer) write(ctx *fasthttp.RequestCtx) {
 		r.SetBodyRaw(a.html)
 	}
 }
+
+// keyAccept is canonical for PeekCanonical (see keyXFF).
+var keyAccept = []byte("Accept")
 
 // wantsJSON reports whether an Accept header prefers JSON: it names a JSON
 // type and not HTML. Browsers send text/html first; fetch() and mobile

@@ -18,7 +18,7 @@ var gatewayPrefix = []byte("/_flashgate/")
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	x := acquireExchange(ctx, s.current.Load(), s.now().UnixNano())
 	counters := s.serve(x)
-	ctx.Response.Header.SetBytesV(hdrRequestID, x.RequestID)
+	ctx.Response.Header.SetCanonical(keyRequestID, x.RequestID)
 	status := ctx.Response.StatusCode()
 	counters.inc(status)
 	if s.access != nil {
@@ -38,7 +38,7 @@ func (s *Server) serve(x *Exchange) *statusCounters {
 	x.peerTrusted = inPrefixes(x.peer, snap.trusted)
 	x.ClientIP = x.peer
 	if x.peerTrusted {
-		x.ClientIP = clientBehind(x.peer, ctx.Request.Header.Peek(hdrXFF), snap.trusted)
+		x.ClientIP = clientBehind(x.peer, ctx.Request.Header.PeekCanonical(keyXFF), snap.trusted)
 	}
 	resolveRequestID(x, s.ids)
 
