@@ -8,7 +8,8 @@ import (
 )
 
 // revalidateInBackground refreshes a stale entry once: the first request
-// that sees it stale starts a conditional fetch (If-None-Match /
+// that sees it stale (through Do or PeekServe, which share this refresh
+// and its flag) starts a conditional fetch (If-None-Match /
 // If-Modified-Since from the stored validators); everyone keeps getting the
 // stale entry until the new one is stored. Copies what it needs from req,
 // since the fetch outlives the request.
