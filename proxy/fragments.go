@@ -101,12 +101,14 @@ func releaseFragScratch(sc *fragScratch) {
 type fragmentFetcher struct{ st *esiStage }
 
 // FetchNow serves a fragment on the page's goroutine only when it is
-// ready: a fresh cache hit (cache.Peek, which never fetches, waits or
-// allocates) or a URL refused before any fetch. Everything else (a miss,
-// a stale entry, a per-user fragment the cache passes through, a route
-// without a cache) is left to Fetch, which the assembler runs on its
-// workers, in parallel and each within esi.fragment_timeout: the page
-// never queues behind one origin fetch after another.
+// ready: a cache entry fresh or stale within stale_while_revalidate
+// (cache.PeekServe, which never fetches or waits on the request: a stale
+// entry's one refresh runs in the background) or a URL refused before any
+// fetch. Everything else (a miss, an entry past stale_while_revalidate, a
+// per-user fragment the cache passes through, a route without a cache) is
+// left to Fetch, which the assembler runs on its workers, in parallel and
+// each within esi.fragment_timeout: the page never queues behind one
+// origin fetch after another.
 func (f *fragmentFetcher) FetchNow(req *esi.FragmentRequest) (*esi.Fragment, bool) {
 	v, _ := req.Vars.(*reqVars)
 	if fr := v.recall(req); fr != nil {
@@ -137,19 +139,39 @@ func (f *fragmentFetcher) FetchNow(req *esi.FragmentRequest) (*esi.Fragment, boo
 	return fr, true
 }
 
-// peek returns the fragment of a caching route when the cache holds it
-// fresh for this request, nil otherwise. keep reports that it points into sc.
+// peek returns the fragment of a caching route when the cache can serve
+// it for this request without a fetch on this goroutine (fresh, or stale
+// within stale_while_revalidate with its refresh started), nil otherwise.
+// keep reports that it points into sc.
 func (f *fragmentFetcher) peek(rt *Route, v *reqVars, sc *fragScratch) (*esi.Fragment, bool) {
 	cs, _ := routeCache(rt)
 	if cs == nil {
 		return nil, false
 	}
 	forwarded := f.st.forward(&sc.req, v)
-	res, ok := cs.c.Peek(&sc.req, cs.policy)
+	res, ok := cs.c.PeekServe(&sc.req, cs.policy, &sc.params, cache.Fetch(rt.fetch))
 	if !ok {
 		return nil, false
 	}
-	return storedFragment(rt, res.Entry, sc, forwarded)
+	fr, keep := storedFragment(rt, res.Entry, sc, forwarded)
+	if res.State == cache.Stale {
+		return staleFragment(fr, sc), true
+	}
+	return fr, keep
+}
+
+// staleFragment is fr served past its freshness: the same body, with no
+// downstream lifetime left (MaxAge 0), so the assembled page gets
+// max-age=0 and s-maxage=0 rather than the shell's lifetime: a CDN
+// revalidates it at once and picks up the refreshed fragment, and the page
+// stays shareable (not private). The copy lives in sc, since fr may be the
+// entry's shared fragment.
+func staleFragment(fr *esi.Fragment, sc *fragScratch) *esi.Fragment {
+	if fr != &sc.frag {
+		sc.frag = *fr
+	}
+	sc.frag.MaxAge = 0
+	return &sc.frag
 }
 
 // Fetch runs the fragment's route on a worker goroutine and returns by
@@ -256,8 +278,9 @@ func (fr *fragmentRouter) route(req *esi.FragmentRequest, sc *fragScratch) (*Rou
 }
 
 // cachedFragment gets the fragment of a caching route from the cache: a
-// hit, or one coalesced origin fetch within the route's timeout. keep
-// reports that the fragment points into sc.
+// hit (a stale one with no downstream lifetime, see staleFragment), or one
+// coalesced origin fetch within the route's timeout. keep reports that the
+// fragment points into sc.
 func cachedFragment(rt *Route, cs *cacheStage, sc *fragScratch, forwarded bool) (*esi.Fragment, bool) {
 	res, err := cs.c.Do(&sc.req, &sc.resp, cs.policy, &sc.params, cache.Fetch(rt.fetch))
 	switch {
@@ -266,7 +289,11 @@ func cachedFragment(rt *Route, cs *cacheStage, sc *fragScratch, forwarded bool) 
 	case res.Entry == nil: // passed through: the origin's answer is in sc.resp
 		return responseFragment(sc, fragmentNests(rt), forwarded, res.ESI), true
 	}
-	return storedFragment(rt, res.Entry, sc, forwarded)
+	fr, keep := storedFragment(rt, res.Entry, sc, forwarded)
+	if res.State == cache.Stale { // within stale_while_revalidate, or standing in for a failed fetch
+		return staleFragment(fr, sc), true
+	}
+	return fr, keep
 }
 
 // storedFragment is a cache entry as a fragment: the entry's own (shared,
