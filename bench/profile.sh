@@ -19,6 +19,10 @@ shift $((OPTIND-1))
 path=$1
 command -v perf >/dev/null || { echo "perf is not installed (apt-get install -y linux-perf)" >&2; exit 1; }
 
+# One measurement at a time on this box: a second run.sh or profile.sh (another engineer's)
+# would share CPUs 0 and 1 with this one and corrupt both; it waits here instead (≤ 15 min).
+exec 9>/tmp/flashgate-bench.lock
+flock -w 900 9 || { echo "another benchmark holds /tmp/flashgate-bench.lock" >&2; exit 1; }
 work=$(mktemp -d /tmp/fgprofile.XXXXXX)
 export FGBENCH_WORK=$work
 pids=()

@@ -40,6 +40,10 @@ scenarios=("$@")
                                          ceiling-esi varnish-esi fg-esi ceiling-reject nginx-reject fg-reject)
 FLASHGATE_CMD=${FLASHGATE_CMD:-"$here/flashgate.sh @PORT@ @ORIGIN@"}
 
+# One measurement at a time on this box: a second run.sh or profile.sh (another engineer's)
+# would share CPUs 0 and 1 with this one and corrupt both; it waits here instead (≤ 15 min).
+exec 9>/tmp/flashgate-bench.lock
+flock -w 900 9 || { echo "another benchmark holds /tmp/flashgate-bench.lock" >&2; exit 1; }
 work=$(mktemp -d /tmp/fgbench.XXXXXX)
 export FGBENCH_WORK=$work   # flashgate.sh builds its binary here, once per run
 pids=()
