@@ -35,6 +35,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	check := fs.Bool("check", false, "validate the rules, print ok or every error, and exit")
 	listen := fs.String("listen", "", "override server.listen")
 	noDemo := fs.Bool("no-demo", false, "do not start the embedded demo shop even if the rules ask for it")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://ADDR/metrics (a private address: not the public listener)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -50,7 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cfg.Server.Listen = *listen
 	}
 	log := newLogger(cfg.Logging, stderr)
-	if err := serve(*configPath, cfg, !*noDemo, log, stdout); err != nil {
+	if err := serve(*configPath, cfg, options{demo: !*noDemo, metrics: *metricsAddr}, log, stdout); err != nil {
 		log.Error("flashgate stopped", "err", err)
 		return 1
 	}
@@ -81,8 +82,14 @@ func newLogger(l rules.Logging, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func serve(path string, cfg *rules.Config, withDemo bool, log *slog.Logger, stdout io.Writer) error {
-	if withDemo && cfg.Demo != nil {
+// options are the command-line choices that are not rules.
+type options struct {
+	demo    bool   // start the demo shop when the rules have a demo: section
+	metrics string // address of the metrics listener; "" = none
+}
+
+func serve(path string, cfg *rules.Config, opt options, log *slog.Logger, stdout io.Writer) error {
+	if opt.demo && cfg.Demo != nil {
 		shop, err := startDemo(cfg.Demo.Listen)
 		if err != nil {
 			return err
@@ -93,6 +100,14 @@ func serve(path string, cfg *rules.Config, withDemo bool, log *slog.Logger, stdo
 	srv, err := proxy.New(proxy.Options{ConfigPath: path, Config: cfg, Logger: log})
 	if err != nil {
 		return err
+	}
+	if opt.metrics != "" {
+		stopMetrics, addr, err := serveMetrics(opt.metrics, srv, log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+		fmt.Fprintf(stdout, "metrics             http://%s/metrics\n", addr)
 	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {

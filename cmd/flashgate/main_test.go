@@ -97,8 +97,12 @@ func TestEditUnderLoadNoFailedRequest(t *testing.T) {
 
 	var stdout, stderr syncBuffer
 	exit := make(chan int, 1)
-	go func() { exit <- run([]string{"-config", path}, &stdout, &stderr) }()
+	go func() { exit <- run([]string{"-config", path, "-metrics", "127.0.0.1:0"}, &stdout, &stderr) }()
 	addr := waitForAddr(t, &stdout, exit)
+	metricsAddr := metricsLine.FindStringSubmatch(stdout.String())
+	if metricsAddr == nil {
+		t.Fatalf("no metrics address printed: %q", stdout.String())
+	}
 
 	var ok, failed atomic.Int64
 	stop := make(chan struct{})
@@ -148,6 +152,15 @@ func TestEditUnderLoadNoFailedRequest(t *testing.T) {
 	if ok.Load() == 0 {
 		t.Fatal("no request was served")
 	}
+	code, body, err := c.Get(nil, "http://"+metricsAddr[1]+"/metrics")
+	if err != nil || code != 200 {
+		t.Fatalf("metrics: %d %v", code, err)
+	}
+	for _, want := range []string{"flashgate_reload_total 1\n", `flashgate_requests_total{route="added",class="2xx"}`, "go_goroutines "} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
 
 	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -189,7 +202,10 @@ func startOrigin(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-var addrLine = regexp.MustCompile(`flashgate\s+http://([0-9.:]+)/`)
+var (
+	addrLine    = regexp.MustCompile(`flashgate\s+http://([0-9.:]+)/`)
+	metricsLine = regexp.MustCompile(`metrics\s+http://([0-9.:]+)/metrics`)
+)
 
 // waitForAddr reads the listening address the command prints at start.
 func waitForAddr(t *testing.T, stdout *syncBuffer, exit <-chan int) string {
