@@ -10,6 +10,10 @@ func TestMatchAllocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	saleTab, err := NewTable([]Entry{e("", post, "/buy/{id}"), e("", post, "/buy/{id=7}"), e("", get, "/item/{id=7}/{rest...}")}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var ps Params
 	for _, c := range []struct {
 		tab                *Table
@@ -21,6 +25,9 @@ func TestMatchAllocs(t *testing.T) {
 		{tab, "x", "GET", "/buy/1"},
 		{foldTab, "shop.example.com", "GET", "/ITEM/1"},
 		{foldTab, "", "GET", "/files/a/b"},
+		{saleTab, "", "POST", "/buy/0007"},
+		{saleTab, "", "POST", "/buy/0070"},
+		{saleTab, "", "GET", "/item/007/a/b"},
 	} {
 		host, method, path := []byte(c.host), []byte(c.method), []byte(c.path)
 		if n := testing.AllocsPerRun(100, func() { c.tab.Match(host, method, path, &ps) }); n != 0 {

@@ -14,8 +14,12 @@
 //     allocating.
 //
 // Patterns are slash-separated segments: a literal ("item"), a parameter
-// that matches one non-empty segment ("{id}"), or, as the last segment only,
-// a catch-all that matches zero or more remaining segments ("*", or
-// "{rest...}" to capture them). A trailing slash is insignificant: the
-// pattern "/a/" is "/a", and the path "/buy/1/" matches "/buy/{id}".
+// that matches one non-empty segment ("{id}"), a parameter with a fixed
+// value that matches as the literal does and captures it ("{id=7}"), or, as
+// the last segment only, a catch-all that matches zero or more remaining
+// segments ("*", or "{rest...}" to capture them). A trailing slash is
+// insignificant: the pattern "/a/" is "/a", and the path "/buy/1/" matches
+// "/buy/{id}". Decimal literals and fixed values match their number however
+// many leading zeros the request adds ("/buy/{id=7}" takes "/buy/007" and
+// binds id = "7"), as origins that parse ids as numbers read them.
 package route

@@ -2,6 +2,7 @@ package route
 
 import (
 	"bytes"
+	"math/big"
 	"strings"
 	"testing"
 )
@@ -55,9 +56,12 @@ func FuzzNormalize(f *testing.F) {
 }
 
 // FuzzParse checks that a parsed pattern's String parses to itself, and
-// that a pattern matches the path obtained by filling its parameters.
+// that a pattern matches the path obtained by filling its parameters (a
+// fixed value spelt with extra leading zeros when decimal), binding each
+// parameter to the value filled in (a fixed value to itself).
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"/", "/item/{id}", "/static/*", "/files/{rest...}", "/a/", "/{a}/{b}/c", "//", "/{x...}/y"} {
+	for _, s := range []string{"/", "/item/{id}", "/static/*", "/files/{rest...}", "/a/", "/{a}/{b}/c", "//", "/{x...}/y",
+		"/buy/{id=7}", "/x/0/{n=10}", "/{id=007}", "/s/{k=v}/{rest...}"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -76,13 +80,93 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			t.Fatalf("NewTable(%q): %v", p, err)
 		}
-		path := strings.NewReplacer("{", "v", "}", "", "...", "", "*", "x").Replace(p.String())
+		path, want := instance(p)
 		var ps Params
 		if idx, res := tab.Match(nil, []byte("GET"), []byte(path), &ps); idx != 0 || res != Found {
 			t.Fatalf("pattern %q does not match its own instance %q: %d %v", p, path, idx, res)
 		}
-		if ps.Len() != len(p.ParamNames()) {
-			t.Fatalf("pattern %q captured %d params, want %d", p, ps.Len(), len(p.ParamNames()))
+		if ps.Len() != len(want) {
+			t.Fatalf("pattern %q captured %d params from %q, want %v", p, ps.Len(), path, want)
+		}
+		for name, v := range want {
+			if got := ps.Get(name); string(got) != v {
+				t.Fatalf("pattern %q on %q: %s = %q, want %q", p, path, name, got, v)
+			}
+		}
+	})
+}
+
+// instance returns a path that p matches and the values it binds there.
+func instance(p *Pattern) (string, map[string]string) {
+	var b strings.Builder
+	want := map[string]string{}
+	for _, s := range p.segs {
+		b.WriteByte('/')
+		switch s.kind {
+		case segLiteral:
+			b.WriteString(s.lit)
+		case segFixed:
+			if isDecimal(s.lit) {
+				b.WriteString("00") // another spelling of the same number
+			}
+			b.WriteString(s.lit)
+			want[s.name] = s.lit
+		case segParam:
+			b.WriteString("v" + s.name)
+			want[s.name] = "v" + s.name
+		case segCatchAll:
+			b.WriteString("x/y")
+			if s.name != "" {
+				want[s.name] = "x/y"
+			}
+		}
+	}
+	if b.Len() == 0 {
+		return "/", want
+	}
+	return b.String(), want
+}
+
+func isDecimal(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
+}
+
+// FuzzFixedValue checks a sale's route "/buy/{id=a}" beside the general
+// "/buy/{id}" against a reference: a request segment b goes to the sale's
+// route exactly when b == a, or both are decimal and name the same number
+// (compared with math/big, not with the code under test), and then binds
+// a; otherwise the general route binds b as sent.
+func FuzzFixedValue(f *testing.F) {
+	for _, s := range [][2]string{{"7", "7"}, {"7", "007"}, {"7", "70"}, {"0", "000"}, {"10", "010"},
+		{"sale", "sale"}, {"sale", "Sale"}, {"7", "07a"}, {"18446744073709551617", "018446744073709551617"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		p, err := Parse("/buy/{id=" + a + "}")
+		if err != nil {
+			return
+		}
+		if canon, err := Normalize(nil, []byte("/buy/"+b)); err != nil || string(canon) != "/buy/"+b || b == "" || strings.Contains(b, "/") {
+			return // not one normalized request segment
+		}
+		tab, err := NewTable([]Entry{{Pattern: p}, {Pattern: mustParse(t, "/buy/{id}")}}, false)
+		if err != nil {
+			t.Fatalf("NewTable(%q, /buy/{id}): %v", p, err)
+		}
+		same := a == b
+		if isDecimal(a) && isDecimal(b) {
+			x, _ := new(big.Int).SetString(a, 10)
+			y, _ := new(big.Int).SetString(b, 10)
+			same = x.Cmp(y) == 0
+		}
+		wantIdx, wantID := 1, b
+		if same {
+			wantIdx, wantID = 0, a
+		}
+		var ps Params
+		idx, res := tab.Match(nil, []byte("POST"), []byte("/buy/"+b), &ps)
+		if res != Found || idx != wantIdx || string(ps.Get("id")) != wantID {
+			t.Fatalf("%q on /buy/%s = route %d %v id=%q, want route %d id=%q", p, b, idx, res, ps.Get("id"), wantIdx, wantID)
 		}
 	})
 }

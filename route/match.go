@@ -18,9 +18,14 @@ const maxHost = 256
 //
 // Precedence: a route for the request's host beats a host-less route; then
 // the most specific pattern wins, comparing segments left to right with
-// literal > {param} > catch-all; among routes that match the path, only one
-// allowing the method counts (so "GET /item/{id}" serves GET /item/special
-// even if "POST /item/special" exists).
+// literal = fixed value ({id=7}) > {param} > catch-all; among routes that
+// match the path, only one allowing the method counts (so "GET /item/{id}"
+// serves GET /item/special even if "POST /item/special" exists).
+//
+// A decimal request segment matches a decimal literal or fixed value when
+// they are equal without leading zeros (see Parse), and a fixed value binds
+// the request's segment without them: "/buy/007" matched by "/buy/{id=7}"
+// binds id = "7". Plain {param} values are bound as sent.
 func (t *Table) Match(host, method, path []byte, ps *Params) (index int, res Result) {
 	if ps != nil {
 		ps.Reset()
@@ -91,22 +96,47 @@ type matcher struct {
 
 func (m *matcher) found(l *leaf) (int, Result) {
 	if m.ps != nil {
-		copy(m.ps.names[:], l.names)
+		bind(m.ps, l.caps, m.path)
 	}
 	return l.index, Found
 }
 
-func (m *matcher) push(v []byte) {
-	if m.ps != nil {
-		m.ps.push(v)
+// bind fills ps with the captures of the matched entry, reading path once
+// more: a second pass over a short path is cheaper than saving and
+// restoring captures at every backtrack of the walk.
+func bind(ps *Params, caps []capture, path []byte) {
+	seg, pos := 0, 0 // pos: the '/' that starts segment seg, or len(path)
+	if len(path) == 1 {
+		pos = 1 // "/" has no segments
+	}
+	for _, c := range caps {
+		for ; seg < c.seg; seg++ {
+			pos = segmentEnd(path, pos)
+		}
+		var v []byte
+		switch {
+		case c.kind == segCatchAll && pos >= len(path):
+			v = path[len(path):] // matched nothing: empty, not nil
+		case c.kind == segCatchAll:
+			v = path[pos+1:]
+		case c.kind == segFixed:
+			v = canonicalDecimal(path[pos+1 : segmentEnd(path, pos)])
+		default:
+			v = path[pos+1 : segmentEnd(path, pos)]
+		}
+		ps.names[ps.n] = c.name
+		ps.push(v)
 	}
 }
 
-func (m *matcher) captured() int {
-	if m.ps == nil {
-		return 0
+// segmentEnd returns the end of the segment that starts with the '/' at
+// pos: the next '/' or len(path).
+func segmentEnd(path []byte, pos int) int {
+	end := pos + 1
+	for end < len(path) && path[end] != '/' {
+		end++
 	}
-	return m.ps.n
+	return end
 }
 
 // walk matches the segments of m.path from pos (the index of the '/' that
@@ -118,39 +148,34 @@ func (m *matcher) walk(n *node, pos int) *leaf {
 			return l
 		}
 		if n.catchAll != nil {
-			return m.catchAll(n.catchAll, m.path[len(m.path):])
+			return m.leafFor(n.catchAll)
 		}
 		return nil
 	}
-	end := pos + 1
-	for end < len(m.path) && m.path[end] != '/' {
-		end++
-	}
+	end := segmentEnd(m.path, pos)
 	seg := m.path[pos+1 : end]
-	if next := m.literal(n, seg); next != nil {
-		if l := m.walk(next, end); l != nil {
-			return l
+	if len(n.lits) > 0 {
+		if next := m.literal(n, canonicalDecimal(seg)); next != nil {
+			if l := m.walk(next, end); l != nil {
+				return l
+			}
 		}
 	}
 	if n.param != nil && len(seg) > 0 {
-		saved := m.captured()
-		m.push(seg)
 		if l := m.walk(n.param, end); l != nil {
 			return l
 		}
-		if m.ps != nil {
-			m.ps.n = saved
-		}
 	}
 	if n.catchAll != nil {
-		return m.catchAll(n.catchAll, m.path[pos+1:])
+		return m.leafFor(n.catchAll)
 	}
 	return nil
 }
 
-// literal returns the child of n for literal segment seg, or nil. Literals
-// are unique per node (folded when the table folds case), so at most one
-// child matches.
+// literal returns the child of n for literal segment seg (already through
+// canonicalDecimal, as the table's literals are), or nil. Literals are
+// unique per node (folded when the table folds case), so at most one child
+// matches.
 func (m *matcher) literal(n *node, seg []byte) *node {
 	if n.litIndex != nil {
 		if !m.fold {
@@ -170,14 +195,6 @@ func (m *matcher) literal(n *node, seg []byte) *node {
 		}
 	}
 	return nil
-}
-
-func (m *matcher) catchAll(n *node, rest []byte) *leaf {
-	l := m.leafFor(n)
-	if l != nil && len(l.names) > m.captured() {
-		m.push(rest) // named catch-all ({rest...}); "*" captures nothing
-	}
-	return l
 }
 
 func (m *matcher) leafFor(n *node) *leaf {

@@ -14,14 +14,15 @@ type segKind uint8
 
 const (
 	segLiteral  segKind = iota // "item": the segment itself
+	segFixed                   // "{id=7}": the segment "7" (a literal), captured as id
 	segParam                   // "{id}": one non-empty segment
 	segCatchAll                // "*" or "{rest...}": zero or more segments, last only
 )
 
 type segment struct {
 	kind segKind
-	lit  string // segLiteral: the canonical literal
-	name string // segParam, segCatchAll: capture name ("" for "*")
+	lit  string // segLiteral, segFixed: the canonical literal
+	name string // segFixed, segParam, segCatchAll: capture name ("" for "*")
 }
 
 // Pattern is a parsed path pattern. It is immutable and safe for concurrent
@@ -31,17 +32,34 @@ type Pattern struct {
 	str  string
 }
 
-// Parse parses a path pattern such as "/item/{id}", "/static/*" or
-// "/files/{rest...}". The rules, each reported with the offending segment:
+// Parse parses a path pattern such as "/item/{id}", "/buy/{id=7}",
+// "/static/*" or "/files/{rest...}". The rules, each reported with the
+// offending segment:
 //
 //   - the pattern starts with "/" and has no empty segment ("//"); one
 //     trailing slash is allowed and ignored;
 //   - a parameter is a whole segment "{name}" with name [A-Za-z_][A-Za-z0-9_]*,
-//     unique within the pattern, at most MaxParams of them;
+//     unique within the pattern, at most MaxParams of them (fixed values
+//     included);
+//   - a parameter with a fixed value, "{name=value}", matches like the
+//     literal value and captures the segment as name, so that a route for
+//     one item ("/buy/{id=7}") still tells its filters and cache tags which
+//     item it is; the value follows the rules of a literal;
 //   - a catch-all ("*" or "{name...}") is the last segment;
 //   - a literal is already canonical (as Normalize would produce it), since
 //     requests are normalized before matching and a non-canonical literal
-//     could never match.
+//     could never match; a decimal literal has no leading zero ("7", not
+//     "007"), since it matches every spelling of its number (see Table.Match).
+//
+// Decimal segments. A literal or fixed value made only of ASCII digits
+// matches a request segment made only of digits when both are equal once
+// leading zeros are dropped: "/buy/{id=7}" matches "/buy/7", "/buy/007" and
+// "/buy/0007", and "/x/0" matches "/x/00". Origins commonly parse ids with
+// strconv.Atoi or a database cast, so "007" is the same item as "7" to them;
+// a route that compared bytes would let "/buy/007" fall through to a general
+// "/buy/{id}" route and skip the sale's filters. For an origin whose ids are
+// strings ("007" a different item from "7"), this over-applies the sale's
+// route to a few extra paths, which is the safe direction.
 func Parse(pattern string) (*Pattern, error) {
 	if pattern == "" {
 		return nil, errors.New("empty path pattern")
@@ -87,17 +105,32 @@ func parseSegment(s string, last bool) (segment, error) {
 	case strings.ContainsAny(s, "{}*"):
 		return segment{}, fmt.Errorf("segment %q: a parameter or \"*\" must be a whole segment", s)
 	}
-	canon, err := Normalize(nil, []byte("/"+s))
-	if err != nil {
-		return segment{}, fmt.Errorf("segment %q: %w", s, err)
-	}
-	if string(canon) != "/"+s {
-		return segment{}, fmt.Errorf("segment %q is not canonical: requests are normalized to %q", s, canon)
+	if err := checkLiteral(fmt.Sprintf("segment %q", s), s); err != nil {
+		return segment{}, err
 	}
 	return segment{kind: segLiteral, lit: s}, nil
 }
 
+// checkLiteral reports why lit (a literal or a fixed value, named what in
+// the error) could never match a normalized request segment, if it could not.
+func checkLiteral(what, lit string) error {
+	canon, err := Normalize(nil, []byte("/"+lit))
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if string(canon) != "/"+lit {
+		return fmt.Errorf("%s is not canonical: requests are normalized to %q", what, canon)
+	}
+	if d := canonicalDecimal([]byte(lit)); len(d) != len(lit) {
+		return fmt.Errorf("%s is not canonical: a decimal matches without its leading zeros, write %q", what, d)
+	}
+	return nil
+}
+
 func parseParam(name string, last bool) (segment, error) {
+	if name, value, ok := strings.Cut(name, "="); ok {
+		return parseFixed(name, value)
+	}
 	kind := segParam
 	if rest, ok := strings.CutSuffix(name, "..."); ok {
 		if !last {
@@ -109,6 +142,23 @@ func parseParam(name string, last bool) (segment, error) {
 		return segment{}, fmt.Errorf("parameter name %q: want [A-Za-z_][A-Za-z0-9_]*", name)
 	}
 	return segment{kind: kind, name: name}, nil
+}
+
+// parseFixed parses "{name=value}".
+func parseFixed(name, value string) (segment, error) {
+	if !validName(name) {
+		return segment{}, fmt.Errorf("parameter name %q: want [A-Za-z_][A-Za-z0-9_]*", name)
+	}
+	if value == "" {
+		return segment{}, fmt.Errorf("parameter {%s=}: empty fixed value", name)
+	}
+	if strings.ContainsAny(value, "{}*=") {
+		return segment{}, fmt.Errorf("parameter {%s=%s}: a fixed value is a literal, without \"{\", \"}\", \"*\" or \"=\"", name, value)
+	}
+	if err := checkLiteral(fmt.Sprintf("parameter {%s=%s}: value %q", name, value, value), value); err != nil {
+		return segment{}, err
+	}
+	return segment{kind: segFixed, lit: value, name: name}, nil
 }
 
 func validName(s string) bool {
@@ -151,6 +201,8 @@ func (p *Pattern) format() string {
 		switch {
 		case s.kind == segLiteral:
 			b.WriteString(s.lit)
+		case s.kind == segFixed:
+			b.WriteString("{" + s.name + "=" + s.lit + "}")
 		case s.kind == segParam:
 			b.WriteString("{" + s.name + "}")
 		case s.name == "":
@@ -178,14 +230,14 @@ func (p *Pattern) ParamNames() []string {
 	return names
 }
 
-// shape is the pattern with parameter names erased: two patterns with the
-// same shape match exactly the same paths.
+// shape is the pattern with parameter names erased (a fixed value is its
+// literal): two patterns with the same shape match exactly the same paths.
 func (p *Pattern) shape() string {
 	var b strings.Builder
 	for _, s := range p.segs {
 		b.WriteByte('/')
 		switch s.kind {
-		case segLiteral:
+		case segLiteral, segFixed:
 			b.WriteString(s.lit)
 		case segParam:
 			b.WriteString("{}")

@@ -27,6 +27,10 @@ func TestParse(t *testing.T) {
 		{"/{a}/{b_2}/x", "/{a}/{b_2}/x", []string{"a", "b_2"}},
 		{"/caf%C3%A9/~x", "/caf%C3%A9/~x", nil},
 		{"/*", "/*", nil},
+		{"/buy/{id=7}", "/buy/{id=7}", []string{"id"}},
+		{"/sale/{name=black-friday}/{id}/", "/sale/{name=black-friday}/{id}", []string{"name", "id"}},
+		{"/x/0/{n=10}", "/x/0/{n=10}", []string{"n"}},
+		{"/v/{n=0}", "/v/{n=0}", []string{"n"}},
 	}
 	for _, tt := range tests {
 		p, err := Parse(tt.in)
@@ -56,6 +60,19 @@ func TestParseErrors(t *testing.T) {
 		{"/a;b", `path pattern "/a;b": segment "a;b" is not canonical: requests are normalized to "/a"`},
 		{"/a%2Fb", `path pattern "/a%2Fb": segment "a%2Fb": path contains an encoded slash or backslash`},
 		{"/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}", `path pattern "/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}": 9 parameters, at most 8 allowed`},
+		{"/{a=1}/{b=1}/{c=1}/{d=1}/{e=1}/{f=1}/{g=1}/{h=1}/{i=1}", `path pattern "/{a=1}/{b=1}/{c=1}/{d=1}/{e=1}/{f=1}/{g=1}/{h=1}/{i=1}": 9 parameters, at most 8 allowed`},
+		{"/buy/007", `path pattern "/buy/007": segment "007" is not canonical: a decimal matches without its leading zeros, write "7"`},
+		{"/x/00", `path pattern "/x/00": segment "00" is not canonical: a decimal matches without its leading zeros, write "0"`},
+		{"/buy/{id=007}", `path pattern "/buy/{id=007}": parameter {id=007}: value "007" is not canonical: a decimal matches without its leading zeros, write "7"`},
+		{"/buy/{id=}", `path pattern "/buy/{id=}": parameter {id=}: empty fixed value`},
+		{"/buy/{=7}", `path pattern "/buy/{=7}": parameter name "": want [A-Za-z_][A-Za-z0-9_]*`},
+		{"/buy/{id=7=8}", `path pattern "/buy/{id=7=8}": parameter {id=7=8}: a fixed value is a literal, without "{", "}", "*" or "="`},
+		{"/buy/{id={x}}", `path pattern "/buy/{id={x}}": parameter {id={x}}: a fixed value is a literal, without "{", "}", "*" or "="`},
+		{"/buy/{id=*}", `path pattern "/buy/{id=*}": parameter {id=*}: a fixed value is a literal, without "{", "}", "*" or "="`},
+		{"/f/{rest...=x}", `path pattern "/f/{rest...=x}": parameter name "rest...": want [A-Za-z_][A-Za-z0-9_]*`},
+		{"/buy/{id=%37}", `path pattern "/buy/{id=%37}": parameter {id=%37}: value "%37" is not canonical: requests are normalized to "/7"`},
+		{"/buy/{id=..}", `path pattern "/buy/{id=..}": parameter {id=..}: value "..": path climbs above the root with ".."`},
+		{"/a/{id=7}/{id}", `path pattern "/a/{id=7}/{id}": parameter {id} appears twice`},
 	}
 	for _, tt := range tests {
 		_, err := Parse(tt.in)

@@ -82,8 +82,29 @@ type litChild struct {
 
 type leaf struct {
 	index   int
-	methods []string // nil = any method
-	names   []string // capture names in path order, for Params
+	methods []string  // nil = any method
+	caps    []capture // what the entry captures, in path order
+}
+
+// capture is one parameter of an entry: Match fills Params from the
+// matched leaf's captures once the walk is over, since entries sharing a
+// trie node may capture differently ("GET /buy/{id=7}" binds id where
+// "POST /buy/7" binds nothing, yet both are the node for "7").
+type capture struct {
+	seg  int     // index of the path segment (0 = the first)
+	kind segKind // segFixed, segParam or segCatchAll (named only)
+	name string
+}
+
+// capturesOf lists the captures of segs.
+func capturesOf(segs []segment) []capture {
+	var caps []capture
+	for i, s := range segs {
+		if s.name != "" {
+			caps = append(caps, capture{seg: i, kind: s.kind, name: s.name})
+		}
+	}
+	return caps
 }
 
 // NewTable builds a table from entries; Match returns indexes into entries.
@@ -100,7 +121,7 @@ func NewTable(entries []Entry, caseInsensitive bool) (*Table, error) {
 		if err != nil {
 			return nil, fmt.Errorf("route %d: %w", i, err)
 		}
-		if err := root.insert(e.Pattern.segs, leaf{index: i, methods: e.Methods, names: e.Pattern.ParamNames()}, caseInsensitive); err != nil {
+		if err := root.insert(e.Pattern.segs, leaf{index: i, methods: e.Methods, caps: capturesOf(e.Pattern.segs)}, caseInsensitive); err != nil {
 			return nil, err
 		}
 	}
@@ -147,6 +168,8 @@ func (n *node) child(s segment, fold bool) *node {
 		}
 		return n.catchAll
 	}
+	// segLiteral and segFixed: "{id=7}" is the literal "7" for matching,
+	// so it shares "7"'s node, its precedence and its duplicate check.
 	lit := s.lit
 	if fold {
 		lit = strings.ToLower(lit)
