@@ -36,16 +36,18 @@ wait_port() { for _ in $(seq 1 200); do (echo >/dev/tcp/127.0.0.1/$1) 2>/dev/nul
 oport=$(free_port); port=$(free_port)
 taskset -c 1 "$work/benchorigin" -addr "127.0.0.1:$oport" -mode origin 2>/dev/null & pids+=($!)
 wait_port "$oport"
-taskset -c 1 "$here/flashgate.sh" "$port" "127.0.0.1:$oport" >"$work/fg.log" 2>&1 & fg=$!; pids+=($fg)
+# flashgate runs under perf, not attached to later (perf -p misses the threads the Go runtime
+# starts after it attached); sampling starts 3s in, after start-up and the warm-up.
+perf record -F 1999 -g -D 3000 -o "$work/perf.data" -- taskset -c 1 "$here/flashgate.sh" "$port" "127.0.0.1:$oport" \
+  >"$work/fg.log" 2>&1 & perfpid=$!; pids+=($perfpid)
 wait_port "$port"
 
 pipe=(); [ "$P" -gt 0 ] && pipe=(-s "$here/peers/pipeline.lua") && export PIPELINE=$P
 url=http://127.0.0.1:$port$path
 timeout 30 taskset -c 0 wrk -t1 -c64 -d2s "${pipe[@]}" "$url" >/dev/null
-timeout $((D + 30)) taskset -c 0 wrk -t1 -c64 -d$((D + 2))s "${pipe[@]}" "$url" >"$work/wrk.out" & w=$!
-sleep 1
-perf record -F 1999 -g -p "$fg" -o "$work/perf.data" -- sleep "$D" >/dev/null 2>&1
-wait $w || true
+timeout $((D + 30)) taskset -c 0 wrk -t1 -c64 -d$((D + 1))s "${pipe[@]}" "$url" >"$work/wrk.out" || true
+kill "$(pgrep -P "$perfpid")" 2>/dev/null || true   # flashgate; perf then writes its data
+wait "$perfpid" || true
 grep -E "requests in|Requests/sec|Non-2xx" "$work/wrk.out"
 echo "== self time"
 perf report -i "$work/perf.data" --no-children --stdio --percent-limit 1 -g none 2>/dev/null | grep '%' | head -25
