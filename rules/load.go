@@ -23,7 +23,7 @@ import (
 // them, and included files relative to it ("sales/x.yaml" when path is
 // "gateway.yaml").
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readRuleFile(path)
 	if err != nil {
 		return nil, Errors{{Pos: Pos{File: path}, Msg: "cannot read rule file: " + reason(err)}}
 	}
@@ -168,9 +168,15 @@ var mainOnlyKeys = []string{"server", "logging", "include", "cache", "admission"
 
 func (l *loader) include(item Node, name string) {
 	if st, err := os.Stat(name); err == nil && !st.Mode().IsRegular() {
-		return // a directory, e.g. Kubernetes' "..data": only files are rules
+		if strings.HasPrefix(filepath.Base(name), ".") {
+			return // Kubernetes' "..data" and its timestamped directories
+		}
+		// Docker creates a directory where a bind-mounted rule file is
+		// missing on the host: that is a lost sale file, not a blank one.
+		l.errs.add(item.Errorf("", "%s matches the include but is not a regular file (a directory left by a missing bind mount?)", name))
+		return
 	}
-	data, err := os.ReadFile(name)
+	data, err := readRuleFile(name)
 	if err != nil {
 		l.errs.add(item.Errorf("", "cannot read %s: %s", name, reason(err)))
 		return
@@ -235,6 +241,30 @@ func (l *loader) abs(names []string) []string {
 
 // reason drops the operation and path from a file error: the message
 // already names the file.
+// MaxFileBytes bounds one rule file: a rule file is written by people, and
+// a runaway generator or a wrong path (a log, a disk image) must fail with
+// a clear message rather than be read into memory.
+const MaxFileBytes = 16 << 20
+
+var errFileTooLarge = fmt.Errorf("larger than %d MiB: not a rule file", MaxFileBytes>>20)
+
+// readRuleFile reads at most MaxFileBytes of a regular file.
+func readRuleFile(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileBytes {
+		return nil, errFileTooLarge
+	}
+	return data, nil
+}
+
 func reason(err error) string {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
