@@ -37,6 +37,25 @@ const (
 	refuseEncoding
 )
 
+// remembered reports whether refusal r of a response with status makes its
+// key hit-for-miss. Only a page that is uncacheable by its own headers
+// (Set-Cookie, private, no-store/no-cache, Vary: *, a zero lifetime, too
+// big, an encoding we cannot store) is: the next request would get the same
+// answer. A status outside the cacheable set (4xx but 404/410, 5xx, 1xx,
+// 302...) and a 404/410 without negative_ttl never are: such an answer is
+// about one request (an oversized header the origin refused with 431, a bad
+// parameter), and a marker would let one attacker disable caching of the
+// URL for everyone (CPDoS).
+func (r refusal) remembered(status int) bool {
+	switch r {
+	case storable, refuseStatus:
+		return false
+	case refuseTTL:
+		return status != fasthttp.StatusNotFound && status != fasthttp.StatusGone
+	}
+	return true
+}
+
 // checkResponse decides whether resp may be stored under policy p.
 func (c *Cache) checkResponse(p *Policy, resp *fasthttp.Response, d directives, lt lifetimes) refusal {
 	h := &resp.Header

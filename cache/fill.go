@@ -136,10 +136,10 @@ func (c *Cache) admit(s *scratch, h uint64, req *fasthttp.Request, resp *fasthtt
 	d := parseDirectives(&resp.Header, c.surrogate)
 	lt := lifetimesFor(p, d, resp.StatusCode(), responseDate(resp, now), now)
 	if r := c.checkResponse(p, resp, d, lt); r != storable {
-		// A failing origin is not "uncacheable": hit-for-miss would let
-		// every request through to it while it struggles.
-		if resp.StatusCode() < 500 {
+		if r.remembered(resp.StatusCode()) {
 			c.rememberUncacheable(s.key, h, now)
+		} else if resp.StatusCode() < 500 {
+			c.m.refused.Inc() // a failing origin is not "uncacheable"
 		}
 		return nil
 	}

@@ -105,8 +105,9 @@ func newGateway(t testing.TB, spec PolicySpec, o *origin, opts Options) *gateway
 		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(g.c.Close)
+	// 16 KiB of headers, as the gateway accepts (the origin's server: 4 KiB).
 	srv := &fasthttp.Server{NoDefaultServerHeader: true, NoDefaultContentType: true, NoDefaultDate: true,
-		Handler: g.handle}
+		Handler: g.handle, ReadBufferSize: 16 << 10}
 	go srv.Serve(g.ln) //nolint:errcheck // ends when the listener closes
 	t.Cleanup(func() { g.client.CloseIdleConnections(); srv.Shutdown() })
 	g.client = &fasthttp.HostClient{Addr: "gateway", MaxIdemponentCallAttempts: 1, MaxConns: 1000,

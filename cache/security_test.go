@@ -1,0 +1,73 @@
+package cache
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// TestErrorAnswersDoNotDisableCaching: an attacker's request that makes
+// the origin fail (431 for an oversized header, 400, 403, 429, 5xx, or a
+// 404 when negative caching is off) must not make the URL hit-for-miss for
+// everyone: the next ordinary request is a MISS that fills the cache, the
+// one after a HIT.
+func TestErrorAnswersDoNotDisableCaching(t *testing.T) {
+	pad := strings.Repeat("a", 8<<10)
+	for _, tc := range []struct {
+		name   string
+		status int // what the attacker's request gets from the origin
+	}{
+		{"431 oversized header", fasthttp.StatusRequestHeaderFieldsTooLarge},
+		{"400", fasthttp.StatusBadRequest},
+		{"403", fasthttp.StatusForbidden},
+		{"429", fasthttp.StatusTooManyRequests},
+		{"404 without negative_ttl", fasthttp.StatusNotFound},
+		{"503", fasthttp.StatusServiceUnavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The origin's fasthttp server reads headers into 4 KiB and
+			// answers 431 itself to the 8 KiB header.
+			o := newOrigin(t, page("page"))
+			pad := pad
+			if tc.status != fasthttp.StatusRequestHeaderFieldsTooLarge {
+				pad = "1"
+				o.set(func(ctx *fasthttp.RequestCtx) {
+					if len(ctx.Request.Header.Peek("X-Pad")) > 0 {
+						ctx.Error("no", tc.status)
+						return
+					}
+					page("page")(ctx)
+				})
+			}
+			g := newGateway(t, PolicySpec{TTL: time.Minute}, o, Options{HitForMiss: 10 * time.Second})
+			if r := g.get(t, "/item/1", func(r *fasthttp.Request) { r.Header.Set("X-Pad", pad) }); r.status != tc.status {
+				t.Fatalf("attacker's request: status %d, want the origin's %d", r.status, tc.status)
+			}
+			for i, want := range []string{"MISS", "HIT"} {
+				if r := g.get(t, "/item/1", nil); r.status != 200 || r.xcache != want || r.body != "page" {
+					t.Fatalf("ordinary request %d after the attack: %d X-Cache %q body %q, want 200 %s page",
+						i, r.status, r.xcache, r.body, want)
+				}
+			}
+		})
+	}
+}
+
+// TestUncacheableHeadersStillHitForMiss: a cacheable status made
+// uncacheable by its headers keeps its hit-for-miss marker.
+func TestUncacheableHeadersStillHitForMiss(t *testing.T) {
+	for _, h := range [][]string{{"Set-Cookie", "s=1"}, {"Cache-Control", "private"},
+		{"Cache-Control", "no-store"}, {"Cache-Control", "no-cache"}, {"Vary", "*"}} {
+		t.Run(h[0]+": "+h[1], func(t *testing.T) {
+			o := newOrigin(t, page("page", h...))
+			g := newGateway(t, PolicySpec{TTL: time.Minute}, o, Options{HitForMiss: 10 * time.Second})
+			for i, want := range []string{"MISS", "BYPASS"} {
+				if r := g.get(t, "/p", nil); r.xcache != want {
+					t.Fatalf("request %d: X-Cache %q, want %s", i, r.xcache, want)
+				}
+			}
+		})
+	}
+}
