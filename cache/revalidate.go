@@ -30,7 +30,8 @@ func (c *Cache) revalidateInBackground(e *Entry, req *fasthttp.Request, p *Polic
 	})
 }
 
-// revalidate performs one refresh of e; false if the origin failed.
+// revalidate performs one refresh of e; false if the origin failed or
+// answered with an error status, which leaves e in place.
 func (c *Cache) revalidate(e *Entry, out *fasthttp.Request, resp *fasthttp.Response, p *Policy,
 	rtags []uint64, fetch Fetch) bool {
 	err := fetch(out, resp)
@@ -47,10 +48,18 @@ func (c *Cache) revalidate(e *Entry, out *fasthttp.Request, resp *fasthttp.Respo
 		c.refreshed(e, resp, p, now)
 		return true
 	}
-	c.m.revalidated.Inc()
 	d := parseDirectives(&resp.Header, c.surrogate)
 	lt := lifetimesFor(p, d, resp.StatusCode(), responseDate(resp, now), now)
-	if c.checkResponse(p, resp, d, lt) != storable || !sameStrings(varyNames(resp.Header.Peek("Vary")), e.varyNames) {
+	r := c.checkResponse(p, resp, d, lt)
+	if !replacesEntry(r, resp.StatusCode()) {
+		// The refresh copies the request that found the entry stale, which
+		// may be an attacker's: a 400 or 431 it earned says nothing about
+		// the page. Keep serving stale; a later request tries again.
+		c.m.originErrors.Inc()
+		return false
+	}
+	c.m.revalidated.Inc()
+	if r != storable || !sameStrings(varyNames(resp.Header.Peek("Vary")), e.varyNames) {
 		c.store.del(e.hash) // changed shape: let the next request fetch it afresh
 		return true
 	}
@@ -97,6 +106,21 @@ func sameStrings(a, b []string) bool {
 		if a[i] != b[i] {
 			return false
 		}
+	}
+	return true
+}
+
+// replacesEntry reports whether a refresh answered with status (refusal r
+// under the policy) replaces or drops the stale entry: a cacheable status
+// does, including a 404/410 that negative caching stores, and so does a
+// cacheable status whose headers now forbid storing (the origin changed its
+// mind about the page). Any other status, 4xx in particular, does not.
+func replacesEntry(r refusal, status int) bool {
+	switch {
+	case r == refuseStatus:
+		return false
+	case r == refuseTTL && (status == fasthttp.StatusNotFound || status == fasthttp.StatusGone):
+		return false // negative caching is off: a 404 is not a page
 	}
 	return true
 }

@@ -71,3 +71,46 @@ func TestUncacheableHeadersStillHitForMiss(t *testing.T) {
 		})
 	}
 }
+
+// TestRefreshErrorKeepsStale: a background refresh started by an
+// attacker's request that the origin answers with a 4xx keeps the stale
+// entry; the next request still gets it (and retries the refresh). A 404
+// with negative caching does replace it.
+func TestRefreshErrorKeepsStale(t *testing.T) {
+	attack := func(r *fasthttp.Request) { r.Header.Set("X-Evil", "1") }
+	for _, tc := range []struct {
+		name          string
+		status        int
+		negTTL        time.Duration
+		wantAfter     string // X-Cache of the next ordinary request
+		wantAfterBody string
+	}{
+		{"400 keeps stale", fasthttp.StatusBadRequest, 0, "STALE", "v1"},
+		{"403 keeps stale", fasthttp.StatusForbidden, 0, "STALE", "v1"},
+		{"404 without negative_ttl keeps stale", fasthttp.StatusNotFound, 0, "STALE", "v1"},
+		{"404 with negative_ttl replaces", fasthttp.StatusNotFound, time.Minute, "HIT", "gone"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := newOrigin(t, page("v1"))
+			g := newGateway(t, PolicySpec{TTL: 10 * time.Second, StaleWhileRevalidate: time.Minute,
+				NegativeTTL: tc.negTTL}, o, Options{})
+			g.get(t, "/p", nil)
+			o.set(func(ctx *fasthttp.RequestCtx) {
+				if len(ctx.Request.Header.Peek("X-Evil")) > 0 {
+					ctx.Error("gone", tc.status)
+					return
+				}
+				page("v1")(ctx)
+			})
+			g.clock.Advance(11 * time.Second)
+			if r := g.get(t, "/p", attack); r.xcache != "STALE" || r.body != "v1" {
+				t.Fatalf("attacker's request: X-Cache %q body %q, want STALE v1", r.xcache, r.body)
+			}
+			g.settle()
+			if r := g.get(t, "/p", nil); r.xcache != tc.wantAfter || r.body != tc.wantAfterBody {
+				t.Fatalf("next request: X-Cache %q body %q, want %s %s", r.xcache, r.body, tc.wantAfter, tc.wantAfterBody)
+			}
+			g.settle()
+		})
+	}
+}
