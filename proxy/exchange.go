@@ -37,8 +37,12 @@ type Exchange struct {
 	peerTrusted bool
 	scratch     []byte // reusable buffer for header values
 	out         fasthttp.Request
-	esi         esiScratch      // shared by the cache and ESI stages (fragments.go)
-	freq        filters.Request // the admission filters' view, see admission.go
+	// outBuilt records that buildOutbound filled out, so a request answered
+	// before it (an edge or admission rejection) skips out.Reset on
+	// release: 1.3% of a pipelined rejection's CPU (perf).
+	outBuilt bool
+	esi      esiScratch      // shared by the cache and ESI stages (fragments.go)
+	freq     filters.Request // the admission filters' view, see admission.go
 	// filterCookies holds the Set-Cookie values filters added to an
 	// admitted request's response, NUL-separated: the origin's answer
 	// replaces the response, so they are added back over it (admission.go).
@@ -67,7 +71,10 @@ func releaseExchange(x *Exchange) {
 	x.Path, x.RequestID = x.Path[:0], x.RequestID[:0]
 	x.ClientIP, x.peer = netip.Addr{}, netip.Addr{}
 	x.Now, x.Observe, x.peerTrusted = 0, false, false
-	x.out.Reset()
+	if x.outBuilt {
+		x.out.Reset()
+		x.outBuilt = false
+	}
 	x.esi.reset()
 	x.freq.Reset()
 	x.filterCookies = x.filterCookies[:0]

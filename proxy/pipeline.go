@@ -81,6 +81,7 @@ func (s *Server) serve(x *Exchange) *statusCounters {
 	if host == nil {
 		host = ctx.Request.Header.Host()
 	}
+	x.outBuilt = true
 	buildOutbound(x, &x.out, host)
 	if rt.Cache != nil {
 		err = rt.Cache.Serve(x, rt.fetch)
