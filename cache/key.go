@@ -45,13 +45,14 @@ func appendPart(dst, b []byte) []byte {
 
 // buildKey fills s.key and s.url for req under policy p: method (HEAD is
 // keyed as GET), scheme (an http→https redirect must not be served on
-// https), host (lowercased), path, the chosen query parameters in sorted
+// https), host (normalised by appendHost), path, the chosen query parameters in sorted
 // order, the chosen headers and cookies, and the private value.
 func buildKey(s *scratch, req *fasthttp.Request, p *Policy) {
-	s.url = appendLower(s.url[:0], req.Header.Host())
+	scheme := req.URI().Scheme()
+	s.url = appendHost(s.url[:0], req.Header.Host(), scheme)
 	s.url = append(s.url, req.URI().Path()...)
 	k := append(s.key[:0], "GET\x00"...)
-	k = appendPart(k, req.URI().Scheme())
+	k = appendPart(k, scheme)
 	k = appendPart(k, s.url)
 	k = appendQuery(k, s, req, p)
 	for _, name := range p.headerNames {
@@ -103,6 +104,40 @@ func appendVaryValues(k []byte, req *fasthttp.Request, names []string) []byte {
 		k = appendPart(k, req.Header.Peek(n))
 	}
 	return k
+}
+
+// appendHost appends host as keys and purge URLs hold it: ASCII
+// lowercased, without trailing dots and without the scheme's default port
+// (80 for http, 443 for https; either when scheme is nil), so that Host:
+// Shop.Example, shop.example. and shop.example:80 — one site to every
+// origin — share one entry instead of letting a client bust the cache.
+func appendHost(dst, host, scheme []byte) []byte {
+	if i := bytes.LastIndexByte(host, ':'); i >= 0 && bytes.IndexByte(host[i:], ']') < 0 {
+		if isDefaultPort(host[i+1:], scheme) {
+			host = host[:i]
+		}
+	}
+	for len(host) > 0 && host[len(host)-1] == '.' {
+		host = host[:len(host)-1]
+	}
+	return appendLower(dst, host)
+}
+
+// isDefaultPort reports whether port (digits, leading zeros allowed, or
+// empty as in "host:") is scheme's default.
+func isDefaultPort(port, scheme []byte) bool {
+	for len(port) > 1 && port[0] == '0' {
+		port = port[1:]
+	}
+	switch string(port) {
+	case "":
+		return true
+	case "80":
+		return scheme == nil || string(scheme) == "http"
+	case "443":
+		return scheme == nil || string(scheme) == "https"
+	}
+	return false
 }
 
 func appendLower(dst, b []byte) []byte {

@@ -55,7 +55,7 @@ func (c *Cache) Purge(p Purge) int {
 }
 
 func urlOf(host, path string) []byte {
-	return append(appendLower(nil, []byte(host)), path...)
+	return append(appendHost(nil, []byte(host), nil), path...)
 }
 
 func (c *Cache) purgeTag(tag uint64, soft bool, now int64) int {

@@ -114,3 +114,54 @@ func TestRefreshErrorKeepsStale(t *testing.T) {
 		})
 	}
 }
+
+// TestHostSpellingsShareOneEntry: case, a trailing dot and the scheme's
+// default port do not make a new cache entry; another port does.
+func TestHostSpellingsShareOneEntry(t *testing.T) {
+	o := newOrigin(t, page("page"))
+	g := newGateway(t, PolicySpec{TTL: time.Minute}, o, Options{})
+	for _, tc := range []struct{ host, want string }{
+		{"shop.test", "MISS"},
+		{"Shop.TEST", "HIT"},
+		{"shop.test.", "HIT"},
+		{"shop.test:80", "HIT"},
+		{"SHOP.test.:080", "HIT"},
+		{"shop.test:", "HIT"},
+		{"shop.test:8080", "MISS"},
+		{"shop.test:443", "MISS"}, // not the default port of http
+	} {
+		r := g.get(t, "/p", func(r *fasthttp.Request) { r.Header.SetHost(tc.host) })
+		if r.xcache != tc.want {
+			t.Fatalf("Host %q: X-Cache %q, want %s", tc.host, r.xcache, tc.want)
+		}
+	}
+	if n := g.c.Purge(Purge{Kind: PurgeURL, Host: "Shop.Test.", Path: "/p"}); n != 1 {
+		t.Fatalf("purge of Shop.Test./p removed %d entries, want 1 (the normalised host's)", n)
+	}
+	if r := g.get(t, "/p", func(r *fasthttp.Request) { r.Header.SetHost("shop.test:80") }); r.xcache != "MISS" {
+		t.Fatalf("after purge: X-Cache %q, want MISS", r.xcache)
+	}
+}
+
+func TestAppendHost(t *testing.T) {
+	for _, tc := range []struct{ host, scheme, want string }{
+		{"Shop.Example", "http", "shop.example"},
+		{"shop.example.", "http", "shop.example"},
+		{"shop.example:80", "http", "shop.example"},
+		{"shop.example:443", "https", "shop.example"},
+		{"shop.example:443", "http", "shop.example:443"},
+		{"shop.example:80", "https", "shop.example:80"},
+		{"shop.example.:443", "", "shop.example"},
+		{"[::1]:80", "http", "[::1]"},
+		{"[::1]", "http", "[::1]"},
+		{"[::1]:8080", "http", "[::1]:8080"},
+	} {
+		var scheme []byte
+		if tc.scheme != "" {
+			scheme = []byte(tc.scheme)
+		}
+		if got := string(appendHost(nil, []byte(tc.host), scheme)); got != tc.want {
+			t.Errorf("appendHost(%q, %q) = %q, want %q", tc.host, tc.scheme, got, tc.want)
+		}
+	}
+}
