@@ -13,11 +13,12 @@ func TestMemoryAllocs(t *testing.T) {
 	now := int64(100 * sec)
 	k := uint64(0)
 	cases := map[string]func(){
-		"Allow":     func() { k++; m.Allow(k&63, now, l.Emission(), l.Tolerance(), 1) },
-		"Add":       func() { k++; m.Add(k&63, 1, sec, now) },
-		"Get":       func() { k++; m.Get(k&63, now) },
-		"SpendOnce": func() { k++; m.SpendOnce(k, now+sec, now) },
-		"Forget":    func() { k++; m.Forget(k) },
+		"Allow":      func() { k++; m.Allow(k&63, now, l.Emission(), l.Tolerance(), 1) },
+		"Add":        func() { k++; m.Add(k&63, 1, sec, now) },
+		"AddTracked": func() { k++; m.AddTracked(k&63, 1, sec, now) },
+		"Get":        func() { k++; m.Get(k&63, now) },
+		"SpendOnce":  func() { k++; m.SpendOnce(k, now+sec, now) },
+		"Forget":     func() { k++; m.Forget(k) },
 	}
 	for name, f := range cases {
 		if n := testing.AllocsPerRun(1000, f); n > 0 {

@@ -16,8 +16,8 @@ type MemoryOptions struct {
 	// for a token that already verified, so its rate is bounded by what
 	// issues those tokens, not by what attackers send.
 	Flags int
-	// Metrics receives the eviction counters; nil means a private set,
-	// readable through Memory.Evictions.
+	// Metrics receives the eviction and untracked counters; nil means a
+	// private set, readable through Memory.Evictions and Memory.Untracked.
 	Metrics *metrics.Set
 }
 
@@ -30,12 +30,16 @@ const shardCount = 64 // a power of two; enough that 2-64 cores rarely meet on o
 // for cells and counters, one for flags) of 8-way buckets, allocated once,
 // that never grow. Expired entries are free slots. When a bucket has no free
 // slot, a new cell or counter may only evict a live entry that has been
-// used once; entries used twice or more are never evicted before they
-// expire, and a new key that finds none to evict is refused (served as if
-// new, stored nowhere, counted). So spraying random keys only churns among
-// the one-off entries and cannot push out the state of returning clients.
-// A new flag evicts the flag nearest to expiry. Every eviction of a live
-// entry and every refusal is counted.
+// used once (or is a counter back at zero); entries used twice or more
+// (or created by AddTracked) are
+// never evicted until they are within nearExpiry of expiring, and a new key
+// that finds none to evict is untracked: stored nowhere, reported to the
+// caller (tracked == false) and counted in
+// flashgate_cluster_untracked_total. So spraying random keys only churns
+// among the one-off entries and cannot push out the state of returning
+// clients; spraying keys used twice can fill the table, and then callers
+// learn it instead of silently losing their limits. A new flag evicts the
+// flag nearest to expiry. Every eviction of a live entry is counted.
 //
 // Memory is safe for concurrent use; every method is atomic per key and
 // allocates nothing.
@@ -43,7 +47,7 @@ type Memory struct {
 	cells, flags []shard
 	evictCells   *metrics.Counter
 	evictFlags   *metrics.Counter
-	refused      *metrics.Counter
+	untracked    *metrics.Counter
 }
 
 var _ Store = (*Memory)(nil)
@@ -65,7 +69,7 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 		flags:      newShards(opts.Flags, false),
 		evictCells: set.GetOrCreateCounter(`flashgate_cluster_evictions_total{table="cells"}`),
 		evictFlags: set.GetOrCreateCounter(`flashgate_cluster_evictions_total{table="flags"}`),
-		refused:    set.GetOrCreateCounter(`flashgate_cluster_admissions_refused_total{table="cells"}`),
+		untracked:  set.GetOrCreateCounter(`flashgate_cluster_untracked_total{table="cells"}`),
 	}, nil
 }
 
@@ -87,6 +91,9 @@ func (m *Memory) Evictions() (cells, flags uint64) {
 	return m.evictCells.Get(), m.evictFlags.Get()
 }
 
+// Untracked returns how many calls found no slot for a new key.
+func (m *Memory) Untracked() uint64 { return m.untracked.Get() }
+
 // remix is the splitmix64 finalizer: callers' keys may be weak hashes (FNV
 // of short strings), and shard and bucket selection need well-spread bits.
 func remix(h uint64) uint64 {
@@ -105,8 +112,8 @@ func pick(shards []shard, key uint64) (*shard, uint64) {
 
 // cell returns key's entry in the cells table (found), or the slot a new
 // entry for key may take and whether writing it evicts a live entry; nil
-// means admission refused key (the caller treats it as new and stores
-// nothing). The caller holds s.mu and writes through store.
+// means key is untracked (the caller treats it as new, stores nothing and
+// reports it). The caller holds s.mu and writes through store.
 func (m *Memory) cell(s *shard, key, h uint64, now int64) (e *entry, found, evicts bool) {
 	e, found, evicts = s.slot(key, h, now)
 	switch {
@@ -116,21 +123,22 @@ func (m *Memory) cell(s *shard, key, h uint64, now int64) (e *entry, found, evic
 			e.hits-- // saturate rather than wrap to unprotected
 		}
 	case e == nil:
-		m.refused.Inc()
+		m.untracked.Inc()
 	}
 	return e, found, evicts
 }
 
-// store writes a new entry into a slot returned by cell.
-func (m *Memory) store(e *entry, evicts bool, key uint64, val, expires int64) {
+// store writes a new entry into a slot returned by cell with hit count
+// hits (1, or established for state that is protected from the start).
+func (m *Memory) store(e *entry, evicts bool, key uint64, val, expires int64, hits uint32) {
 	if evicts {
 		m.evictCells.Inc()
 	}
-	*e = entry{key: key, val: val, expires: expires, hits: 1}
+	*e = entry{key: key, val: val, expires: expires, hits: hits}
 }
 
 // Allow implements Store.
-func (m *Memory) Allow(key uint64, now int64, emission, tolerance int64, n int) (bool, int64) {
+func (m *Memory) Allow(key uint64, now int64, emission, tolerance int64, n int) (bool, int64, bool) {
 	s, h := pick(m.cells, key)
 	s.mu.Lock()
 	e, found, evicts := m.cell(s, key, h, now)
@@ -144,14 +152,24 @@ func (m *Memory) Allow(key uint64, now int64, emission, tolerance int64, n int) 
 	case found:
 		e.val, e.expires = next, next // idle past its tat, a cell is as good as absent
 	default:
-		m.store(e, evicts, key, next, next)
+		m.store(e, evicts, key, next, next, 1)
 	}
 	s.mu.Unlock()
-	return wait == 0, wait
+	return wait == 0, wait, e != nil
 }
 
 // Add implements Store.
 func (m *Memory) Add(key uint64, delta, ttl, now int64) int64 {
+	v, _ := m.add(key, delta, ttl, now, 1)
+	return v
+}
+
+// AddTracked implements Store.
+func (m *Memory) AddTracked(key uint64, delta, ttl, now int64) (int64, bool) {
+	return m.add(key, delta, ttl, now, established)
+}
+
+func (m *Memory) add(key uint64, delta, ttl, now int64, hits uint32) (int64, bool) {
 	s, h := pick(m.cells, key)
 	s.mu.Lock()
 	e, found, evicts := m.cell(s, key, h, now)
@@ -160,11 +178,18 @@ func (m *Memory) Add(key uint64, delta, ttl, now int64) int64 {
 	case found:
 		e.val += delta
 		v = e.val
+		e.hits = max(e.hits, hits)
+		if v == 0 {
+			// A counter back at zero (every reservation given back) holds
+			// nothing a new counter would not: let it make room again, or
+			// buyers who never bought would pin the table for the period.
+			e.hits = 1
+		}
 	case e != nil:
-		m.store(e, evicts, key, delta, now+max(ttl, 1))
+		m.store(e, evicts, key, delta, now+max(ttl, 1), hits)
 	}
 	s.mu.Unlock()
-	return v
+	return v, e != nil
 }
 
 // Get implements Store.

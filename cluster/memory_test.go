@@ -55,15 +55,15 @@ func TestAllowBurstThenRate(t *testing.T) {
 		{450, false, 100},
 	}
 	for i, st := range steps {
-		ok, wait := m.Allow(7, now+st.at*ms, l.Emission(), l.Tolerance(), 1)
+		ok, wait, _ := m.Allow(7, now+st.at*ms, l.Emission(), l.Tolerance(), 1)
 		if ok != st.ok || wait != st.wait*ms {
 			t.Fatalf("step %d at %dms: Allow = %v, wait %v; want %v, wait %dms", i, st.at, ok, time.Duration(wait), st.ok, st.wait)
 		}
 	}
-	if ok, _ := m.Allow(8, now, l.Emission(), l.Tolerance(), 3); !ok {
+	if ok, _, _ := m.Allow(8, now, l.Emission(), l.Tolerance(), 3); !ok {
 		t.Fatal("n=3 within a fresh burst of 3 refused")
 	}
-	if ok, wait := m.Allow(9, now, l.Emission(), l.Tolerance(), 4); ok || wait != 100*ms {
+	if ok, wait, _ := m.Allow(9, now, l.Emission(), l.Tolerance(), 4); ok || wait != 100*ms {
 		t.Fatalf("n=4 above the burst: ok=%v wait=%v", ok, time.Duration(wait))
 	}
 }
@@ -91,7 +91,7 @@ func TestAllowExactUnderConcurrency(t *testing.T) {
 				if now > start+duration {
 					return
 				}
-				if ok, _ := m.Allow(42, now, l.Emission(), l.Tolerance(), 1); ok {
+				if ok, _, _ := m.Allow(42, now, l.Emission(), l.Tolerance(), 1); ok {
 					admitted[w] = append(admitted[w], now)
 				}
 			}
@@ -252,7 +252,7 @@ func TestSprayCannotLiftALimit(t *testing.T) {
 			for range 100 {
 				m.Allow(rng.Uint64()|1<<63, now, l.Emission(), l.Tolerance(), 1)
 			}
-			if ok, _ := m.Allow(c, now, l.Emission(), l.Tolerance(), 1); ok {
+			if ok, _, _ := m.Allow(c, now, l.Emission(), l.Tolerance(), 1); ok {
 				admitted++
 			}
 			now += int64(time.Millisecond / 2)

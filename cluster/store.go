@@ -20,12 +20,23 @@ type Store interface {
 	// Allow runs the GCRA (generic cell rate algorithm) for key: n cells,
 	// one every emissionNanos, with tolerance burstNanos (see Limit). It
 	// returns whether the n cells conform and, if not, how long until they
-	// would (nanoseconds, > 0). A denied call changes nothing.
-	Allow(key uint64, now int64, emissionNanos, burstNanos int64, n int) (ok bool, retryAfter int64)
+	// would (nanoseconds, > 0). A denied call changes nothing. tracked is
+	// false when the store is too full to keep a new key's cell: the
+	// answer is then that of an idle key and nothing is stored (the caller
+	// decides whether that fails open, and counts it).
+	Allow(key uint64, now int64, emissionNanos, burstNanos int64, n int) (ok bool, retryAfter int64, tracked bool)
 	// Add adds delta to the counter at key and returns the new value. A
 	// counter created by Add lives ttlNanos from its creation (a fixed
-	// window: later Adds do not extend it), then reads as 0 again.
+	// window: later Adds do not extend it), then reads as 0 again. When the
+	// store cannot track a new key, Add stores nothing and returns delta:
+	// it fails open. Limits that must hold use AddTracked.
 	Add(key uint64, delta int64, ttlNanos int64, now int64) int64
+	// AddTracked is Add for state a limit depends on (purchases, stock):
+	// a counter it creates is protected from eviction by new keys at once,
+	// not only once seen twice, and tracked reports whether the store holds
+	// the counter after the call. When it is false nothing was stored and
+	// v is delta: the caller must not rely on the count (fail closed).
+	AddTracked(key uint64, delta int64, ttlNanos int64, now int64) (v int64, tracked bool)
 	// Get returns the counter at key, 1 for a flag set by SpendOnce, and 0
 	// for an absent or expired key.
 	Get(key uint64, now int64) int64

@@ -32,9 +32,11 @@ type purchaseSpec struct {
 // purchaseLimit lets at most max purchases per user (per item or sale)
 // reach the origin. An attempt reserves a slot in the Store before it is
 // forwarded (so concurrent attempts cannot overshoot) and the slot is given
-// back unless the origin answered with a success status. Immutable after
-// compile; counts live in the Store and survive reloads that keep the
-// identity, per and param.
+// back unless the origin answered with a success status. When the Store is
+// too full to track the user's count, the attempt is refused (503
+// state_full): an untracked count would let the user buy without limit.
+// Immutable after compile; counts live in the Store and survive reloads
+// that keep the identity, per and param.
 type purchaseLimit struct {
 	store   Store
 	id      *Identity
@@ -44,6 +46,7 @@ type purchaseLimit struct {
 	ttl     int64
 	success [600]bool
 	reject  *Rejection
+	full    *Rejection
 	prefix  uint64
 	hold    uint8
 }
@@ -86,9 +89,16 @@ func newPurchaseLimit(b *Build) (Filter, error) {
 		return nil, err
 	}
 	f.prefix = b.GroupStateID(spec.Group, f.id.String(), strconv.FormatBool(f.perItem), f.param).Key()
-	f.reject, err = b.Reject(RejectSpec{Reason: "purchase_limit", Status: 403, Title: "Purchase limit reached",
-		Message: "You have already bought as many of these as this sale allows per customer."})
-	return f, err
+	return f, f.rejections(b)
+}
+
+func (f *purchaseLimit) rejections(b *Build) (err error) {
+	if f.reject, err = b.Reject(RejectSpec{Reason: "purchase_limit", Status: 403, Title: "Purchase limit reached",
+		Message: "You have already bought as many of these as this sale allows per customer."}); err != nil {
+		return err
+	}
+	f.full, err = b.Reject(stateFullSpec)
+	return err
 }
 
 // statusSet fills set from list, or with every 2xx when list is empty.
@@ -118,11 +128,17 @@ func (f *purchaseLimit) key(r *Request) uint64 {
 }
 
 // Check reserves one purchase for the user, or rejects when the user's
-// purchases and attempts in flight already reach max.
+// purchases and attempts in flight already reach max, or when the store
+// cannot track the user's count.
 func (f *purchaseLimit) Check(r *Request) Verdict {
+	const n = 1
 	k := f.key(r)
-	if f.store.Add(k, 1, f.ttl, r.Now) > f.max {
-		f.store.Add(k, -1, f.ttl, r.Now)
+	v, tracked := f.store.AddTracked(k, n, f.ttl, r.Now)
+	switch {
+	case !tracked:
+		return f.full.Verdict()
+	case v > f.max:
+		f.store.Add(k, -n, f.ttl, r.Now)
 		return f.reject.Verdict()
 	}
 	r.Hold(f.hold)
@@ -144,3 +160,8 @@ func (f *purchaseLimit) Cancel(r *Request) {
 	}
 	f.store.Add(f.key(r), -1, f.ttl, r.Now)
 }
+
+// stateFullSpec is the answer of a gate whose count the Store is too full to
+// keep: refusing for a moment is safe, admitting uncounted is not.
+var stateFullSpec = RejectSpec{Reason: "state_full", Status: 503, RetryAfter: 1, Title: "Very busy",
+	Message: "The sale is too busy to take your order right now. Please try again in a moment."}

@@ -61,7 +61,11 @@ type rateLimit struct {
 	tags    []taggedLimit // strictest first
 	dryRun  bool
 	dryRuns *metrics.Counter
-	reject  *Rejection
+	// untracked counts requests admitted because the store was too full to
+	// keep their bucket: a rate limit fails open (refusing would turn a
+	// full store into an outage for every new client), visibly.
+	untracked *metrics.Counter
+	reject    *Rejection
 }
 
 type taggedLimit struct {
@@ -123,6 +127,8 @@ func newRateLimit(b *Build) (Filter, error) {
 	}
 	f.dryRuns = b.Env.Metrics.GetOrCreateCounter(`flashgate_filter_dry_run_rejections_total{route=` +
 		quoteLabel(b.Route) + `,filter="ratelimit",reason="rate_limited"}`)
+	f.untracked = b.Env.Metrics.GetOrCreateCounter(`flashgate_filter_untracked_total{route=` +
+		quoteLabel(b.Route) + `,filter="ratelimit"}`)
 	return f, nil
 }
 
@@ -162,7 +168,8 @@ func (b *Build) tagLimits(when map[string]tagLimit) ([]taggedLimit, error) {
 	return out, nil
 }
 
-// Check takes one request from the key's bucket.
+// Check takes one request from the key's bucket. A key the store cannot
+// track is admitted as if idle and counted in untracked.
 func (f *rateLimit) Check(r *Request) Verdict {
 	key, lim := f.prefix, f.base
 	switch f.scope {
@@ -182,7 +189,10 @@ func (f *rateLimit) Check(r *Request) Verdict {
 			break
 		}
 	}
-	ok, wait := f.store.Allow(key, r.Now, lim.emission, lim.burst, 1)
+	ok, wait, tracked := f.store.Allow(key, r.Now, lim.emission, lim.burst, 1)
+	if !tracked {
+		f.untracked.Inc()
+	}
 	if ok {
 		return Continue
 	}

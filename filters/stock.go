@@ -30,6 +30,8 @@ import (
 // The shop stays the source of truth: the gate only stops attempts that
 // cannot succeed. Items without a stock entry are not gated by count, but
 // are still answered at the edge once the origin says they are sold out.
+// When the Store is too full to track an item's count, attempts are
+// refused (503 state_full) rather than let through uncounted.
 type stockSpec struct {
 	Param    string           `yaml:"param"`
 	Stock    map[string]int64 `yaml:"stock"`
@@ -84,6 +86,7 @@ type stockGate struct {
 	sold     *Rejection
 	spent    *Rejection
 	busy     *Rejection
+	full     *Rejection
 	soldOuts *metrics.Counter // items this instance marked sold out
 }
 
@@ -164,8 +167,11 @@ func (g *stockGate) rejections(b *Build) (err error) {
 		Message: "Every unit of this item has been claimed. If a purchase falls through it may come back."}); err != nil {
 		return err
 	}
-	g.busy, err = b.Reject(RejectSpec{Reason: "stock_busy", Status: 503, RetryAfter: 1, Title: "Almost sold out",
-		Message: "Every remaining unit is being purchased right now. Try again in a moment: if a purchase fails, its unit comes back."})
+	if g.busy, err = b.Reject(RejectSpec{Reason: "stock_busy", Status: 503, RetryAfter: 1, Title: "Almost sold out",
+		Message: "Every remaining unit is being purchased right now. Try again in a moment: if a purchase fails, its unit comes back."}); err != nil {
+		return err
+	}
+	g.full, err = b.Reject(stateFullSpec)
 	return err
 }
 
@@ -275,9 +281,14 @@ func (g *stockGate) Check(r *Request) Verdict {
 	if it == nil {
 		return Continue
 	}
+	const n = 1
 	k := g.countKey(item)
-	if g.store.Add(k, 1, g.ttl, r.Now) > it.limit.Load() {
-		g.store.Add(k, -1, g.ttl, r.Now)
+	v, tracked := g.store.AddTracked(k, n, g.ttl, r.Now)
+	switch {
+	case !tracked:
+		return g.full.Verdict()
+	case v > it.limit.Load():
+		g.store.Add(k, -n, g.ttl, r.Now)
 		if g.inFlight {
 			return g.busy.Verdict()
 		}
@@ -304,7 +315,9 @@ func (g *stockGate) Observe(r *Request, resp *fasthttp.Response) {
 	if !g.isSoldOut(resp) {
 		return
 	}
-	if g.store.Add(g.soldKey(item), 1, g.soldTTL, r.Now) == 1 {
+	// Untracked, the mark is lost (the count still gates the item), and
+	// announcing it at every sold-out answer would purge in a loop.
+	if v, tracked := g.store.AddTracked(g.soldKey(item), 1, g.soldTTL, r.Now); tracked && v == 1 {
 		g.soldOuts.Inc()
 		g.env.Log.LogAttrs(r.Ctx, slog.LevelInfo, "item sold out",
 			slog.String("route", g.route), slog.String("item", string(item)))

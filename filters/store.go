@@ -10,11 +10,18 @@ type Store interface {
 	// Allow runs GCRA for key: emissionNanos is the interval between two
 	// admitted requests at the sustained rate, burstNanos the tolerance
 	// (burst × emission). It reports whether n requests are admitted and,
-	// if not, how many nanoseconds until they would be.
-	Allow(key uint64, now int64, emissionNanos, burstNanos int64, n int) (ok bool, retryAfter int64)
+	// if not, how many nanoseconds until they would be; tracked is false
+	// when the store was too full to keep key's state (the answer is an
+	// idle key's).
+	Allow(key uint64, now int64, emissionNanos, burstNanos int64, n int) (ok bool, retryAfter int64, tracked bool)
 	// Add adds delta to the counter at key (created at 0 with ttlNanos) and
-	// returns the new value.
+	// returns the new value. It fails open: a key the store is too full to
+	// track reads as delta and is not stored.
 	Add(key uint64, delta int64, ttlNanos int64, now int64) int64
+	// AddTracked is Add for counts a limit depends on: the counter is
+	// protected from eviction by new keys from its creation, and tracked
+	// false means nothing was stored, so the caller must fail closed.
+	AddTracked(key uint64, delta int64, ttlNanos int64, now int64) (v int64, tracked bool)
 	// Get returns the counter at key, 0 if absent or expired.
 	Get(key uint64, now int64) int64
 	// SpendOnce atomically marks key as spent until expiresAt; it reports
