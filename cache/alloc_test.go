@@ -13,19 +13,25 @@ import (
 func TestHitAllocatesNothing(t *testing.T) {
 	f := newHitFixture(t)
 	all := newHitFixtureKey(t, KeySpec{Query: "all", Headers: []string{"X-Lang"}, Cookies: []string{"currency"}})
+	lower := newHitFixtureKey(t, KeySpec{Headers: []string{"x-lang"}})
 	cases := []struct {
 		name, method, header, value string
 		f                           *hitFixture
+		raw                         bool // the request does not normalise names, as the proxy's outbound one
 	}{
-		{"identity", "GET", "Accept-Encoding", "identity", f},
-		{"gzip", "GET", "Accept-Encoding", "gzip", f},
-		{"brotli", "GET", "Accept-Encoding", "gzip, br", f},
-		{"304", "GET", "If-None-Match", `"v1"`, f},
-		{"HEAD", "HEAD", "Accept-Encoding", "gzip", f},
-		{"query all, header and cookie key", "GET", "Cookie", "currency=eur; theme=dark", all},
+		{"identity", "GET", "Accept-Encoding", "identity", f, false},
+		{"gzip", "GET", "Accept-Encoding", "gzip", f, false},
+		{"brotli", "GET", "Accept-Encoding", "gzip, br", f, false},
+		{"304", "GET", "If-None-Match", `"v1"`, f, false},
+		{"HEAD", "HEAD", "Accept-Encoding", "gzip", f, false},
+		{"query all, header and cookie key", "GET", "Cookie", "currency=eur; theme=dark", all, false},
+		{"key header in another case, names not normalised", "GET", "X-LANG", "de", lower, true},
 	}
 	for _, tc := range cases {
 		var ctx fasthttp.RequestCtx
+		if tc.raw {
+			ctx.Request.Header.DisableNormalizing()
+		}
 		ctx.Request.SetRequestURI("/item/42?sku=7&utm=x")
 		ctx.Request.Header.SetHost("shop.test")
 		ctx.Request.Header.SetMethod(tc.method)

@@ -27,7 +27,7 @@ func TestDecodePolicy(t *testing.T) {
       stale_while_revalidate: 10s
       stale_if_error: 5m
       negative_ttl: 5s
-      key: {query: [sku, page, sku], headers: [X-Lang], cookies: [currency]}
+      key: {query: [sku, page, sku], headers: [X-Lang, x-lang], cookies: [currency]}
       session_cookies: [sid]
       cdn: {cache_control: "public, s-maxage=60, max-age=10"}
       tags: ["item:{id}"]
@@ -41,7 +41,7 @@ func TestDecodePolicy(t *testing.T) {
 		p.negTTL != int64(5*time.Second) || p.coalesce != 2*time.Second {
 		t.Errorf("durations decoded wrong: %+v", p)
 	}
-	if strings.Join(p.queryNames, ",") != "page,sku" || p.headerNames[0] != "X-Lang" || p.cookieNames[0] != "currency" {
+	if strings.Join(p.queryNames, ",") != "page,sku" || len(p.headerNames) != 1 || p.headerNames[0] != "x-lang" || p.cookieNames[0] != "currency" {
 		t.Errorf("key decoded wrong: query %v headers %v cookies %v", p.queryNames, p.headerNames, p.cookieNames)
 	}
 	if string(p.cdnCC) != "public, s-maxage=60, max-age=10" || len(p.tags) != 1 || p.sessionCookies[0] != "sid" {

@@ -116,7 +116,7 @@ func originRequest(out, req *fasthttp.Request, old *Entry) {
 	out.Header.SetMethod(fasthttp.MethodGet)
 	for _, h := range []string{"If-None-Match", "If-Modified-Since", "If-Match",
 		"If-Unmodified-Since", "If-Range", "Accept-Encoding", "Range"} {
-		out.Header.Del(h)
+		delRequestHeader(&out.Header, h) // the proxy's request keeps the client's spelling
 	}
 	if old == nil {
 		return

@@ -88,6 +88,16 @@ type gateway struct {
 
 func newGateway(t testing.TB, spec PolicySpec, o *origin, opts Options) *gateway {
 	t.Helper()
+	return newGatewayMode(t, spec, o, opts, false, false)
+}
+
+// newGatewayMode is newGateway with the proxy's way of calling the cache:
+// with outbound, the handler builds the request it sends upstream as
+// proxy/forward.go does (DisableNormalizing, header names as received) and
+// calls ServeOutbound; with rawNames, the server keeps header names as the
+// client spelled them (DisableHeaderNamesNormalizing).
+func newGatewayMode(t testing.TB, spec PolicySpec, o *origin, opts Options, outbound, rawNames bool) *gateway {
+	t.Helper()
 	g := &gateway{o: o, ln: fasthttputil.NewInmemoryListener(), clock: newClock()}
 	p, err := CompilePolicy(spec)
 	if err != nil {
@@ -107,7 +117,10 @@ func newGateway(t testing.TB, spec PolicySpec, o *origin, opts Options) *gateway
 	t.Cleanup(g.c.Close)
 	// 16 KiB of headers, as the gateway accepts (the origin's server: 4 KiB).
 	srv := &fasthttp.Server{NoDefaultServerHeader: true, NoDefaultContentType: true, NoDefaultDate: true,
-		Handler: g.handle, ReadBufferSize: 16 << 10}
+		Handler: g.handle, ReadBufferSize: 16 << 10, DisableHeaderNamesNormalizing: rawNames}
+	if outbound {
+		srv.Handler = g.handleOutbound
+	}
 	go srv.Serve(g.ln) //nolint:errcheck // ends when the listener closes
 	t.Cleanup(func() { g.client.CloseIdleConnections(); srv.Shutdown() })
 	g.client = &fasthttp.HostClient{Addr: "gateway", MaxIdemponentCallAttempts: 1, MaxConns: 1000,
@@ -117,6 +130,30 @@ func newGateway(t testing.TB, spec PolicySpec, o *origin, opts Options) *gateway
 
 func (g *gateway) handle(ctx *fasthttp.RequestCtx) {
 	_, err := g.c.Serve(ctx, g.p, g.params, g.o.fetch)
+	answerError(ctx, err)
+}
+
+// handleOutbound is handle through ServeOutbound with a request built as
+// the proxy builds its upstream request.
+func (g *gateway) handleOutbound(ctx *fasthttp.RequestCtx) {
+	out := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(out)
+	in := &ctx.Request
+	out.Header.DisableNormalizing()
+	out.Header.SetMethodBytes(in.Header.Method())
+	out.Header.SetRequestURIBytes(in.Header.RequestURI())
+	out.Header.SetHostBytes(in.Header.Host())
+	out.UseHostHeader = true
+	for k, v := range in.Header.All() {
+		if !equalFoldASCII(k, "Host") {
+			out.Header.AddBytesKV(k, v)
+		}
+	}
+	_, err := g.c.ServeOutbound(ctx, out, g.p, g.params, g.o.fetch)
+	answerError(ctx, err)
+}
+
+func answerError(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.Is(err, ErrRequestBody):
 		ctx.Error("body not allowed", fasthttp.StatusBadRequest)

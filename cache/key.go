@@ -56,7 +56,7 @@ func buildKey(s *scratch, req *fasthttp.Request, p *Policy) {
 	k = appendPart(k, s.url)
 	k = appendQuery(k, s, req, p)
 	for _, name := range p.headerNames {
-		k = appendPart(k, req.Header.Peek(name))
+		k = appendPart(k, requestHeader(&req.Header, name))
 	}
 	for _, name := range p.cookieNames {
 		k = appendPart(k, req.Header.Cookie(name))
@@ -65,7 +65,7 @@ func buildKey(s *scratch, req *fasthttp.Request, p *Policy) {
 	case p.privCookie != "":
 		k = appendPart(k, req.Header.Cookie(p.privCookie))
 	case p.privHeader != "":
-		k = appendPart(k, req.Header.Peek(p.privHeader))
+		k = appendPart(k, requestHeader(&req.Header, p.privHeader))
 	}
 	s.key = k
 }
@@ -101,7 +101,7 @@ func appendQuery(k []byte, s *scratch, req *fasthttp.Request, p *Policy) []byte 
 func appendVaryValues(k []byte, req *fasthttp.Request, names []string) []byte {
 	k = append(k, "\x00vary"...)
 	for _, n := range names {
-		k = appendPart(k, req.Header.Peek(n))
+		k = appendPart(k, requestHeader(&req.Header, n))
 	}
 	return k
 }

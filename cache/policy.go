@@ -118,7 +118,7 @@ func CompilePolicy(spec PolicySpec) (*Policy, error) {
 		errs = append(errs, specErrorf("key.query", "unknown value %q (allowed: all, none, or a list of names)", spec.Key.Query))
 	}
 	p.queryNames = sortedUnique(spec.Key.QueryParams)
-	p.headerNames = sortedUnique(spec.Key.Headers)
+	p.headerNames = sortedUnique(lowerAll(spec.Key.Headers)) // X-Lang and x-lang are one header
 	p.cookieNames = sortedUnique(spec.Key.Cookies)
 	p.sessionCookies = sortedUnique(spec.SessionCookies)
 	if spec.Private.Cookie != "" && spec.Private.Header != "" {
@@ -178,6 +178,14 @@ func (p *Policy) keyedByHeader(name string) bool {
 		}
 	}
 	return false
+}
+
+func lowerAll(in []string) []string {
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = strings.ToLower(s)
+	}
+	return out
 }
 
 func sortedUnique(in []string) []string {

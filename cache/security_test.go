@@ -165,3 +165,129 @@ func TestAppendHost(t *testing.T) {
 		}
 	}
 }
+
+// rawHeader makes the test client send name exactly as spelled.
+func rawHeader(kv ...string) func(*fasthttp.Request) {
+	return func(r *fasthttp.Request) {
+		r.Header.DisableNormalizing()
+		for i := 0; i+1 < len(kv); i += 2 {
+			r.Header.Add(kv[i], kv[i+1])
+		}
+	}
+}
+
+// headerModes are the ways a request reaches the cache: the client's
+// (normalised) request through Serve, and the proxy's outbound request
+// (DisableNormalizing) built from a normalised or a raw-named request.
+var headerModes = []struct {
+	name               string
+	outbound, rawNames bool
+}{
+	{"Serve", false, false},
+	{"ServeOutbound", true, false},
+	{"ServeOutbound raw names", true, true},
+}
+
+type step struct {
+	mod        func(*fasthttp.Request)
+	xcache     string
+	body       string
+	originHits int64
+}
+
+func runSteps(t *testing.T, g *gateway, steps []step) {
+	t.Helper()
+	for i, s := range steps {
+		r := g.get(t, "/p", s.mod)
+		if r.xcache != s.xcache || r.body != s.body || g.o.hits.Load() != s.originHits {
+			t.Fatalf("request %d: X-Cache %q body %q origin hits %d; want %s %q %d",
+				i, r.xcache, r.body, g.o.hits.Load(), s.xcache, s.body, s.originHits)
+		}
+	}
+}
+
+// echo answers "page for " + the value of request header name, with extra
+// response headers.
+func echo(name string, headers ...string) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		page("page for "+string(ctx.Request.Header.Peek(name)), headers...)(ctx)
+	}
+}
+
+// TestVaryAnyCase: the origin's Vary: X-User splits entries by the
+// client's X-User however either side spells the name.
+func TestVaryAnyCase(t *testing.T) {
+	for _, m := range headerModes {
+		t.Run(m.name, func(t *testing.T) {
+			o := newOrigin(t, echo("X-User", "Vary", "X-User"))
+			g := newGatewayMode(t, PolicySpec{TTL: time.Minute}, o, Options{}, m.outbound, m.rawNames)
+			runSteps(t, g, []step{
+				{rawHeader("x-user", "alice"), "MISS", "page for alice", 1},
+				{rawHeader("X-USER", "bob"), "MISS", "page for bob", 2},
+				{rawHeader("X-User", "alice"), "HIT", "page for alice", 2},
+				{rawHeader("x-USER", "bob"), "HIT", "page for bob", 2},
+				{nil, "MISS", "page for ", 3},
+			})
+		})
+	}
+}
+
+// TestKeyHeadersAnyCase: key.headers names match request headers in any case.
+func TestKeyHeadersAnyCase(t *testing.T) {
+	for _, name := range []string{"x-lang", "X-LANG", "X-Lang"} {
+		for _, m := range headerModes {
+			t.Run(name+"/"+m.name, func(t *testing.T) {
+				o := newOrigin(t, echo("X-Lang"))
+				g := newGatewayMode(t, PolicySpec{TTL: time.Minute, Key: KeySpec{Headers: []string{name}}},
+					o, Options{}, m.outbound, m.rawNames)
+				runSteps(t, g, []step{
+					{rawHeader("X-Lang", "de"), "MISS", "page for de", 1},
+					{rawHeader("x-lang", "en"), "MISS", "page for en", 2},
+					{rawHeader("X-LANG", "de"), "HIT", "page for de", 2},
+				})
+			})
+		}
+	}
+}
+
+// TestPrivateHeaderAnyCase: private.header finds the header in any case,
+// so personal copies are cached per value instead of always bypassing.
+func TestPrivateHeaderAnyCase(t *testing.T) {
+	for _, m := range headerModes {
+		t.Run(m.name, func(t *testing.T) {
+			o := newOrigin(t, echo("X-Session"))
+			g := newGatewayMode(t, PolicySpec{TTL: time.Minute, Private: PrivateSpec{Header: "x-session"}},
+				o, Options{}, m.outbound, m.rawNames)
+			runSteps(t, g, []step{
+				{nil, "BYPASS", "page for ", 1},
+				{rawHeader("X-Session", "a"), "MISS", "page for a", 2},
+				{rawHeader("x-session", "a"), "HIT", "page for a", 2},
+				{rawHeader("X-SESSION", "b"), "MISS", "page for b", 3},
+			})
+		})
+	}
+}
+
+// TestRequestHeadersAnyCase: Authorization in any case makes a request
+// personal, and the client's validators in any case never reach the
+// origin on a miss (or its 304 would stand in for the page).
+func TestRequestHeadersAnyCase(t *testing.T) {
+	for _, m := range headerModes {
+		t.Run(m.name, func(t *testing.T) {
+			o := newOrigin(t, func(ctx *fasthttp.RequestCtx) {
+				if len(ctx.Request.Header.Peek("If-None-Match")) > 0 {
+					ctx.SetStatusCode(fasthttp.StatusNotModified)
+					return
+				}
+				echo("Authorization", "ETag", `"v1"`)(ctx)
+			})
+			g := newGatewayMode(t, PolicySpec{TTL: time.Minute}, o, Options{}, m.outbound, m.rawNames)
+			runSteps(t, g, []step{
+				{rawHeader("authorization", "Bearer alice"), "BYPASS", "page for Bearer alice", 1},
+				{rawHeader("if-none-match", `"v0"`), "MISS", "page for ", 2},
+				{nil, "HIT", "page for ", 2},
+				{rawHeader("AUTHORIZATION", "Bearer bob"), "BYPASS", "page for Bearer bob", 3},
+			})
+		})
+	}
+}

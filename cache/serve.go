@@ -151,7 +151,7 @@ func hasBody(req *fasthttp.Request) bool {
 // separate: Authorization, a session cookie, or (with private on) the
 // absence of the value personal copies are keyed by.
 func personal(req *fasthttp.Request, p *Policy) bool {
-	if len(req.Header.Peek("Authorization")) > 0 && !p.keyedByHeader("Authorization") {
+	if len(requestHeader(&req.Header, "Authorization")) > 0 && !p.keyedByHeader("Authorization") {
 		return true
 	}
 	for _, name := range p.sessionCookies {
@@ -163,7 +163,7 @@ func personal(req *fasthttp.Request, p *Policy) bool {
 	case p.privCookie != "":
 		return len(req.Header.Cookie(p.privCookie)) == 0
 	case p.privHeader != "":
-		return len(req.Header.Peek(p.privHeader)) == 0
+		return len(requestHeader(&req.Header, p.privHeader)) == 0
 	}
 	return false
 }
