@@ -19,14 +19,20 @@ import (
 //	  success: [200, 201]    # origin statuses that mean "bought" (default any 2xx)
 //	  period: 24h            # how long a purchase counts (default 24h)
 //	  group: singles-day     # routes naming one group share the counts (web and app buy routes)
+//	  quantity: {form: qty, max: 5}  # count units, not purchases (see quantitySpec)
+//
+// With quantity, max counts units: a purchase of n units takes n of them,
+// and a quantity that is malformed or outside 1..quantity.max is rejected
+// (403 bad_quantity) rather than guessed at.
 type purchaseSpec struct {
-	Max     int            `yaml:"max"`
-	Per     string         `yaml:"per"`
-	Param   string         `yaml:"param"`
-	Success []int          `yaml:"success"`
-	Period  rules.Duration `yaml:"period"`
-	Group   string         `yaml:"group"`
-	Key     rules.Node     `yaml:"key"`
+	Max      int            `yaml:"max"`
+	Per      string         `yaml:"per"`
+	Param    string         `yaml:"param"`
+	Success  []int          `yaml:"success"`
+	Period   rules.Duration `yaml:"period"`
+	Group    string         `yaml:"group"`
+	Key      rules.Node     `yaml:"key"`
+	Quantity quantitySpec   `yaml:"quantity"`
 }
 
 // purchaseLimit lets at most max purchases per user (per item or sale)
@@ -45,7 +51,9 @@ type purchaseLimit struct {
 	max     int64
 	ttl     int64
 	success [600]bool
+	qty     quantity
 	reject  *Rejection
+	badQty  *Rejection
 	full    *Rejection
 	prefix  uint64
 	hold    uint8
@@ -88,14 +96,22 @@ func newPurchaseLimit(b *Build) (Filter, error) {
 	if f.id, err = b.Identity(spec.Key); err != nil {
 		return nil, err
 	}
+	if f.qty, err = b.quantity(spec.Quantity, "quantity"); err != nil {
+		return nil, err
+	}
 	f.prefix = b.GroupStateID(spec.Group, f.id.String(), strconv.FormatBool(f.perItem), f.param).Key()
 	return f, f.rejections(b)
 }
 
 func (f *purchaseLimit) rejections(b *Build) (err error) {
 	if f.reject, err = b.Reject(RejectSpec{Reason: "purchase_limit", Status: 403, Title: "Purchase limit reached",
-		Message: "You have already bought as many of these as this sale allows per customer."}); err != nil {
+		Message: "That is more of this item than this sale allows per customer, counting what you have already bought."}); err != nil {
 		return err
+	}
+	if f.qty.src != 0 {
+		if f.badQty, err = b.Reject(badQuantitySpec(f.qty.max)); err != nil {
+			return err
+		}
 	}
 	f.full, err = b.Reject(stateFullSpec)
 	return err
@@ -127,11 +143,14 @@ func (f *purchaseLimit) key(r *Request) uint64 {
 	return k
 }
 
-// Check reserves one purchase for the user, or rejects when the user's
-// purchases and attempts in flight already reach max, or when the store
-// cannot track the user's count.
+// Check reserves the purchase's units for the user, or rejects when the
+// user's purchases and attempts in flight would pass max, when the quantity
+// is invalid, or when the store cannot track the user's count.
 func (f *purchaseLimit) Check(r *Request) Verdict {
-	const n = 1
+	n, ok := f.qty.units(r)
+	if !ok {
+		return f.badQty.Verdict()
+	}
 	k := f.key(r)
 	v, tracked := f.store.AddTracked(k, n, f.ttl, r.Now)
 	switch {
@@ -158,10 +177,17 @@ func (f *purchaseLimit) Cancel(r *Request) {
 	if !r.Release(f.hold) {
 		return
 	}
-	f.store.Add(f.key(r), -1, f.ttl, r.Now)
+	n, _ := f.qty.units(r) // valid: Check held it
+	f.store.Add(f.key(r), -n, f.ttl, r.Now)
 }
 
 // stateFullSpec is the answer of a gate whose count the Store is too full to
 // keep: refusing for a moment is safe, admitting uncounted is not.
 var stateFullSpec = RejectSpec{Reason: "state_full", Status: 503, RetryAfter: 1, Title: "Very busy",
 	Message: "The sale is too busy to take your order right now. Please try again in a moment."}
+
+// badQuantitySpec is the answer to a quantity the gate cannot count.
+func badQuantitySpec(max int64) RejectSpec {
+	return RejectSpec{Reason: "bad_quantity", Status: 403, Title: "Invalid quantity",
+		Message: "Choose a quantity from 1 to " + strconv.FormatInt(max, 10) + ", once."}
+}

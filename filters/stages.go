@@ -51,5 +51,5 @@ var reasons = []string{
 	"queued", "queue_full", "queue_required",
 	"purchase_limit",
 	"sold_out", "stock_exhausted", "stock_busy",
-	"state_full", // purchase_limit and stock: the store could not keep the count
+	"bad_quantity", "state_full", // purchase_limit and stock
 }

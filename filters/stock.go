@@ -26,6 +26,7 @@ import (
 //	  ttl: 168h                 # how long attempt counts live (default 7 days)
 //	  group: singles-day        # routes naming one group share stock, counts and sold-out marks;
 //	                            # give them the same stock and overbook
+//	  quantity: {form: qty, max: 5}  # an attempt takes its units, not 1 (see quantitySpec)
 //
 // The shop stays the source of truth: the gate only stops attempts that
 // cannot succeed. Items without a stock entry are not gated by count, but
@@ -40,6 +41,7 @@ type stockSpec struct {
 	SoldOut  soldOutSpec      `yaml:"sold_out"`
 	TTL      rules.Duration   `yaml:"ttl"`
 	Group    string           `yaml:"group"`
+	Quantity quantitySpec     `yaml:"quantity"`
 }
 
 // soldOutSpec recognises the origin's sold-out answer: every configured
@@ -83,9 +85,11 @@ type stockGate struct {
 	header   []byte
 	body     []byte
 	ttl      int64
+	qty      quantity
 	sold     *Rejection
 	spent    *Rejection
 	busy     *Rejection
+	badQty   *Rejection
 	full     *Rejection
 	soldOuts *metrics.Counter // items this instance marked sold out
 }
@@ -140,6 +144,9 @@ func newStock(b *Build) (Filter, error) {
 		}
 	}
 	var err error
+	if g.qty, err = b.quantity(spec.Quantity, "quantity"); err != nil {
+		return nil, err
+	}
 	if g.hold, err = b.HoldBit(); err != nil {
 		return nil, err
 	}
@@ -170,6 +177,11 @@ func (g *stockGate) rejections(b *Build) (err error) {
 	if g.busy, err = b.Reject(RejectSpec{Reason: "stock_busy", Status: 503, RetryAfter: 1, Title: "Almost sold out",
 		Message: "Every remaining unit is being purchased right now. Try again in a moment: if a purchase fails, its unit comes back."}); err != nil {
 		return err
+	}
+	if g.qty.src != 0 {
+		if g.badQty, err = b.Reject(badQuantitySpec(g.qty.max)); err != nil {
+			return err
+		}
 	}
 	g.full, err = b.Reject(stateFullSpec)
 	return err
@@ -271,7 +283,7 @@ func (g *stockGate) soldKey(item []byte) uint64  { return Mix(Mix(g.prefix, 's')
 func (g *stockGate) countKey(item []byte) uint64 { return Mix(Mix(g.prefix, 'c'), HashBytes(item)) }
 
 // Check answers sold-out items at the edge and lets through at most the
-// item's budget of attempts.
+// item's budget of units (one per attempt without quantity).
 func (g *stockGate) Check(r *Request) Verdict {
 	item := r.Item(g.param)
 	if g.store.Get(g.soldKey(item), r.Now) > 0 {
@@ -281,7 +293,10 @@ func (g *stockGate) Check(r *Request) Verdict {
 	if it == nil {
 		return Continue
 	}
-	const n = 1
+	n, ok := g.qty.units(r)
+	if !ok {
+		return g.badQty.Verdict()
+	}
 	k := g.countKey(item)
 	v, tracked := g.store.AddTracked(k, n, g.ttl, r.Now)
 	switch {
@@ -298,10 +313,16 @@ func (g *stockGate) Check(r *Request) Verdict {
 	return Continue
 }
 
-// Cancel gives back the slot of an attempt a later filter rejected.
+// units returns the units r's held attempt took (valid: Check counted it).
+func (g *stockGate) units(r *Request) int64 {
+	n, _ := g.qty.units(r)
+	return n
+}
+
+// Cancel gives back the units of an attempt a later filter rejected.
 func (g *stockGate) Cancel(r *Request) {
 	if r.Release(g.hold) {
-		g.store.Add(g.countKey(r.Item(g.param)), -1, g.ttl, r.Now)
+		g.store.Add(g.countKey(r.Item(g.param)), -g.units(r), g.ttl, r.Now)
 	}
 }
 
@@ -310,7 +331,7 @@ func (g *stockGate) Cancel(r *Request) {
 func (g *stockGate) Observe(r *Request, resp *fasthttp.Response) {
 	item := r.Item(g.param)
 	if r.Release(g.hold) && g.inFlight {
-		g.store.Add(g.countKey(item), -1, g.ttl, r.Now)
+		g.store.Add(g.countKey(item), -g.units(r), g.ttl, r.Now)
 	}
 	if !g.isSoldOut(resp) {
 		return
