@@ -24,7 +24,7 @@ func (c *Cache) fill(s *scratch, h uint64, req *fasthttp.Request, resp *fasthttp
 	}
 	out := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(out)
-	originRequest(out, req, old)
+	originRequest(out, req, p, old)
 	err := fetch(out, resp)
 	if err != nil || resp.StatusCode() >= 500 {
 		c.m.originErrors.Inc()
@@ -107,13 +107,15 @@ func (c *Cache) awaitLeader(cl *call, s *scratch, req *fasthttp.Request, resp *f
 	return entryResult(cl.state, e, now), nil
 }
 
-// originRequest prepares the request a miss sends: a copy of req as GET,
-// without the client's validators (a 304 must never become the stored
-// object) and without Accept-Encoding (the cache compresses itself);
-// with old's validators when revalidating.
-func originRequest(out, req *fasthttp.Request, old *Entry) {
+// originRequest prepares the request a miss sends under policy p: a copy
+// of req as GET, with only the query parameters the key holds
+// (setOriginQuery), without the client's validators (a 304 must never
+// become the stored object) and without Accept-Encoding (the cache
+// compresses itself); with old's validators when revalidating.
+func originRequest(out, req *fasthttp.Request, p *Policy, old *Entry) {
 	req.CopyTo(out)
 	out.Header.SetMethod(fasthttp.MethodGet)
+	setOriginQuery(out, req, p)
 	for _, h := range []string{"If-None-Match", "If-Modified-Since", "If-Match",
 		"If-Unmodified-Since", "If-Range", "Accept-Encoding", "Range"} {
 		delRequestHeader(&out.Header, h) // the proxy's request keeps the client's spelling

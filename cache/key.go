@@ -80,20 +80,52 @@ func appendQuery(k []byte, s *scratch, req *fasthttp.Request, p *Policy) []byte 
 		}
 		return k
 	}
-	s.kvs = s.kvs[:0]
-	for a, b := range args.All() {
-		s.kvs = append(s.kvs, kv{a, b})
+	s.kvs = sortedArgs(s.kvs[:0], args)
+	for _, a := range s.kvs {
+		k = appendPart(appendPart(k, a.k), a.v)
 	}
-	slices.SortFunc(s.kvs, func(x, y kv) int {
+	return k
+}
+
+// sortedArgs appends every query argument to dst, sorted by name, then value.
+func sortedArgs(dst []kv, args *fasthttp.Args) []kv {
+	for a, b := range args.All() {
+		dst = append(dst, kv{a, b})
+	}
+	slices.SortFunc(dst, func(x, y kv) int {
 		if c := bytes.Compare(x.k, y.k); c != 0 {
 			return c
 		}
 		return bytes.Compare(x.v, y.v)
 	})
-	for _, a := range s.kvs {
-		k = appendPart(appendPart(k, a.k), a.v)
+	return dst
+}
+
+// setOriginQuery replaces out's query with exactly the parameters the key
+// of req holds under p, in the key's (sorted) order, so that the origin's
+// answer can depend on nothing the key does not: a parameter outside the
+// key (a cache buster, utm_*, or ?reflect=<script> or an <esi:include> an
+// origin echoes into the page) never reaches the origin on a miss or a
+// refresh, and cannot end up in the entry every user gets. Values are
+// re-encoded from their decoded form, which is what the key holds. Runs
+// on the fetch path only (it allocates the sort slice past 16 arguments).
+func setOriginQuery(out, req *fasthttp.Request, p *Policy) {
+	args := req.URI().QueryArgs()
+	q := fasthttp.AcquireArgs()
+	defer fasthttp.ReleaseArgs(q)
+	if p.queryAll {
+		var buf [16]kv
+		for _, a := range sortedArgs(buf[:0], args) {
+			q.AddBytesKV(a.k, a.v)
+		}
+	} else {
+		for _, name := range p.queryNames {
+			if v := args.Peek(name); v != nil {
+				q.AddBytesV(name, v)
+			}
+		}
 	}
-	return k
+	out.URI().SetQueryStringBytes(q.QueryString())
 }
 
 // appendVaryValues extends a primary key with the request's values of the

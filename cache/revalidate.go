@@ -18,7 +18,7 @@ func (c *Cache) revalidateInBackground(e *Entry, req *fasthttp.Request, p *Polic
 		return
 	}
 	out := fasthttp.AcquireRequest()
-	originRequest(out, req, e)
+	originRequest(out, req, p, e)
 	rtags := ruleTags(c, p, params)
 	c.bg(func() {
 		defer fasthttp.ReleaseRequest(out)

@@ -291,3 +291,46 @@ func TestRequestHeadersAnyCase(t *testing.T) {
 		})
 	}
 }
+
+// TestOriginGetsOnlyKeyedQuery: on a cached route the origin receives the
+// query parameters the key holds, sorted, and nothing else, on a miss and
+// on a background refresh; so a reflected parameter (markup, an ESI
+// include) cannot be cached under a URL everyone requests.
+func TestOriginGetsOnlyKeyedQuery(t *testing.T) {
+	const evil = "reflect=%3Cesi%3Ainclude%20src%3D%22%2Fadmin%22%2F%3E&utm_source=x"
+	for _, tc := range []struct {
+		name, query string
+		key         KeySpec
+		want        string // the request URI the origin gets
+	}{
+		{"none", "?" + evil, KeySpec{}, "/p"},
+		{"none explicit", "?" + evil + "&sku=7", KeySpec{Query: "none"}, "/p"},
+		{"names", "?utm=x&sku=7&page=2&sku=9&" + evil, KeySpec{QueryParams: []string{"sku", "page"}}, "/p?page=2&sku=7"},
+		{"names, none present", "?" + evil, KeySpec{QueryParams: []string{"sku"}}, "/p"},
+		{"all, sorted", "?b=2&a=1&a=0&q=a%20b", KeySpec{Query: "all"}, "/p?a=0&a=1&b=2&q=a+b"},
+	} {
+		for _, m := range headerModes[:2] {
+			t.Run(tc.name+"/"+m.name, func(t *testing.T) {
+				o := newOrigin(t, func(ctx *fasthttp.RequestCtx) {
+					page("origin saw "+string(ctx.Request.Header.RequestURI()), "ETag", `"1"`)(ctx)
+				})
+				g := newGatewayMode(t, PolicySpec{TTL: 10 * time.Second, StaleWhileRevalidate: time.Minute, Key: tc.key},
+					o, Options{}, m.outbound, m.rawNames)
+				if r := g.get(t, "/p"+tc.query, nil); r.xcache != "MISS" || r.body != "origin saw "+tc.want {
+					t.Fatalf("miss: X-Cache %q body %q, want MISS %q", r.xcache, r.body, "origin saw "+tc.want)
+				}
+				g.clock.Advance(11 * time.Second)
+				if r := g.get(t, "/p"+tc.query, nil); r.xcache != "STALE" {
+					t.Fatalf("stale: X-Cache %q, want STALE", r.xcache)
+				}
+				g.settle()
+				o.mu.Lock()
+				got := string(o.last.RequestURI())
+				o.mu.Unlock()
+				if got != tc.want || o.hits.Load() != 2 {
+					t.Fatalf("refresh sent %q (origin hits %d), want %q (2)", got, o.hits.Load(), tc.want)
+				}
+			})
+		}
+	}
+}
