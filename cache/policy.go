@@ -47,8 +47,9 @@ type PolicySpec struct {
 // path, make up the cache key.
 type KeySpec struct {
 	// Query is "all" (every parameter, sorted), or "none"/"" (none, unless
-	// QueryParams names the ones to keep, in sorted order). Parameters not
-	// in the key (utm_*, cache busters) still reach the origin on a miss.
+	// QueryParams names the ones to keep, in sorted order). The origin gets
+	// exactly the keyed parameters, sorted, on a miss or refresh; others
+	// (utm_*, cache busters, anything it might reflect) never reach it.
 	Query       string
 	QueryParams []string
 	// Headers and Cookies name request headers and cookies whose values
