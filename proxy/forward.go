@@ -43,6 +43,29 @@ var untrustedHeaders = [...]string{
 	"X-Original-URL",
 	"X-Rewrite-URL",
 	"X-HTTP-Method-Override",
+	"X-HTTP-Method",
+	"X-Method-Override",
+	// Frameworks build absolute URLs and redirects from these (Symfony and
+	// Laravel read X-Forwarded-Port and -Prefix): a client's value would be
+	// cached into the page for everyone.
+	"X-Forwarded-Port",
+	"X-Forwarded-Prefix",
+	"X-Forwarded-Server",
+	"X-Forwarded-Scheme",
+	"X-Forwarded-Ssl",
+	"X-Forwarded-Uri",
+	"X-Original-Host",
+	"X-Host",
+	// Client-address headers that origins use for their own limits and
+	// logs: only the gateway says who the client is (X-Forwarded-For).
+	"X-Real-IP",
+	"X-Client-IP",
+	"Client-IP",
+	"True-Client-IP",
+	"X-Cluster-Client-IP",
+	"CF-Connecting-IP",
+	"Fastly-Client-IP",
+	"X-Original-Forwarded-For",
 }
 
 // Header names set by the gateway itself.
@@ -136,7 +159,7 @@ const (
 // comparisons instead of one per listed name (every header of every
 // forwarded request and cache lookup goes through it). Built from the
 // lists above by the predicates above, so the two cannot disagree.
-var fixedDrops = func() (t [24][]struct {
+var fixedDrops = func() (t [32][]struct {
 	name  string
 	class uint8
 }) {

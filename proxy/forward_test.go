@@ -56,6 +56,20 @@ func TestBuildOutbound(t *testing.T) {
 				"Forwarded": "", "X-Original-URL": "", "X-Rewrite-URL": "", "X-HTTP-Method-Override": "", "Via": "1.0 fake, 1.1 flashgate"},
 		},
 		{
+			name: "untrusted peer: URL-building and client-address headers",
+			peer: "192.0.2.1",
+			header: "X-Forwarded-Port: 8443\r\nX-Forwarded-Prefix: //evil.example\r\nX-Forwarded-Server: evil\r\nX-Host: evil\r\n" +
+				"x-real-ip: 6.6.6.6\r\nTrue-Client-IP: 6.6.6.6\r\nCF-Connecting-IP: 6.6.6.6\r\nX-Original-Forwarded-For: 6.6.6.6\r\n",
+			want: map[string]string{"X-Forwarded-Port": "", "X-Forwarded-Prefix": "", "X-Forwarded-Server": "", "X-Host": "",
+				"X-Real-IP": "", "True-Client-IP": "", "CF-Connecting-IP": "", "X-Original-Forwarded-For": "", "X-Forwarded-For": "192.0.2.1"},
+		},
+		{
+			name:   "trusted peer keeps what its CDN set",
+			peer:   "10.0.0.5",
+			header: "X-Forwarded-Port: 443\r\nTrue-Client-IP: 198.51.100.9\r\n",
+			want:   map[string]string{"X-Forwarded-Port": "443", "True-Client-IP": "198.51.100.9"},
+		},
+		{
 			name:   "trusted peer",
 			peer:   "10.0.0.5",
 			header: "X-Forwarded-For: 1.1.1.1, 10.9.9.9\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: www.shop.example\r\nForwarded: for=1.1.1.1\r\nX-Request-Id: abc-123\r\n",
@@ -74,7 +88,9 @@ func TestBuildOutbound(t *testing.T) {
 			var out fasthttp.Request
 			buildOutbound(x, &out, []byte("origin.internal"))
 			for h, v := range tc.want {
-				if got := string(out.Header.Peek(h)); got != v {
+				// The outbound request keeps the client's spelling of
+				// names, so look them up case-insensitively.
+				if got := peekAnyCase(&out.Header, h); got != v {
 					t.Errorf("%s: %q, want %q", h, got, v)
 				}
 			}
@@ -185,4 +201,14 @@ func TestRequestIDs(t *testing.T) {
 			t.Errorf("validRequestID(%q) = %v, want %v", v, !want, want)
 		}
 	}
+}
+
+// peekAnyCase returns the value of the header named name in any spelling.
+func peekAnyCase(h *fasthttp.RequestHeader, name string) string {
+	for k, v := range h.All() {
+		if strings.EqualFold(string(k), name) {
+			return string(v)
+		}
+	}
+	return ""
 }
