@@ -82,7 +82,14 @@ func (v Verdict) Write(ctx *fasthttp.RequestCtx) {
 // WantsJSON reports whether the client asked for JSON: any Accept value
 // mentioning "json" (application/json, application/problem+json, ...).
 // The match is lenient on purpose: a mobile app that is handed an HTML
-// page breaks, a browser never sends "json" in Accept.
+// page breaks, a browser never sends "json" in Accept. Every answer the
+// gateway writes itself (rejections, gateway pages, origin errors) uses
+// this one rule.
 func WantsJSON(ctx *fasthttp.RequestCtx) bool {
-	return bytes.Contains(ctx.Request.Header.PeekCanonical(hdrAccept), acceptJSON)
+	return AcceptsJSON(ctx.Request.Header.PeekCanonical(hdrAccept))
+}
+
+// AcceptsJSON is WantsJSON on the Accept header's value.
+func AcceptsJSON(accept []byte) bool {
+	return bytes.Contains(accept, acceptJSON)
 }

@@ -1,10 +1,11 @@
 package proxy
 
 import (
-	"bytes"
 	"strconv"
 
 	"github.com/valyala/fasthttp"
+
+	"flashgate/filters"
 )
 
 // answer is a response the gateway writes itself (edge rejection, origin
@@ -52,7 +53,7 @@ func (a *answer) write(ctx *fasthttp.RequestCtx) {
 	if a.retryAfter != "" {
 		r.Header.Set("Retry-After", a.retryAfter)
 	}
-	if wantsJSON(ctx.Request.Header.PeekCanonical(keyAccept)) {
+	if filters.AcceptsJSON(ctx.Request.Header.PeekCanonical(keyAccept)) {
 		r.Header.SetContentType("application/json")
 		r.SetBodyRaw(a.json)
 	} else {
@@ -63,10 +64,3 @@ func (a *answer) write(ctx *fasthttp.RequestCtx) {
 
 // keyAccept is canonical for PeekCanonical (see keyXFF).
 var keyAccept = []byte("Accept")
-
-// wantsJSON reports whether an Accept header prefers JSON: it names a JSON
-// type and not HTML. Browsers send text/html first; fetch() and mobile
-// apps send application/json. A missing Accept gets HTML.
-func wantsJSON(accept []byte) bool {
-	return bytes.Contains(accept, []byte("json")) && !bytes.Contains(accept, []byte("text/html"))
-}
