@@ -33,6 +33,8 @@ func newAnswer(status int, code, title, msg, retryAfter string) *answer {
 var (
 	ansBadPath       = newAnswer(400, "bad_path", "Bad request", "The request path is malformed: it contains an encoded slash, a control byte, a bad escape or climbs above the root.", "")
 	ansBadRequest    = newAnswer(400, "bad_request", "Bad request", "The request could not be read.", "")
+	ansNoHost        = newAnswer(400, "missing_host", "Bad request", "The request has no Host header.", "")
+	ansWrongHost     = newAnswer(421, "misdirected_request", "Misdirected request", "This gateway does not serve that host name.", "")
 	ansNotFound      = newAnswer(404, "not_found", "Not found", "There is nothing at this address.", "")
 	ansMethod        = newAnswer(405, "method_not_allowed", "Method not allowed", "This address does not accept this method.", "")
 	ansTimeoutReq    = newAnswer(408, "request_timeout", "Request timeout", "The request took too long to arrive.", "")

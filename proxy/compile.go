@@ -24,6 +24,7 @@ type Snapshot struct {
 	byName     map[string]*Route
 	pools      map[string]*Pool
 	trusted    []netip.Prefix
+	hosts      [][]byte // server.hosts, lowercased; empty = any Host
 	allowTable *route.Table // method-less (host, pattern) entries, see compileAllow
 	allow      []string     // Allow header value per allowTable index
 	fallback   *Route       // unmatched requests when server.unmatched names an origin; nil = deny
@@ -90,6 +91,7 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 	s := &Snapshot{
 		Config: cfg, byName: map[string]*Route{}, pools: map[string]*Pool{},
 		trusted: cfg.Server.TrustedProxies,
+		hosts:   hostList(cfg.Server.Hosts),
 	}
 	var errs []error
 	for i, o := range cfg.Origins {

@@ -42,6 +42,15 @@ func (s *Server) serve(x *Exchange) *statusCounters {
 	}
 	resolveRequestID(x, s.ids)
 
+	// 0. The Host: required (HTTP/1.0 may omit it, but then no route, key
+	// or origin could be chosen honestly), and one of server.hosts when
+	// those are set, so a client cannot mint cache keys or have the shop
+	// render pages for a host that is not the shop's.
+	if ans := checkHost(ctx.Host(), snap.hosts); ans != nil {
+		ans.write(ctx)
+		return &s.metrics.edge
+	}
+
 	// 1. Normalise the path. The normalised path is what is matched and
 	// what the origin receives, so the two can never disagree.
 	var err error

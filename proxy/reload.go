@@ -72,8 +72,8 @@ func (s *Server) Reload() error {
 // compiled into the snapshot and do change on reload.
 func (s *Server) warnRestartOnly(old, cur *rules.Config) {
 	a, b := old.Server, cur.Server
-	a.TrustedProxies, a.Unmatched, a.CaseInsensitive, a.Pos = nil, "", false, rules.Pos{}
-	b.TrustedProxies, b.Unmatched, b.CaseInsensitive, b.Pos = nil, "", false, rules.Pos{}
+	a.TrustedProxies, a.Unmatched, a.CaseInsensitive, a.Hosts, a.Pos = nil, "", false, nil, rules.Pos{}
+	b.TrustedProxies, b.Unmatched, b.CaseInsensitive, b.Hosts, b.Pos = nil, "", false, nil, rules.Pos{}
 	var changed []string
 	if !reflect.DeepEqual(a, b) {
 		changed = append(changed, "server (listen, timeouts, sizes, connection limits)")

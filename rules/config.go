@@ -51,7 +51,12 @@ type Server struct {
 	// CaseInsensitive makes every route's literal segments match regardless
 	// of ASCII case (as an origin on a case-insensitive router reads them).
 	CaseInsensitive bool
-	Pos             Pos
+	// Hosts, when set, are the only Host header values (any case, without
+	// port or trailing dot) the gateway serves; any other gets 421 at the
+	// edge. Without it, a client choosing Host can mint cache keys at will
+	// and have the origin render pages for a host that is not the shop's.
+	Hosts []string
+	Pos   Pos
 }
 
 // Logging configures the process log and the optional access log.

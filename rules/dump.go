@@ -57,6 +57,7 @@ type dumpServer struct {
 	TrustedProxies  []string `yaml:"trusted_proxies,omitempty"`
 	Unmatched       string   `yaml:"unmatched"`
 	CaseInsensitive bool     `yaml:"case_insensitive"`
+	Hosts           []string `yaml:"hosts,omitempty"`
 }
 
 func dumpServerOf(s Server) dumpServer {
@@ -65,7 +66,7 @@ func dumpServerOf(s Server) dumpServer {
 		IdleTimeout: Duration(s.IdleTimeout), ShutdownTimeout: Duration(s.ShutdownTimeout),
 		MaxHeaderSize: Size(s.MaxHeaderBytes), MaxBodySize: Size(s.MaxBodyBytes),
 		MaxConnsPerIP: s.MaxConnsPerIP, Concurrency: s.Concurrency,
-		Unmatched: s.Unmatched, CaseInsensitive: s.CaseInsensitive,
+		Unmatched: s.Unmatched, CaseInsensitive: s.CaseInsensitive, Hosts: s.Hosts,
 	}
 	for _, p := range s.TrustedProxies {
 		d.TrustedProxies = append(d.TrustedProxies, p.String())

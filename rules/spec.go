@@ -42,6 +42,7 @@ type serverSpec struct {
 	TrustedProxies  []cidr     `yaml:"trusted_proxies"`
 	Unmatched       string     `yaml:"unmatched"`
 	CaseInsensitive bool       `yaml:"case_insensitive"`
+	Hosts           []hostName `yaml:"hosts"`
 }
 
 type loggingSpec struct {

@@ -53,6 +53,9 @@ func (l *loader) buildServer(n Node, s *serverSpec, origins []string) Server {
 	for _, p := range s.TrustedProxies {
 		srv.TrustedProxies = append(srv.TrustedProxies, netip.Prefix(p))
 	}
+	for _, h := range s.Hosts {
+		srv.Hosts = append(srv.Hosts, string(h))
+	}
 	l.nonNegative(n, "max_conns_per_ip", s.MaxConnsPerIP)
 	l.nonNegative(n, "concurrency", s.Concurrency)
 	if srv.Unmatched != "deny" && !slices.Contains(origins, srv.Unmatched) {
