@@ -24,7 +24,7 @@ type Snapshot struct {
 	byName     map[string]*Route
 	pools      map[string]*Pool
 	trusted    []netip.Prefix
-	hosts      [][]byte // server.hosts, lowercased; empty = any Host
+	hosts      [][]byte     // server.hosts, lowercased; empty = any Host
 	allowTable *route.Table // method-less (host, pattern) entries, see compileAllow
 	allow      []string     // Allow header value per allowTable index
 	fallback   *Route       // unmatched requests when server.unmatched names an origin; nil = deny
