@@ -80,7 +80,9 @@ func (f *quiz) answer(r *Request) {
 	args := r.Ctx.PostArgs()
 	ret := localPath(args.Peek("return"))
 	subject, _ := r.Key(f.id)
-	if n := f.store.Add(Mix(f.prefix^attemptsSalt, subject), 1, f.window, r.Now); n > f.maxTries {
+	// An attempt the store cannot count (it is full) is refused like one
+	// over the limit: uncounted attempts would be unlimited guesses.
+	if n, tracked := f.store.AddTracked(Mix(f.prefix^attemptsSalt, subject), 1, f.window, r.Now); !tracked || n > f.maxTries {
 		f.refused.Inc()
 		f.tooManyAttempts(r)
 		return
