@@ -172,12 +172,15 @@ func isDefaultPort(port, scheme []byte) bool {
 	return false
 }
 
+// appendLower appends b ASCII-lowercased. It copies first and folds the
+// copy in place: one append instead of one per byte, on every key built.
 func appendLower(dst, b []byte) []byte {
-	for _, c := range b {
+	n := len(dst)
+	dst = append(dst, b...)
+	for i, c := range dst[n:] {
 		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
+			dst[n+i] = c + 'a' - 'A'
 		}
-		dst = append(dst, c)
 	}
 	return dst
 }
