@@ -51,6 +51,14 @@ var (
 	hdrAge             = []byte("Age")
 	hdrETag            = []byte("ETag")
 	hdrContentEncoding = []byte("Content-Encoding")
+
+	// Request headers Write consults, in fasthttp's canonical form and
+	// read with PeekCanonical: Peek would copy and re-normalise the name
+	// on every hit, and a canonical name is what Peek finds both when req
+	// normalises names and when it keeps them as received.
+	hdrAcceptEncoding  = []byte("Accept-Encoding")
+	hdrIfNoneMatch     = []byte("If-None-Match")
+	hdrIfModifiedSince = []byte("If-Modified-Since")
 )
 
 // Write renders the result into resp as the answer to req: for an entry,
@@ -64,7 +72,7 @@ func (r Result) Write(req *fasthttp.Request, resp *fasthttp.Response) {
 		return
 	}
 	e := r.Entry
-	enc := negotiate(req.Header.Peek("Accept-Encoding"), e)
+	enc := negotiate(req.Header.PeekCanonical(hdrAcceptEncoding), e)
 	notModified := notModified(req, e, enc)
 	r.writeHeader(resp, notModified)
 	resp.Header.SetCanonical(hdrETag, e.etags[enc])
@@ -170,13 +178,13 @@ func notModified(req *fasthttp.Request, e *Entry, enc Encoding) bool {
 	if e.status != fasthttp.StatusOK {
 		return false
 	}
-	if inm := req.Header.Peek("If-None-Match"); len(inm) > 0 {
+	if inm := req.Header.PeekCanonical(hdrIfNoneMatch); len(inm) > 0 {
 		return etagListMatches(inm, e.etags[enc])
 	}
 	if e.lastModUnix == 0 {
 		return false
 	}
-	ims := req.Header.Peek("If-Modified-Since")
+	ims := req.Header.PeekCanonical(hdrIfModifiedSince)
 	if len(ims) == 0 {
 		return false
 	}
