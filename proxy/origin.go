@@ -90,8 +90,12 @@ func newHostClient(o *rules.Origin, addr string, dial func(string) (net.Conn, er
 		ReadBufferSize:            originReadBuffer,
 		// The path was normalised by the gateway and must reach the origin
 		// byte for byte as it was matched.
-		DisablePathNormalizing:        true,
-		DisableHeaderNamesNormalizing: true,
+		DisablePathNormalizing: true,
+		// Response header names are normalised as they are parsed: the
+		// cache and the filters look headers up by name, and an origin
+		// that sends "cache-control: private" in lower case (HTTP/2 stacks,
+		// many frameworks) must be read as private, not cached for all.
+		DisableHeaderNamesNormalizing: false,
 		NoDefaultUserAgentHeader:      true,
 		SecureErrorLogMessage:         true,
 	}
