@@ -187,3 +187,29 @@ func TestReloadInFlight(t *testing.T) {
 		t.Errorf("the in-flight request got %q, want it to finish on its snapshot's origin", got)
 	}
 }
+
+// A rejected edit is logged and counted once, however often the watcher
+// wakes for it: a log file kept in the rules directory wakes the watcher
+// with every line written, and re-logging the same rejection looped.
+func TestReloadSameRejectionLoggedOnce(t *testing.T) {
+	addr := startOrigin(t, (&recorder{}).handle)
+	g, fl, _ := reloadGateway(t, addr, addr)
+	fl.set(nil, errors.New("gateway.yaml:3:1: invalid YAML: did not find expected node content"))
+	for range 5 {
+		if err := g.Reload(); err == nil {
+			t.Fatal("Reload of a bad config returned nil")
+		}
+	}
+	if n := strings.Count(g.logs.String(), "rejected gateway.yaml:3:1"); n != 1 {
+		t.Errorf("the same rejection was logged %d times, want 1:\n%s", n, g.logs.String())
+	}
+	if m := g.metricsText(); !strings.Contains(m, "flashgate_reload_errors_total 1\n") {
+		t.Errorf("metrics: %s", grep(m, "reload_errors"))
+	}
+	// A different mistake is news again.
+	fl.set(nil, errors.New("gateway.yaml:9:5: routes[0].origin: unknown origin \"x\""))
+	_ = g.Reload()
+	if !strings.Contains(g.logs.String(), "rejected gateway.yaml:9:5") {
+		t.Errorf("a new rejection was not logged:\n%s", g.logs.String())
+	}
+}
