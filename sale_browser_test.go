@@ -12,19 +12,17 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"flashgate/demo"
+	"flashgate/internal/fgtest"
 	"flashgate/proxy"
 	"flashgate/rules"
 )
@@ -345,13 +343,13 @@ func TestSaleBypassAttempts(t *testing.T) {
 // when posting the buy form, answers it (the page solves the proof of work
 // itself), is sent back to the item page and buys.
 func TestSaleInBrowser(t *testing.T) {
-	chrome := chromiumPath(t)
+	fgtest.Chromium(t)
 	g := startSale(t, waitInLineEdits...)
 	first := g.shopper("198.51.100.1", "alice")
 	if resp, _ := first.do(t, "GET", "/item/7", nil); resp.StatusCode != 200 {
 		t.Fatalf("first buyer on the item page: %d", resp.StatusCode)
 	}
-	stop := startChromium(t, chrome, g.base+"/test/driver")
+	stop := fgtest.StartChromium(t, g.base+"/test/driver", "--remote-debugging-port=0")
 	defer stop()
 
 	var seen []string
@@ -438,47 +436,5 @@ func (g *saleGateway) serveDriver(ctx *fasthttp.RequestCtx) {
 		}
 	default:
 		ctx.SetStatusCode(404)
-	}
-}
-
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is needed for the browser test")
-	}
-	t.Skip("chromium not installed")
-	return ""
-}
-
-// startChromium runs headless Chromium on url with a fresh profile; it
-// stays up (remote debugging keeps it alive) until stop, which ends its
-// whole process group.
-func startChromium(t *testing.T, chrome, url string) (stop func()) {
-	t.Helper()
-	cmd := exec.Command(chrome, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+t.TempDir(), "--remote-debugging-port=0", url)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its renderers and helpers go with it
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("chromium: %v", err)
-	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-			done := make(chan struct{})
-			go func() { _ = cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-				<-done
-			}
-		})
 	}
 }

@@ -3,15 +3,14 @@ package filters
 import (
 	"net"
 	"net/netip"
-	"os"
-	"os/exec"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"flashgate/internal/fgtest"
 )
 
 // Browser flows in headless Chromium against a real fasthttp server: the
@@ -19,20 +18,6 @@ import (
 // waiting page lets the client in without a manual reload. The server's
 // clock advances one second per request, so minimum solve times and
 // admission rates pass while Chromium runs its timers in virtual time.
-
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is needed for the browser tests")
-	}
-	t.Skip("chromium not installed")
-	return ""
-}
 
 // browserServer serves /buy/42 behind f and the gateway pages, with a
 // clock that ticks one second per request. The channel is closed when the
@@ -79,13 +64,8 @@ func browserServer(t *testing.T, f Filter, pages map[string]fasthttp.RequestHand
 // is stopped either way: after a form POST it may not exit on its own.
 func browse(t *testing.T, url string, reached <-chan struct{}, flags ...string) {
 	t.Helper()
-	args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=" + t.TempDir()}, flags...)
-	cmd := exec.Command(chromium(t), append(args, url)...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its renderers and helpers go with it
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("chromium: %v", err)
-	}
-	defer stopGroup(cmd)
+	stop := fgtest.StartChromium(t, url, flags...)
+	defer stop()
 	select {
 	case <-reached:
 	case <-time.After(45 * time.Second):
@@ -94,7 +74,7 @@ func browse(t *testing.T, url string, reached <-chan struct{}, flags ...string) 
 }
 
 func TestBrowserPowQuiz(t *testing.T) {
-	chromium(t)
+	fgtest.Chromium(t)
 	env := testEnv(t)
 	f := mustQuiz(t, env, "- quiz: {mode: pow, difficulty: 12, min_solve: 1s}\n")
 	base, reached, _ := browserServer(t, f, map[string]fasthttp.RequestHandler{f.page: f.servePage(env)})
@@ -102,7 +82,7 @@ func TestBrowserPowQuiz(t *testing.T) {
 }
 
 func TestBrowserWaitingRoom(t *testing.T) {
-	chromium(t)
+	fgtest.Chromium(t)
 	for _, js := range []bool{true, false} {
 		t.Run(map[bool]string{true: "polling script", false: "without JavaScript"}[js], func(t *testing.T) {
 			env := testEnv(t)
@@ -126,20 +106,5 @@ func TestBrowserWaitingRoom(t *testing.T) {
 				t.Fatal("the browser was let in without waiting: the test proves nothing")
 			}
 		})
-	}
-}
-
-// stopGroup asks the browser's process group to quit, and kills it if it
-// has not within 5 s, so no renderer outlives the test.
-func stopGroup(cmd *exec.Cmd) {
-	pgid := cmd.Process.Pid
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		<-done
 	}
 }

@@ -1,0 +1,67 @@
+// Package fgtest holds helpers shared by flashgate's tests. Production code
+// never imports it (deps_test.go says so): it imports testing.
+package fgtest
+
+import (
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Chromium returns the path of Debian's headless Chromium. Without one the
+// test is skipped, except under CI=true, where a missing browser must fail
+// the run rather than pass it unnoticed.
+func Chromium(t testing.TB) string {
+	t.Helper()
+	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium is needed for the browser tests (apt-get install chromium)")
+	}
+	t.Skip("chromium not installed")
+	return ""
+}
+
+// chromiumFlags run Chromium headless with a quiet network: without the
+// background-networking flags it keeps dialling Google's hosts, which this
+// machine's closed network refuses many at a time.
+var chromiumFlags = []string{
+	"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+	"--disable-background-networking", "--disable-component-update", "--disable-sync",
+}
+
+// StartChromium opens url in headless Chromium with a fresh profile and any
+// extra flags. It returns stop, which ends Chromium's whole process group
+// (renderers and helpers included; after a form POST it may not exit on its
+// own); stop is also registered with t.Cleanup and may be called twice.
+func StartChromium(t testing.TB, url string, flags ...string) (stop func()) {
+	t.Helper()
+	args := append(append(append([]string{}, chromiumFlags...), "--user-data-dir="+t.TempDir()), flags...)
+	cmd := exec.Command(Chromium(t), append(args, url)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { _ = cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				<-done
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
