@@ -130,7 +130,14 @@ func TestEdgeAnswers(t *testing.T) {
 			if tc.status == 431 {
 				hdr = []string{"X-Big", strings.Repeat("b", 20<<10)}
 			}
-			resp := g.do(t, tc.method, tc.path, tc.body, hdr...)
+			var resp *fasthttp.Response
+			if tc.status == 413 || tc.status == 431 {
+				// fasthttp answers and closes while the client may still
+				// be writing: read the answer the way a TCP client would.
+				resp = g.doRaw(t, tc.method, tc.path, tc.body, hdr...)
+			} else {
+				resp = g.do(t, tc.method, tc.path, tc.body, hdr...)
+			}
 			if resp.StatusCode() != tc.status {
 				t.Fatalf("status = %d, want %d; body %q", resp.StatusCode(), tc.status, resp.Body())
 			}
