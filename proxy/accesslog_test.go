@@ -10,10 +10,12 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
+
+	"flashgate/internal/fgtest"
 )
 
 func TestAccessLogLine(t *testing.T) {
-	var buf syncBuffer
+	var buf fgtest.Buffer
 	a := newAccessLog(&buf, metrics.NewSet().NewCounter("dropped"))
 	ctx := &fasthttp.RequestCtx{}
 	var req fasthttp.Request

@@ -5,15 +5,15 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"flashgate/internal/fgtest"
 	"github.com/valyala/fasthttp/fasthttputil"
 
 	"flashgate/route"
@@ -73,12 +73,12 @@ type gateway struct {
 	*Server
 	ln *fasthttputil.InmemoryListener
 	// logs collects the server's log output.
-	logs *syncBuffer
+	logs *fgtest.Buffer
 }
 
 func newGateway(t testing.TB, cfg *rules.Config, opts Options) *gateway {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &fgtest.Buffer{}
 	opts.Config = cfg
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -164,26 +164,6 @@ func (g *gateway) metricsText() string {
 	g.WritePrometheus(&b)
 	return b.String()
 }
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-var _ io.Writer = (*syncBuffer)(nil)
 
 func mustPrefixes(s ...string) []netip.Prefix {
 	var ps []netip.Prefix

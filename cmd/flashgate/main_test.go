@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"flashgate/internal/fgtest"
 )
 
 func TestCheckShippedRules(t *testing.T) {
@@ -59,24 +61,6 @@ func TestCheckMissingFile(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the writer goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 const reloadRules = `server: {listen: "127.0.0.1:0", shutdown_timeout: 5s}
 logging: {level: warn}
 origins:
@@ -95,7 +79,7 @@ func TestEditUnderLoadNoFailedRequest(t *testing.T) {
 	path := filepath.Join(dir, "gateway.yaml")
 	writeRules(t, path, fmt.Sprintf(reloadRules, origin, ""))
 
-	var stdout, stderr syncBuffer
+	var stdout, stderr fgtest.Buffer
 	exit := make(chan int, 1)
 	go func() { exit <- run([]string{"-config", path, "-metrics", "127.0.0.1:0"}, &stdout, &stderr) }()
 	addr := waitForAddr(t, &stdout, exit)
@@ -208,7 +192,7 @@ var (
 )
 
 // waitForAddr reads the listening address the command prints at start.
-func waitForAddr(t *testing.T, stdout *syncBuffer, exit <-chan int) string {
+func waitForAddr(t *testing.T, stdout *fgtest.Buffer, exit <-chan int) string {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
 		select {
