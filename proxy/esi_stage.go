@@ -226,7 +226,7 @@ func (st *esiStage) Assemble(x *Exchange) error {
 		return nil
 	}
 	s.vars.req, s.vars.requestID = &x.Ctx.Request, x.RequestID
-	s.page = esi.Page{Host: x.Ctx.Request.Header.Host(), Path: x.out.Header.RequestURI(), Vars: &s.vars}
+	s.page = esi.Page{Host: x.Ctx.Request.Header.Host(), Path: x.RequestURI(), Vars: &s.vars}
 	resp.ResetBody()
 	if st.mode == esiCSI {
 		st.pages[esiClient].Inc()

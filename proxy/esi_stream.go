@@ -35,7 +35,7 @@ func newSlowPage(x *Exchange, buffered bool) *slowPage {
 	for _, m := range probe.memo {
 		p.vars.memo = append(p.vars.memo, memoFrag{url: bytes.Clone(m.url), frag: m.frag})
 	}
-	p.page = esi.Page{Host: p.req.Header.Host(), Path: bytes.Clone(x.out.Header.RequestURI()),
+	p.page = esi.Page{Host: p.req.Header.Host(), Path: bytes.Clone(x.RequestURI()),
 		Vars: &p.vars, Buffered: buffered}
 	return p
 }

@@ -36,6 +36,7 @@ type Exchange struct {
 	peer        netip.Addr // TCP peer
 	peerTrusted bool
 	scratch     []byte // reusable buffer for header values
+	uri         []byte // RequestURI's buffer
 	out         fasthttp.Request
 	// outBuilt records that buildOutbound filled out, so a request answered
 	// before it (an edge or admission rejection) skips out.Reset on
@@ -55,6 +56,19 @@ type Exchange struct {
 // origin receives. It is valid until the request ends.
 func (x *Exchange) Outbound() *fasthttp.Request { return &x.out }
 
+// RequestURI returns the normalised path and the query as the client sent
+// it: the page URI ESI resolves relative includes and $(QUERY_STRING)
+// against. It does not need the outbound request, which a cache hit never
+// builds. Valid until the request ends.
+func (x *Exchange) RequestURI() []byte {
+	q := x.Ctx.Request.URI().QueryString()
+	if len(q) == 0 {
+		return x.Path
+	}
+	x.uri = append(append(append(x.uri[:0], x.Path...), '?'), q...)
+	return x.uri
+}
+
 var exchangePool = sync.Pool{New: func() any { return new(Exchange) }}
 
 func acquireExchange(ctx *fasthttp.RequestCtx, snap *Snapshot, now int64) *Exchange {
@@ -68,7 +82,7 @@ func acquireExchange(ctx *fasthttp.RequestCtx, snap *Snapshot, now int64) *Excha
 func releaseExchange(x *Exchange) {
 	x.Ctx, x.Snap, x.Route = nil, nil, nil
 	x.Params.Reset()
-	x.Path, x.RequestID = x.Path[:0], x.RequestID[:0]
+	x.Path, x.RequestID, x.uri = x.Path[:0], x.RequestID[:0], x.uri[:0]
 	x.ClientIP, x.peer = netip.Addr{}, netip.Addr{}
 	x.Now, x.Observe, x.peerTrusted = 0, false, false
 	if x.outBuilt {
