@@ -97,7 +97,7 @@ func (c *Cache) awaitLeader(cl *call, s *scratch, req *fasthttp.Request, resp *f
 	e := cl.entry
 	key := s.key
 	if len(e.varyNames) > 0 && cl.state != Stale {
-		key = appendVaryValues(s.key[:s.primary], req, e.varyNames)
+		key = appendVaryValues(s.key[:s.primary], &req.Header, e.varyNames)
 		s.key = key
 	}
 	if !bytes.Equal(e.key, key) {
@@ -149,7 +149,7 @@ func (c *Cache) admit(s *scratch, h uint64, req *fasthttp.Request, resp *fasthtt
 	primary := s.key[:s.primary]
 	key := primary
 	if len(vary) > 0 {
-		key = appendVaryValues(slices.Clone(primary), req, vary)
+		key = appendVaryValues(slices.Clone(primary), &req.Header, vary)
 	}
 	e, r := c.buildEntry(p, key, s.url, resp, d, lt, now, rtags)
 	if r != storable {

@@ -43,35 +43,47 @@ func appendPart(dst, b []byte) []byte {
 	return append(dst, b...)
 }
 
-// buildKey fills s.key and s.url for req under policy p: method (HEAD is
+// keyView is what a key is made of: the request as the origin receives it
+// (scheme, Host, decoded path, query arguments, headers and cookies).
+type keyView struct {
+	scheme, host, path []byte
+	query              *fasthttp.Args
+	header             *fasthttp.RequestHeader
+}
+
+// viewOf is the key view of a request that is sent to the origin as it is.
+func viewOf(req *fasthttp.Request) keyView {
+	u := req.URI()
+	return keyView{scheme: u.Scheme(), host: req.Header.Host(), path: u.Path(), query: u.QueryArgs(), header: &req.Header}
+}
+
+// buildKey fills s.key and s.url for the request v under policy p: method (HEAD is
 // keyed as GET), scheme (an http→https redirect must not be served on
 // https), host (normalised by appendHost), path, the chosen query parameters in sorted
 // order, the chosen headers and cookies, and the private value.
-func buildKey(s *scratch, req *fasthttp.Request, p *Policy) {
-	scheme := req.URI().Scheme()
-	s.url = appendHost(s.url[:0], req.Header.Host(), scheme)
-	s.url = append(s.url, req.URI().Path()...)
+func buildKey(s *scratch, v *keyView, p *Policy) {
+	s.url = appendHost(s.url[:0], v.host, v.scheme)
+	s.url = append(s.url, v.path...)
 	k := append(s.key[:0], "GET\x00"...)
-	k = appendPart(k, scheme)
+	k = appendPart(k, v.scheme)
 	k = appendPart(k, s.url)
-	k = appendQuery(k, s, req, p)
+	k = appendQuery(k, s, v.query, p)
 	for _, name := range p.headerNames {
-		k = appendPart(k, requestHeader(&req.Header, name))
+		k = appendPart(k, requestHeader(v.header, name))
 	}
 	for _, name := range p.cookieNames {
-		k = appendPart(k, req.Header.Cookie(name))
+		k = appendPart(k, v.header.Cookie(name))
 	}
 	switch {
 	case p.privCookie != "":
-		k = appendPart(k, req.Header.Cookie(p.privCookie))
+		k = appendPart(k, v.header.Cookie(p.privCookie))
 	case p.privHeader != "":
-		k = appendPart(k, requestHeader(&req.Header, p.privHeader))
+		k = appendPart(k, requestHeader(v.header, p.privHeader))
 	}
 	s.key = k
 }
 
-func appendQuery(k []byte, s *scratch, req *fasthttp.Request, p *Policy) []byte {
-	args := req.URI().QueryArgs()
+func appendQuery(k []byte, s *scratch, args *fasthttp.Args, p *Policy) []byte {
 	if !p.queryAll {
 		for _, name := range p.queryNames {
 			if v := args.Peek(name); v != nil {
@@ -130,10 +142,10 @@ func setOriginQuery(out, req *fasthttp.Request, p *Policy) {
 
 // appendVaryValues extends a primary key with the request's values of the
 // headers an origin's Vary named.
-func appendVaryValues(k []byte, req *fasthttp.Request, names []string) []byte {
+func appendVaryValues(k []byte, h *fasthttp.RequestHeader, names []string) []byte {
 	k = append(k, "\x00vary"...)
 	for _, n := range names {
-		k = appendPart(k, requestHeader(&req.Header, n))
+		k = appendPart(k, requestHeader(h, n))
 	}
 	return k
 }

@@ -71,14 +71,15 @@ func (c *Cache) PeekServe(req *fasthttp.Request, p *Policy, params Params, fetch
 // req under p (following Vary), or nil when there is none or Do would not
 // consult the cache for req. It joins no flight and stores nothing.
 func (c *Cache) peekEntry(req *fasthttp.Request, p *Policy) (*Entry, int64) {
-	if p == nil || !cacheableMethod(req) || hasBody(req) || personal(req, p) {
+	if p == nil || !cacheableMethod(req) || hasBody(req) || personal(&req.Header, p) {
 		return nil, 0
 	}
 	now := c.nowNanos()
 	s := getScratch()
 	defer putScratch(s)
-	buildKey(s, req, p)
-	e, _ := c.lookup(s, req, now)
+	v := viewOf(req)
+	buildKey(s, &v, p)
+	e, _ := c.lookup(s, &req.Header, now)
 	if e == nil || e.kind != kindObject {
 		return nil, now
 	}

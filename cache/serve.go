@@ -52,13 +52,14 @@ func (c *Cache) do(req *fasthttp.Request, resp *fasthttp.Response, p *Policy, pa
 	if hasBody(req) {
 		return Result{State: Bypass, now: now}, ErrRequestBody
 	}
-	if personal(req, p) {
+	if personal(&req.Header, p) {
 		return c.pass(req, resp, fetch, now)
 	}
 	s := getScratch()
 	defer putScratch(s)
-	buildKey(s, req, p)
-	e, h := c.lookup(s, req, now)
+	v := viewOf(req)
+	buildKey(s, &v, p)
+	e, h := c.lookup(s, &req.Header, now)
 	if e != nil && e.kind == kindHitForMiss {
 		if now < e.freshUntil.Load() {
 			c.m.hitForMiss.Inc()
@@ -84,12 +85,12 @@ func (c *Cache) do(req *fasthttp.Request, resp *fasthttp.Response, p *Policy, pa
 
 // lookup finds the entry for s.key, following a Vary marker to the
 // variant. It returns the hash to coalesce on (that of the final key).
-func (c *Cache) lookup(s *scratch, req *fasthttp.Request, now int64) (*Entry, uint64) {
+func (c *Cache) lookup(s *scratch, hdr *fasthttp.RequestHeader, now int64) (*Entry, uint64) {
 	s.primary = len(s.key)
 	h := c.hash(s.key)
 	e := c.get(h, s.key, now)
 	if e != nil && e.kind == kindVary {
-		s.key = appendVaryValues(s.key, req, e.varyNames)
+		s.key = appendVaryValues(s.key, hdr, e.varyNames)
 		h = c.hash(s.key)
 		e = c.get(h, s.key, now)
 	}
@@ -150,20 +151,20 @@ func hasBody(req *fasthttp.Request) bool {
 // personal reports whether req carries credentials the key does not
 // separate: Authorization, a session cookie, or (with private on) the
 // absence of the value personal copies are keyed by.
-func personal(req *fasthttp.Request, p *Policy) bool {
-	if len(requestHeader(&req.Header, "Authorization")) > 0 && !p.keyedByHeader("Authorization") {
+func personal(h *fasthttp.RequestHeader, p *Policy) bool {
+	if len(requestHeader(h, "Authorization")) > 0 && !p.keyedByHeader("Authorization") {
 		return true
 	}
 	for _, name := range p.sessionCookies {
-		if len(req.Header.Cookie(name)) > 0 && !p.keyedByCookie(name) {
+		if len(h.Cookie(name)) > 0 && !p.keyedByCookie(name) {
 			return true
 		}
 	}
 	switch {
 	case p.privCookie != "":
-		return len(req.Header.Cookie(p.privCookie)) == 0
+		return len(h.Cookie(p.privCookie)) == 0
 	case p.privHeader != "":
-		return len(requestHeader(&req.Header, p.privHeader)) == 0
+		return len(requestHeader(h, p.privHeader)) == 0
 	}
 	return false
 }

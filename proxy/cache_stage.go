@@ -40,17 +40,46 @@ func (st *cacheStage) Serve(x *Exchange, fetch FetchFunc) error {
 	if err != nil {
 		return err
 	}
+	st.answerESI(x, res)
+	return nil
+}
+
+// ServeFresh answers x from a fresh entry without building the origin
+// request (cache.PeekInbound, keyed on what the origin would be sent:
+// host, x.Path and the client's query and headers, which x.SentAsIs vouches
+// for). It returns false, having written nothing, when x must take the
+// full path: a miss, a stale entry, or a key that reads a header the
+// forwarding rules change.
+func (st *cacheStage) ServeFresh(x *Exchange, host []byte) bool {
+	ctx := x.Ctx
+	in := cache.Inbound{Req: &ctx.Request, Host: host, Path: x.Path, Forwarded: x}
+	res, ok := st.c.PeekInbound(&in, st.policy, x.Now)
+	if !ok {
+		return false
+	}
+	if st.esi == nil {
+		res.Write(&ctx.Request, &ctx.Response)
+		return true
+	}
+	st.answerESI(x, res)
+	return true
+}
+
+// answerESI writes a cache answer on a route that assembles ESI: a stored
+// template gets its headers only, its body being left to the ESI stage;
+// anything else is written as a plain cache answer.
+func (st *cacheStage) answerESI(x *Exchange, res cache.Result) {
+	resp := &x.Ctx.Response
 	x.esi.fromCache, x.esi.surrogate = true, res.ESI
 	if e := res.Entry; e != nil && st.esi.assembles(e) {
-		res.WriteHeader(&ctx.Response)
+		res.WriteHeader(resp)
 		x.esi.entry = e
-		return nil
+		return
 	}
 	// Not a template for this route (or a pass-through, whose answer is
 	// already in the response): written as a plain cache answer.
-	res.Write(&ctx.Request, &ctx.Response)
+	res.Write(&x.Ctx.Request, resp)
 	x.esi.done = res.Entry != nil
-	return nil
 }
 
 // ansCacheBody answers a GET or HEAD with a body on a caching route: the

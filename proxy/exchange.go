@@ -69,6 +69,20 @@ func (x *Exchange) RequestURI() []byte {
 	return x.uri
 }
 
+// SentAsIs is cache.HeaderForwarding: whether buildOutbound passes the
+// client's header called name to the origin unchanged. Headers it drops,
+// rebuilds (X-Forwarded-*, Via, X-Request-Id, Host) or drops from an
+// untrusted peer are not, even when the client did not send them.
+func (x *Exchange) SentAsIs(name string) bool {
+	switch outboundClass(name, x.Ctx.Request.Header.PeekCanonical(keyConnection)) {
+	case keepHeader:
+		return true
+	case dropUntrusted:
+		return x.peerTrusted
+	}
+	return false
+}
+
 var exchangePool = sync.Pool{New: func() any { return new(Exchange) }}
 
 func acquireExchange(ctx *fasthttp.RequestCtx, snap *Snapshot, now int64) *Exchange {

@@ -112,7 +112,7 @@ func isHopHeader(key, conn []byte) bool {
 // connectionNames reports whether the comma-separated Connection value conn
 // lists the header name key (RFC 9110 §7.6.1: "a proxy MUST ... remove any
 // header field ... listed as a connection option").
-func connectionNames(conn, key []byte) bool {
+func connectionNames[K string | []byte](conn []byte, key K) bool {
 	for len(conn) > 0 {
 		var tok []byte
 		if i := bytes.IndexByte(conn, ','); i >= 0 {
@@ -120,7 +120,7 @@ func connectionNames(conn, key []byte) bool {
 		} else {
 			tok, conn = conn, nil
 		}
-		if tok = bytes.TrimSpace(tok); len(tok) > 0 && bytes.EqualFold(tok, key) {
+		if tok = bytes.TrimSpace(tok); len(tok) > 0 && equalFold(key, tok) {
 			return true
 		}
 	}
@@ -184,7 +184,7 @@ var fixedDrops = func() (t [32][]struct {
 // outboundClass classifies a client header for buildOutbound: the same
 // answer as isHopHeader || isRebuiltHeader || Expect (dropAlways), else
 // isDroppedFromUntrusted (dropUntrusted), else keepHeader.
-func outboundClass(key, conn []byte) uint8 {
+func outboundClass[K string | []byte](key K, conn []byte) uint8 {
 	class := keepHeader
 	if len(key) < len(fixedDrops) {
 		for _, d := range fixedDrops[len(key)] {
@@ -396,7 +396,7 @@ func parseAddr(b []byte) (netip.Addr, bool) {
 }
 
 // equalFold is an ASCII case-insensitive comparison without conversions.
-func equalFold(b []byte, s string) bool {
+func equalFold[K, S string | []byte](b K, s S) bool {
 	if len(b) != len(s) {
 		return false
 	}

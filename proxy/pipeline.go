@@ -98,22 +98,25 @@ func (s *Server) serve(x *Exchange) *statusCounters {
 		return &rt.requests
 	}
 
-	// 5. Build the origin request by the forwarding rules, then the cache
+	// 5. A fresh hit, answered without building the origin request; else
+	// the origin request built by the forwarding rules, then the cache
 	// around the origin call, or the origin alone.
 	host := rt.HostRewrite
 	if host == nil {
 		host = ctx.Request.Header.Host()
 	}
-	x.outBuilt = true
-	buildOutbound(x, &x.out, host)
-	if rt.Cache != nil {
-		err = rt.Cache.Serve(x, rt.fetch)
-	} else {
-		err = rt.fetch(&x.out, &ctx.Response)
-	}
-	if err != nil {
-		s.logDebug("origin request failed", x, err)
-		stageAnswer(err).write(ctx) // cache errors, then origin 502/503/504
+	if rt.Cache == nil || !rt.Cache.ServeFresh(x, host) {
+		x.outBuilt = true
+		buildOutbound(x, &x.out, host)
+		if rt.Cache != nil {
+			err = rt.Cache.Serve(x, rt.fetch)
+		} else {
+			err = rt.fetch(&x.out, &ctx.Response)
+		}
+		if err != nil {
+			s.logDebug("origin request failed", x, err)
+			stageAnswer(err).write(ctx) // cache errors, then origin 502/503/504
+		}
 	}
 
 	// 6. ESI assembly of a successful answer.

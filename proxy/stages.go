@@ -45,6 +45,11 @@ type Cache interface {
 	// copy is returned unchanged, so the pipeline answers it with the usual
 	// 502/503/504 page.
 	Serve(x *Exchange, fetch FetchFunc) error
+	// ServeFresh writes a fresh stored answer for x, or returns false
+	// having written nothing. It runs before x.Outbound() is built (host
+	// is the Host the origin would be sent) and answers only what Serve
+	// would answer from the same entry.
+	ServeFresh(x *Exchange, host []byte) bool
 }
 
 // FetchFunc sends req to an origin pool and stores the answer, with

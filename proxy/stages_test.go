@@ -32,6 +32,9 @@ func (f *fakeAdmission) Observe(x *Exchange) {
 // outbound request on another goroutine, as a coalescing leader would.
 type fakeCache struct{ keys []string }
 
+// ServeFresh never answers: every request takes Serve, which records it.
+func (c *fakeCache) ServeFresh(*Exchange, []byte) bool { return false }
+
 func (c *fakeCache) Serve(x *Exchange, fetch FetchFunc) error {
 	out := x.Outbound()
 	c.keys = append(c.keys, string(out.Header.Host())+string(out.Header.RequestURI()))
