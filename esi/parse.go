@@ -48,7 +48,7 @@ func Parse(page []byte, opts ParseOptions) (*Template, error) {
 	if len(page) > opts.MaxPageBytes {
 		return nil, &ParseError{Offset: opts.MaxPageBytes, Err: ErrPageTooLarge}
 	}
-	t := &Template{src: page}
+	t := &Template{src: page, reqIndep: true}
 	if !hasMarkup(page) {
 		if len(page) > 0 {
 			t.nodes = []node{{kind: kLiteral, lit: page}}
@@ -65,6 +65,7 @@ func Parse(page []byte, opts ParseOptions) (*Template, error) {
 	}
 	t.nodes, t.esi, t.includes = nodes, true, p.includes
 	t.mayFail = mayFail(nodes)
+	t.reqIndep = !usesVars(nodes)
 	return t, nil
 }
 
@@ -227,4 +228,44 @@ func mayFail(nodes []node) bool {
 		}
 	}
 	return false
+}
+
+// usesVars reports whether any node reads a variable: text inside
+// esi:vars that kept a "$(" (even one left literal by the lenient parse:
+// the answer errs on the side of "depends"), an include src or alt with a
+// variable, or an esi:when test with one, in every branch.
+func usesVars(nodes []node) bool {
+	for i := range nodes {
+		n := &nodes[i]
+		switch n.kind {
+		case kText:
+			return true
+		case kInclude:
+			if hasVars(n.inc.src) || hasVars(n.inc.alt) {
+				return true
+			}
+		case kTry:
+			if usesVars(n.try.attempt) || usesVars(n.try.except) {
+				return true
+			}
+		case kChoose:
+			for _, w := range n.choose.whens {
+				if w.test.usesVars() || usesVars(w.body) {
+					return true
+				}
+			}
+			if usesVars(n.choose.otherwise) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// usesVars reports whether the test reads a variable anywhere.
+func (e *expr) usesVars() bool {
+	if e == nil {
+		return false
+	}
+	return e.op == eVar || e.l.usesVars() || e.r.usesVars()
 }

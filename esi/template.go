@@ -11,6 +11,7 @@ type Template struct {
 	esi      bool // the page holds ESI markup
 	includes int  // esi:include elements in the page (all branches)
 	mayFail  bool // an include outside esi:try lacks onerror="continue"
+	reqIndep bool // no variable anywhere: see RequestIndependent
 }
 
 // HasESI reports whether the page holds ESI markup. When false the page is
@@ -21,6 +22,18 @@ func (t *Template) HasESI() bool { return t.esi }
 
 // Source returns the page the template was parsed from (not a copy).
 func (t *Template) Source() []byte { return t.src }
+
+// RequestIndependent reports whether assembling the page cannot depend on
+// the page request: no $(...) variable in any include src or alt, in any
+// esi:vars text or in any esi:when test (esi:vars text without a variable
+// is plain text and does not count). The fragments fetched and the bytes
+// written then depend only on the page's URL path (relative src resolve
+// against its directory) and on what the Fetcher answers, so a caller may
+// reuse an assembled page for another request of the same path while its
+// fragments are unchanged. A page without ESI markup is request
+// independent. Computed by Parse; only the page's own markup is covered,
+// not that of nested templates its fragments hold.
+func (t *Template) RequestIndependent() bool { return t.reqIndep }
 
 // Includes returns the number of esi:include elements in the page, counting
 // every branch of esi:try and esi:choose.
