@@ -50,6 +50,7 @@ func (c *Cache) Purge(p Purge) int {
 	case PurgeAll:
 		c.bans.add(ban{at: now, soft: p.Soft}, now)
 	}
+	bumpGeneration() // after the purge took effect: see Generation
 	c.m.purged.Add(n)
 	return n
 }
