@@ -111,10 +111,15 @@ var buyTable = func() *route.Table {
 	return t
 }()
 
-// newReq builds a request for path (matched against /buy/{id}).
+// browserAccept is the Accept header a browser sends on a page load.
+const browserAccept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+// newReq builds a request for path (matched against /buy/{id}), from a
+// browser unless an option sets another Accept.
 func newReq(path string, opts ...reqOpt) *Request {
 	ctx := &fasthttp.RequestCtx{}
 	ctx.Request.SetRequestURI(path)
+	ctx.Request.Header.Set(fasthttp.HeaderAccept, browserAccept)
 	r := &Request{Ctx: ctx, Route: "buy", Params: &route.Params{}, Now: t0,
 		ClientIP: netip.MustParseAddr("192.0.2.1")}
 	if _, res := buyTable.Match([]byte("example.com"), []byte("GET"), ctx.Path(), r.Params); res != route.Found {

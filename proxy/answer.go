@@ -45,8 +45,8 @@ var (
 	ansOriginTimeout = newAnswer(504, "gateway_timeout", "Timeout", "The shop took too long to answer. Please try again in a moment.", "")
 )
 
-// write puts a on ctx's response, HTML or JSON by the request's Accept
-// header. Gateway answers are never cacheable: a CDN must not keep a 502.
+// write puts a on ctx's response, JSON or HTML by the request's Accept
+// header (filters.WantsJSON). Gateway answers are never cacheable: a CDN must not keep a 502.
 func (a *answer) write(ctx *fasthttp.RequestCtx) {
 	r := &ctx.Response
 	r.Reset()
@@ -55,7 +55,7 @@ func (a *answer) write(ctx *fasthttp.RequestCtx) {
 	if a.retryAfter != "" {
 		r.Header.Set("Retry-After", a.retryAfter)
 	}
-	if filters.AcceptsJSON(ctx.Request.Header.PeekCanonical(keyAccept)) {
+	if filters.PrefersJSON(ctx.Request.Header.PeekCanonical(keyAccept)) {
 		r.Header.SetContentType("application/json")
 		r.SetBodyRaw(a.json)
 	} else {

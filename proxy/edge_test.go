@@ -17,7 +17,7 @@ func TestOriginDown(t *testing.T) {
 	}{
 		{"browser", "text/html,application/xhtml+xml,*/*;q=0.8", "text/html; charset=utf-8", "<h1>Service unavailable</h1>"},
 		{"api", "application/json", "application/json", `"error":"bad_gateway","status":502`},
-		{"no accept", "", "text/html; charset=utf-8", "The shop could not be reached"},
+		{"no accept", "", "application/json", `"message":"The shop could not be reached`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := g.do(t, "GET", "/item/1", nil, "Accept", tc.accept)
