@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -20,6 +21,10 @@ type entryMeta struct {
 	err    error         // the template's parse error
 	frag   esi.Fragment  // the body as a plain fragment
 	nested esi.Fragment  // frag with Template set, for nested ESI
+	// memo is the page last assembled from this shell, reused while it
+	// is provably what assembling again would give (esi_memo.go). Shared
+	// by the entries a 304 refresh copies the metadata to.
+	memo atomic.Pointer[pageMemo]
 }
 
 // attachMeta is cache.Options.OnStore: it parses the body once, whether or
@@ -88,8 +93,9 @@ func (v *reqVars) RawQuery() []byte          { return v.req.URI().QueryString() 
 func (v *reqVars) Header(name string) []byte { return v.req.Header.Peek(name) }
 
 type memoFrag struct {
-	url  []byte // host + path
-	frag *esi.Fragment
+	url     []byte // host + path
+	hostLen int    // url[:hostLen] is the host
+	frag    *esi.Fragment
 }
 
 // remember records fr as the fragment for req's URL. Called by FetchNow,
@@ -103,7 +109,7 @@ func (v *reqVars) remember(req *esi.FragmentRequest, fr *esi.Fragment) {
 	}
 	m := &v.memo[len(v.memo)-1]
 	m.url = append(append(m.url[:0], req.Host...), req.Path...)
-	m.frag = fr
+	m.hostLen, m.frag = len(req.Host), fr
 }
 
 // recall returns the fragment remembered for req's URL, or nil.
@@ -131,6 +137,14 @@ func (v *reqVars) hold(sc *fragScratch) bool {
 	}
 	v.held = append(v.held, sc)
 	return true
+}
+
+// holds reports whether a fragment of the assembly points into
+// per-request scratch (served stale, or from an entry without metadata).
+func (v *reqVars) holds() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return len(v.held) > 0
 }
 
 // releaseHeld releases the fragments of an ended assembly.

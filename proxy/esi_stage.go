@@ -120,9 +120,13 @@ type esiStage struct {
 	a, probe   *esi.Assembler
 	fwdHeaders []string
 	fwdCookies []string
-	fr         *fragmentRouter
-	errors     *metrics.Counter // failures the pipeline cannot see (streamed pages)
-	pages      [numESIPaths]*metrics.Counter
+	// memoable: assembled pages may be memoised (esi_memo.go): not csi,
+	// and no cookie or header forwarded, so that a fragment sub-request
+	// is the same for every client.
+	memoable bool
+	fr       *fragmentRouter
+	errors   *metrics.Counter // failures the pipeline cannot see (streamed pages)
+	pages    [numESIPaths]*metrics.Counter
 }
 
 // How a page was assembled: flashgate_esi_pages_total{path}.
@@ -131,10 +135,11 @@ const (
 	esiStreamed        // a fragment had to be fetched: streamed
 	esiBuffered        // ... and waited for (esi.buffer)
 	esiClient          // csi mode
+	esiMemo            // the shell's memoised page (esi_memo.go)
 	numESIPaths
 )
 
-var esiPathNames = [numESIPaths]string{"fast", "streamed", "buffered", "csi"}
+var esiPathNames = [numESIPaths]string{"fast", "streamed", "buffered", "csi", "memo"}
 
 var _ Assembler = (*esiStage)(nil)
 
@@ -163,6 +168,7 @@ func compileESI(r *rules.Route, fr *fragmentRouter, m *Metrics) (*esiStage, erro
 	st := &esiStage{mode: esiModes[orStr(en.Mode, "auto")], buffered: en.Buffer,
 		parse:      esi.ParseOptions{MaxIncludes: en.MaxIncludes},
 		fwdHeaders: en.ForwardHeaders, fwdCookies: en.ForwardCookies, fr: fr, errors: m.esiErrors}
+	st.memoable = st.mode != esiCSI && len(st.fwdHeaders) == 0 && len(st.fwdCookies) == 0
 	for i, name := range esiPathNames {
 		st.pages[i] = m.set.GetOrCreateCounter(`flashgate_esi_pages_total{path="` + name + `"}`)
 	}
@@ -225,6 +231,14 @@ func (st *esiStage) Assemble(x *Exchange) error {
 		resp.SkipBody = true
 		return nil
 	}
+	memo, old := st.memo(x, tpl)
+	if memo == memoServed {
+		return nil
+	}
+	var gen uint64
+	if memo == memoBuild {
+		gen = cache.Generation() // before any fragment is looked up
+	}
 	s.vars.req, s.vars.requestID = &x.Ctx.Request, x.RequestID
 	s.page = esi.Page{Host: x.Ctx.Request.Header.Host(), Path: x.RequestURI(), Vars: &s.vars}
 	resp.ResetBody()
@@ -245,6 +259,9 @@ func (st *esiStage) Assemble(x *Exchange) error {
 		return err
 	}
 	st.cacheHeaders(x, res)
+	if memo == memoBuild {
+		st.memoize(x, old, gen, res)
+	}
 	return nil
 }
 
