@@ -108,6 +108,7 @@ func (c *Cache) buildEntry(p *Policy, key []byte, url []byte, resp *fasthttp.Res
 	}
 	e.setETags()
 	e.headers = storedHeaders(p, h, e.bodies[Gzip] != nil || e.bodies[Brotli] != nil)
+	e.wire = wireHeader(e)
 	e.tags = c.entryTags(h, rtags, e.url)
 	e.size = e.cost()
 	return e, storable
@@ -202,10 +203,25 @@ func appendVary(dst, v []byte) []byte {
 	return append(dst, v...)
 }
 
+// wireHeader builds the header a hit copies for e: status, Content-Type
+// and the stored headers, in order. The writer sets no default
+// Content-Type: an entry without one is sent without one.
+func wireHeader(e *Entry) *fasthttp.ResponseHeader {
+	w := &fasthttp.ResponseHeader{}
+	w.SetNoDefaultContentType(true)
+	w.SetStatusCode(e.status)
+	w.SetContentTypeBytes(e.contentType)
+	for _, h := range e.headers {
+		w.AddBytesKV(h.key, h.value)
+	}
+	return w
+}
+
 // entryOverhead approximates the Go struct and slice headers of an Entry;
 // tagRefCost the tag index's memory per tag of an entry.
 const (
 	entryOverhead = 512
+	wireOverhead  = 512 // a fasthttp.ResponseHeader and its slice headers
 	tagRefCost    = 64
 )
 
@@ -217,7 +233,11 @@ func (e *Entry) cost() int64 {
 		n += int64(len(e.bodies[i]) + len(e.etags[i]))
 	}
 	for _, h := range e.headers {
-		n += int64(len(h.key) + len(h.value) + 48)
+		// Stored twice: as headers and in the wire header.
+		n += 2 * int64(len(h.key)+len(h.value)+48)
+	}
+	if e.wire != nil {
+		n += wireOverhead + int64(len(e.contentType))
 	}
 	for _, s := range e.varyNames {
 		n += int64(len(s) + 16)

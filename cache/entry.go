@@ -2,6 +2,8 @@ package cache
 
 import (
 	"sync/atomic"
+
+	"github.com/valyala/fasthttp"
 )
 
 // Encoding is a content coding a stored body is kept in.
@@ -64,6 +66,12 @@ type Entry struct {
 	refreshing atomic.Bool
 
 	attachment any
+
+	// wire holds status, Content-Type and headers as a hit writes them:
+	// copying a prebuilt header (ResponseHeader.CopyTo) skips the
+	// normalising, newline scrubbing and duplicate search that adding the
+	// headers one by one costs on every hit. Read-only once stored.
+	wire *fasthttp.ResponseHeader
 }
 
 // Status is the stored response status code.

@@ -92,6 +92,7 @@ func (c *Cache) refreshed(old *Entry, resp *fasthttp.Response, p *Policy, now in
 		varyNames: old.varyNames, status: old.status, contentType: old.contentType, headers: old.headers,
 		bodies: old.bodies, etags: old.etags, lastMod: old.lastMod, lastModUnix: old.lastModUnix,
 		originETag: old.originETag, esi: old.esi, storedAt: now, lt: lt, attachment: old.attachment,
+		wire: old.wire,
 	}
 	n.freshUntil.Store(now + lt.ttl)
 	c.put(n, now)

@@ -20,8 +20,8 @@ func newStore(maxBytes int64, onExit func(*Entry), onEvict func()) (*store, erro
 	// of 10 KiB pages holds, as ristretto advises; bounded both ways.
 	counters := min(max(maxBytes>>10, 1<<12), 1<<24)
 	r, err := ristretto.NewCache(&ristretto.Config[uint64, *Entry]{
-		NumCounters:        counters,
-		MaxCost:            maxBytes,
+		NumCounters: counters,
+		MaxCost:     maxBytes,
 		// Every BufferItems gets, ristretto hands the batch of key hashes
 		// to its policy goroutine over a channel (and allocates the next
 		// batch): at the advised 64 that wake-up was ~5% of a hit's

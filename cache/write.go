@@ -106,14 +106,9 @@ func (r Result) WriteHeader(resp *fasthttp.Response) *Entry {
 func (r Result) writeHeader(resp *fasthttp.Response, notModified bool) {
 	e := r.Entry
 	resp.Reset()
-	resp.SetStatusCode(e.status)
-	if len(e.contentType) > 0 && !notModified {
-		resp.Header.SetContentTypeBytes(e.contentType)
-	} else {
-		resp.Header.SetNoDefaultContentType(true)
-	}
-	for i := range e.headers {
-		resp.Header.AddBytesKV(e.headers[i].key, e.headers[i].value)
+	e.wire.CopyTo(&resp.Header) // status, Content-Type, stored headers
+	if notModified {
+		resp.Header.SetContentTypeBytes(nil)
 	}
 	var buf [20]byte
 	resp.Header.SetCanonical(hdrAge, fasthttp.AppendUint(buf[:0], e.ageSeconds(r.now)))
