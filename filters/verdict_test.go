@@ -1,9 +1,13 @@
 package filters
 
 import (
+	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/valyala/fasthttp"
 )
 
 // TestPrefersJSON: browsers loading a page get HTML; anything asking for
@@ -58,4 +62,42 @@ func TestRejectionWithoutAccept(t *testing.T) {
 	if resp.StatusCode() != 429 || len(resp.Header.Peek("Retry-After")) == 0 || string(resp.Header.Peek("X-Flashgate-Filter")) != "ratelimit" {
 		t.Errorf("script got status %d, Retry-After %q, filter %q", resp.StatusCode(), resp.Header.Peek("Retry-After"), resp.Header.Peek("X-Flashgate-Filter"))
 	}
+}
+
+// TestRejectionKeepsCookies: a rejection written over a response a filter
+// already put a cookie on keeps the cookie and carries exactly the headers
+// a rejection on an untouched response carries (the prebuilt header).
+func TestRejectionKeepsCookies(t *testing.T) {
+	c := mustCompile(t, testEnv(t), "- ratelimit: {rate: 1/m, key: ip}\n")
+	verdictOf(c, "/buy/1")
+	plain, _ := verdictOf(c, "/buy/1")
+	for _, accept := range []string{browserAccept, "application/json"} {
+		fresh := newReq("/buy/1", withHeader("Accept", accept))
+		plain.Write(fresh.Ctx)
+		withCookie := newReq("/buy/1", withHeader("Accept", accept))
+		var ck fasthttp.Cookie
+		ck.SetKey("fg_device")
+		ck.SetValue("d1")
+		withCookie.Ctx.Response.Header.SetCookie(&ck)
+		plain.Write(withCookie.Ctx)
+
+		got := headerLines(&withCookie.Ctx.Response.Header)
+		want := append(headerLines(&fresh.Ctx.Response.Header), "Set-Cookie: fg_device=d1")
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("Accept %q: headers over a cookie\n%q\nwant\n%q", accept, got, want)
+		}
+		if withCookie.Ctx.Response.StatusCode() != 429 || !bytes.Equal(withCookie.Ctx.Response.Body(), fresh.Ctx.Response.Body()) {
+			t.Errorf("Accept %q: status %d, body differs from the untouched response's", accept, withCookie.Ctx.Response.StatusCode())
+		}
+	}
+}
+
+func headerLines(h *fasthttp.ResponseHeader) []string {
+	var lines []string
+	for k, v := range h.All() {
+		lines = append(lines, string(k)+": "+string(v))
+	}
+	return lines
 }
