@@ -334,3 +334,37 @@ routes:
 		}
 	}
 }
+
+// TestESIMemoConcurrent: concurrent requests build and read the memo
+// (run with -race); no request that starts after a purge of a fragment
+// returns gets the page of before, memoised or not.
+func TestESIMemoConcurrent(t *testing.T) {
+	g, o, _ := memoGateway(t, Options{})
+	warmPage1(t, g)
+	phase := func(want string) {
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				c := g.client("203.0.113.7")
+				req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+				defer fasthttp.ReleaseRequest(req)
+				defer fasthttp.ReleaseResponse(resp)
+				req.SetRequestURI("http://shop.example/page/1")
+				for range 50 {
+					if err := c.DoTimeout(req, resp, 10*time.Second); err != nil || string(resp.Body()) != want {
+						t.Errorf("page %q, err %v; want %q", resp.Body(), err, want)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	phase(page1v1)
+	o.bump("/frag/a")
+	g.Purge(cache.Purge{Kind: cache.PurgeURL, Host: "shop.example", Path: "/frag/a"})
+	phase("<h1>1</h1>av2|bv1|cv1")
+	if n := g.pages()["memo"]; n < 400 {
+		t.Fatalf("%d of 801 pages from the memo, want most", n)
+	}
+}
