@@ -73,6 +73,10 @@ func (st *esiStage) memo(x *Exchange, tpl *esi.Template) (memoState, *pageMemo) 
 	}
 	pm := metaOf(e).memo.Load()
 	switch {
+	case x.Now >= e.FreshUntil():
+		// A stale shell (within stale_while_revalidate): nothing kept now
+		// would be valid, so do not look the fragments up again per request.
+		return memoNone, nil
 	case pm == nil || !pm.valid(st, x, e):
 		return memoBuild, pm
 	case !pm.ok:
@@ -88,9 +92,13 @@ func (st *esiStage) memo(x *Exchange, tpl *esi.Template) (memoState, *pageMemo) 
 // entry, replacing old, when its every fragment was a fresh cache hit:
 // res neither personal nor degraded, no fragment served stale or from an
 // entry without metadata (both held per request), and each one's entry
-// looked up again and found to be the very entry it came from. gen is
-// cache.Generation read before the assembly. Concurrent requests may
-// race: the first to replace old wins, the others drop theirs.
+// looked up again and found to be the very entry it came from. A page
+// that is valid so but cannot be reused (a nested template reading
+// variables, an include of the page itself, over maxMemoBytes) is
+// remembered as such until it changes, so that it is not looked up again
+// per request. gen is cache.Generation read before the assembly.
+// Concurrent requests may race: the first to replace old wins, the others
+// drop theirs.
 //
 // The lookups cost what the assembly's did, once per shell and fragment
 // lifetime; each counts as a hit in the cache's metrics.
@@ -99,9 +107,8 @@ func (st *esiStage) memoize(x *Exchange, old *pageMemo, gen uint64, res esi.Resu
 	if res.Personal || res.Failed > 0 || v.holds() {
 		return
 	}
-	pm := &pageMemo{st: st, gen: gen, until: math.MaxInt64, res: res,
+	pm := &pageMemo{st: st, gen: gen, until: math.MaxInt64, ok: true, res: res,
 		host: bytes.Clone(x.Ctx.Request.Header.Host()), path: bytes.Clone(x.Path)}
-	pm.ok = true
 	for i := range v.memo {
 		f := &v.memo[i]
 		fu, ok := st.freshUntil(v, f)
@@ -109,6 +116,11 @@ func (st *esiStage) memoize(x *Exchange, old *pageMemo, gen uint64, res esi.Resu
 			return
 		}
 		pm.until = min(pm.until, fu)
+		if t := f.frag.Template; t != nil && t.HasESI() && !t.RequestIndependent() {
+			// A nested template that reads variables: the page depends on
+			// the request after all, for as long as this fragment is fresh.
+			pm.ok = false
+		}
 		if includesPage(f, pm.host, pm.path) {
 			// The assembler refuses an include of the page's own URL, query
 			// included (a loop): whether it does depends on the request's
@@ -131,8 +143,7 @@ func (st *esiStage) memoize(x *Exchange, old *pageMemo, gen uint64, res esi.Resu
 
 // freshUntil looks the fragment f of the page's assembly up again and
 // returns its entry's FreshUntil when it is fresh and is the entry f was
-// served from (the fragment is that entry's own), and any template it
-// holds reads no variable.
+// served from (the fragment is that entry's own).
 func (st *esiStage) freshUntil(v *reqVars, f *memoFrag) (int64, bool) {
 	req := esi.FragmentRequest{Host: f.url[:f.hostLen], Path: f.url[f.hostLen:]}
 	sc := fragScratchPool.Get().(*fragScratch)
@@ -152,9 +163,6 @@ func (st *esiStage) freshUntil(v *reqVars, f *memoFrag) (int64, bool) {
 	}
 	m := metaOf(res.Entry)
 	if m == nil || f.frag != &m.frag && f.frag != &m.nested {
-		return 0, false
-	}
-	if t := f.frag.Template; t != nil && t.HasESI() && !t.RequestIndependent() {
 		return 0, false
 	}
 	return res.Entry.FreshUntil(), true

@@ -57,6 +57,13 @@ func (o *memoOrigin) serve(ctx *fasthttp.RequestCtx) {
 		shell(`<h1>p</h1><esi:include src="/frag/a"/>|<esi:include src="/pfrag/cart"/>`)
 	case path == "/failing/1":
 		shell(`<h1>f</h1><esi:include src="/frag/a"/>|<esi:include src="/nowhere" onerror="continue"/>`)
+	case path == "/brief/1":
+		shell(`<h1>b</h1><esi:include src="/frag/a"/>`)
+	case path == "/nested/1":
+		shell(`<h1>n</h1><esi:include src="/nfrag/q"/>`)
+	case path == "/nfrag/q":
+		h.Set("Surrogate-Control", `content="ESI/1.0"`)
+		ctx.SetBodyString(`[<esi:include src="/frag/$(QUERY_STRING{f})"/>]`)
 	case path == "/pfrag/cart":
 		h.Set("Cache-Control", "private")
 		ctx.SetBodyString("cart#" + strconv.Itoa(o.count(path)))
@@ -74,6 +81,10 @@ origins:
     servers: [ORIGIN]
     hosts: [shop.example]
 routes:
+  - name: brief
+    path: /brief/{id}
+    origin: shop
+    cache: {ttl: 5s, stale_while_revalidate: 1m}
   - name: page
     path: /{kind}/{id}
     origin: shop
@@ -86,6 +97,10 @@ routes:
     path: /short/{name}
     origin: shop
     cache: {ttl: 2s, stale_while_revalidate: 1m}
+  - name: nested
+    path: /nfrag/{name}
+    origin: shop
+    cache: {ttl: 10s}
   - name: cart
     path: /pfrag/{name}
     origin: shop
@@ -253,14 +268,18 @@ func TestESIMemoReload(t *testing.T) {
 
 // TestESIMemoNotForRequestDependentPages: a template that reads a variable
 // is assembled for each request, even when the variable is not personal
-// (the query string: the shell's cache key ignores it); so is a page with
-// a per-user fragment, and a page with a failed include.
+// (the query string: the shell's cache key ignores it), and so is one
+// whose fragment is such a template; so is a page with a per-user
+// fragment, and a page with a failed include.
 func TestESIMemoNotForRequestDependentPages(t *testing.T) {
 	g, o, _ := memoGateway(t, Options{})
 	for range 3 {
 		for _, f := range []string{"a", "b"} {
 			if p := g.page(t, "/vars/query?f="+f); p.body != "<h1>q</h1>"+f+"v1" || p.path == "memo" {
 				t.Fatalf("/vars/query?f=%s: %s page %q, want %sv1 assembled", f, p.path, p.body, f)
+			}
+			if p := g.page(t, "/nested/1?f="+f); p.body != "<h1>n</h1>["+f+"v1]" || p.path == "memo" {
+				t.Fatalf("/nested/1?f=%s: %s page %q, want [%sv1] assembled", f, p.path, p.body, f)
 			}
 		}
 		for _, uid := range []string{"a", "b"} {
@@ -366,5 +385,35 @@ func TestESIMemoConcurrent(t *testing.T) {
 	phase("<h1>1</h1>av2|bv1|cv1")
 	if n := g.pages()["memo"]; n < 400 {
 		t.Fatalf("%d of 801 pages from the memo, want most", n)
+	}
+}
+
+// TestESIMemoStaleShell: a shell served stale (its refresh held) is
+// assembled for each request, and its fragments are looked up once per
+// page, not a second time to build a memo that could not be used.
+func TestESIMemoStaleShell(t *testing.T) {
+	o := newMemoOrigin()
+	clock := newFakeClock()
+	var held []func()
+	g := newGateway(t, loadYAML(t, startOrigin(t, o.handle), memoRules), Options{Now: clock.Now,
+		cacheBackground: func(f func()) { held = append(held, f) }})
+	expect(t, g, "first page", "/brief/1", "streamed", "<h1>b</h1>av1", "")
+	expect(t, g, "fragments cached", "/brief/1", "fast", "<h1>b</h1>av1", "")
+	expect(t, g, "memoised", "/brief/1", "memo", "<h1>b</h1>av1", "")
+	clock.Advance(6 * time.Second) // the shell stale (5s), /frag/a fresh (10s)
+	hits := func() int {
+		m := regexp.MustCompile(`flashgate_cache_requests_total\{result="hit"\} (\d+)`).FindStringSubmatch(g.metricsText())
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	for range 3 {
+		before := hits()
+		expect(t, g, "stale shell", "/brief/1", "fast", "<h1>b</h1>av1", "")
+		if n := hits() - before; n != 1 {
+			t.Fatalf("%d cache hits for a page of one fragment, want 1", n)
+		}
+	}
+	if len(held) != 1 {
+		t.Fatalf("%d refreshes started, want the shell's", len(held))
 	}
 }
