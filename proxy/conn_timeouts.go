@@ -31,12 +31,14 @@ import (
 //
 // Per request it costs three lock-free sync.Map lookups and three atomic
 // stamps (StateActive, the handler wrap, StateIdle), no clock read and no
-// allocation (BenchmarkConnTimeoutsRequest). sync.Map, because its reads
+// allocation: ≈160 ns of CPU (BenchmarkConnTimeoutsRequest, 80 ns/op on 2
+// cores). sync.Map, because its reads
 // take no lock: a lookup measured 18 ns against 31–37 ns for a 64-way
 // sharded map under RWMutex (2 cores, 1000 connections). Registering a
 // connection allocates. The record set holds one entry per open
 // connection, so it is bounded by server.concurrency; a sweep visits
-// every entry (BenchmarkConnTimeoutsSweep).
+// every entry, ≈47 ns each (BenchmarkConnTimeoutsSweep): 100k open
+// connections cost ≈2% of a core at the default 250 ms tick.
 //
 // The sweeper runs from start (Serve) until stop (a Shutdown that closed
 // every connection) or, after drain (a Shutdown that gave up), until no
