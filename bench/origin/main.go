@@ -10,6 +10,11 @@
 //	               fastest a fasthttp server can answer on this machine (the "limit").
 //	-mode ceiling-reject  every path answers 429 with a tiny JSON body: the limit for
 //	               rejections.
+//	-mode ceiling-reject-same  every path answers flashgate's own 429 for
+//	               /limited/ (same status, headers and body, a counting
+//	               X-Request-Id, no Server): the limit for that answer, so that
+//	               what the gateway's pipeline costs is told apart from what its
+//	               bigger answer costs to write.
 //	-mode ceiling-esi  every path returns the exact bytes of /esi/page once assembled
 //	               (its includes replaced by the fragments): the limit for a page of
 //	               that size, against which ESI assembly is measured.
@@ -22,6 +27,7 @@ import (
 	"log"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -29,7 +35,7 @@ import (
 
 var (
 	addr   = flag.String("addr", "127.0.0.1:9000", "listen address")
-	mode   = flag.String("mode", "origin", "origin, ceiling, ceiling-reject or ceiling-esi")
+	mode   = flag.String("mode", "origin", "origin, ceiling, ceiling-reject, ceiling-reject-same or ceiling-esi")
 	buyMS  = flag.Int("buy-ms", 2, "simulated work per /buy request, in milliseconds")
 	pageKB = flag.Int("page-kb", 8, "size of an item page in KiB")
 )
@@ -86,6 +92,21 @@ func main() {
 			ctx.SetContentType("text/html; charset=utf-8")
 			ctx.SetBody(assembled)
 		}
+	case "ceiling-reject-same":
+		// flashgate's own 429 for /limited/ to a client without Accept,
+		// byte for byte but the Date: the limit for that answer.
+		reject := []byte(`{"error":"rate_limited","filter":"ratelimit","route":"limited","message":"You are sending requests faster than this sale allows. Please wait a moment and try again.","retry_after":1}` + "\n")
+		var n atomic.Uint64
+		handler = func(ctx *fasthttp.RequestCtx) {
+			ctx.SetStatusCode(fasthttp.StatusTooManyRequests)
+			ctx.SetContentType("application/json")
+			ctx.Response.Header.Set("X-Flashgate-Filter", "ratelimit")
+			ctx.Response.Header.Set("Cache-Control", "no-store")
+			ctx.Response.Header.Set("Retry-After", "1")
+			var id [40]byte
+			ctx.Response.Header.SetBytesV("X-Request-Id", strconv.AppendUint(append(id[:0], "f4252c2ce3aaab14-"...), n.Add(1), 10))
+			ctx.SetBody(reject)
+		}
 	case "ceiling-reject":
 		reject := []byte(`{"error":"rate_limited","retry_after":1}`)
 		handler = func(ctx *fasthttp.RequestCtx) {
@@ -132,7 +153,7 @@ func main() {
 	default:
 		log.Fatalf("unknown -mode %q", *mode)
 	}
-	s := &fasthttp.Server{Handler: handler, Name: "benchorigin"}
+	s := &fasthttp.Server{Handler: handler, Name: "benchorigin", NoDefaultServerHeader: *mode == "ceiling-reject-same"}
 	log.Printf("benchorigin %s on %s", *mode, *addr)
 	log.Fatal(s.ListenAndServe(*addr))
 }
