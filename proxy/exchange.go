@@ -37,6 +37,8 @@ type Exchange struct {
 	peerTrusted bool
 	scratch     []byte // reusable buffer for header values
 	uri         []byte // RequestURI's buffer
+	conn        []byte // the client's Connection header, once connRead
+	connRead    bool
 	out         fasthttp.Request
 	// outBuilt records that buildOutbound filled out, so a request answered
 	// before it (an edge or admission rejection) skips out.Reset on
@@ -74,7 +76,10 @@ func (x *Exchange) RequestURI() []byte {
 // rebuilds (X-Forwarded-*, Via, X-Request-Id, Host) or drops from an
 // untrusted peer are not, even when the client did not send them.
 func (x *Exchange) SentAsIs(name string) bool {
-	switch outboundClass(name, x.Ctx.Request.Header.PeekCanonical(keyConnection)) {
+	if !x.connRead { // a fresh hit asks two or three times: look once
+		x.conn, x.connRead = x.Ctx.Request.Header.PeekCanonical(keyConnection), true
+	}
+	switch outboundClass(name, x.conn) {
 	case keepHeader:
 		return true
 	case dropUntrusted:
@@ -99,6 +104,7 @@ func releaseExchange(x *Exchange) {
 	x.Path, x.RequestID, x.uri = x.Path[:0], x.RequestID[:0], x.uri[:0]
 	x.ClientIP, x.peer = netip.Addr{}, netip.Addr{}
 	x.Now, x.Observe, x.peerTrusted = 0, false, false
+	x.conn, x.connRead = nil, false
 	if x.outBuilt {
 		x.out.Reset()
 		x.outBuilt = false
