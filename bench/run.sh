@@ -10,11 +10,11 @@
 # cannot outrun one server core on tiny responses (rejections), and every server looks alike.
 # With -r N the whole list runs N times interleaved; the table gives medians, and each ratio is
 # the median of the per-round ratios (both sides measured minutes apart at most).
-# scenarios: ceiling ceiling-reject ceiling-reject-same ceiling-esi origin nginx-hit varnish-hit nginx-pass nginx-reject
+# scenarios: ceiling ceiling-same ceiling-reject ceiling-reject-same ceiling-esi origin nginx-hit varnish-hit nginx-pass nginx-reject
 #            varnish-esi fg-hit fg-pass fg-reject fg-esi
 # Ratios are to the ceiling of the same kind of answer: ceiling-reject for *-reject rows
-# (ceiling-reject-same, flashgate's own 429 from a bare server, is a row of its own: compare
-# fg-reject with it by hand),
+# (ceiling-reject-same, flashgate's own 429 from a bare server, and ceiling-same, its cache
+# hit, are rows of their own: compare fg-reject and fg-hit with them by hand),
 # ceiling-esi (the assembled page's bytes, bare fasthttp) for *-esi rows when it ran, else
 # ceiling (the 8 KiB item page, bare fasthttp).
 #
@@ -135,7 +135,7 @@ run() {
   else
     port=$(free_port)
     case $starter in
-      ceiling|ceiling-reject|ceiling-reject-same|ceiling-esi) taskset -c 1 "$work/benchorigin" -addr "127.0.0.1:$port" -mode "$starter" 2>/dev/null & spid=$! ;;
+      ceiling|ceiling-same|ceiling-reject|ceiling-reject-same|ceiling-esi) taskset -c 1 "$work/benchorigin" -addr "127.0.0.1:$port" -mode "$starter" 2>/dev/null & spid=$! ;;
       nginx) start_nginx "$port" ;;
       varnish) start_varnish "$port" ;;
       fg) start_fg "$port" ;;
@@ -154,6 +154,7 @@ for round in $(seq 1 "$R"); do
 for s in "${scenarios[@]}"; do
   case $s in
     ceiling)      run ceiling ceiling /item/1 ;;
+    ceiling-same) run ceiling-same ceiling-same /item/1 ;;
     ceiling-reject) run ceiling-reject ceiling-reject /limited/item/1 ;;
     ceiling-reject-same) run ceiling-reject-same ceiling-reject-same /limited/item/1 ;;
     ceiling-esi)  run ceiling-esi ceiling-esi /esi/page ;;

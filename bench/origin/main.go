@@ -15,6 +15,9 @@
 //	               X-Request-Id, no Server): the limit for that answer, so that
 //	               what the gateway's pipeline costs is told apart from what its
 //	               bigger answer costs to write.
+//	-mode ceiling-same  every path returns flashgate's cache hit on /item/1 byte for
+//	               byte (the page, the origin's headers and the gateway's Via, Vary,
+//	               Age, X-Cache and X-Request-Id): the limit for that answer.
 //	-mode ceiling-esi  every path returns the exact bytes of /esi/page once assembled
 //	               (its includes replaced by the fragments): the limit for a page of
 //	               that size, against which ESI assembly is measured.
@@ -35,7 +38,7 @@ import (
 
 var (
 	addr   = flag.String("addr", "127.0.0.1:9000", "listen address")
-	mode   = flag.String("mode", "origin", "origin, ceiling, ceiling-reject, ceiling-reject-same or ceiling-esi")
+	mode   = flag.String("mode", "origin", "origin, ceiling, ceiling-same, ceiling-reject, ceiling-reject-same or ceiling-esi")
 	buyMS  = flag.Int("buy-ms", 2, "simulated work per /buy request, in milliseconds")
 	pageKB = flag.Int("page-kb", 8, "size of an item page in KiB")
 )
@@ -84,6 +87,24 @@ func main() {
 	case "ceiling":
 		handler = func(ctx *fasthttp.RequestCtx) {
 			ctx.SetContentType("text/html; charset=utf-8")
+			ctx.SetBody(page)
+		}
+	case "ceiling-same":
+		// flashgate's cache hit on /item/1 byte for byte but the Date: the
+		// page with the origin's headers and the gateway's own (Via, Vary,
+		// Age, X-Cache, X-Request-Id).
+		var n atomic.Uint64
+		handler = func(ctx *fasthttp.RequestCtx) {
+			h := &ctx.Response.Header
+			h.SetContentType("text/html; charset=utf-8")
+			h.Set("Cache-Control", "public, max-age=60")
+			h.Set("Via", "1.1 flashgate")
+			h.Set("Vary", "Accept-Encoding")
+			h.Set("Age", "0")
+			h.Set("X-Cache", "HIT")
+			h.Set("ETag", etag)
+			var id [40]byte
+			h.SetBytesV("X-Request-Id", strconv.AppendUint(append(id[:0], "f4252c2ce3aaab14-"...), n.Add(1), 36))
 			ctx.SetBody(page)
 		}
 	case "ceiling-esi":
