@@ -73,15 +73,7 @@ func (c *Cache) PeekInbound(in *Inbound, p *Policy, now int64) (Result, bool) {
 	defer putScratch(s)
 	v := keyView{scheme: schemeHTTP, host: in.Host, path: in.Path, query: req.URI().QueryArgs(), header: &req.Header}
 	buildKey(s, &v, p)
-	s.primary = len(s.key)
-	e := c.get(c.hash(s.key), s.key, now)
-	if e != nil && e.kind == kindVary {
-		if !allSentAsIs(in.Forwarded, e.varyNames) {
-			return Result{}, false
-		}
-		s.key = appendVaryValues(s.key, &req.Header, e.varyNames)
-		e = c.get(c.hash(s.key), s.key, now)
-	}
+	e, _ := c.lookup(s, &req.Header, in.Forwarded, now)
 	if e == nil || e.kind != kindObject || e.freshness(now) != fresh {
 		return Result{}, false
 	}

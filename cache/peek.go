@@ -79,7 +79,7 @@ func (c *Cache) peekEntry(req *fasthttp.Request, p *Policy) (*Entry, int64) {
 	defer putScratch(s)
 	v := viewOf(req)
 	buildKey(s, &v, p)
-	e, _ := c.lookup(s, &req.Header, now)
+	e, _ := c.lookup(s, &req.Header, nil, now)
 	if e == nil || e.kind != kindObject {
 		return nil, now
 	}

@@ -59,7 +59,7 @@ func (c *Cache) do(req *fasthttp.Request, resp *fasthttp.Response, p *Policy, pa
 	defer putScratch(s)
 	v := viewOf(req)
 	buildKey(s, &v, p)
-	e, h := c.lookup(s, &req.Header, now)
+	e, h := c.lookup(s, &req.Header, nil, now)
 	if e != nil && e.kind == kindHitForMiss {
 		if now < e.freshUntil.Load() {
 			c.m.hitForMiss.Inc()
@@ -84,12 +84,17 @@ func (c *Cache) do(req *fasthttp.Request, resp *fasthttp.Response, p *Policy, pa
 }
 
 // lookup finds the entry for s.key, following a Vary marker to the
-// variant. It returns the hash to coalesce on (that of the final key).
-func (c *Cache) lookup(s *scratch, hdr *fasthttp.RequestHeader, now int64) (*Entry, uint64) {
+// variant by the values of hdr. It returns the hash to coalesce on (that
+// of the final key). With f, a marker naming a header f does not pass as
+// is ends the lookup with no entry (PeekInbound); nil passes them all.
+func (c *Cache) lookup(s *scratch, hdr *fasthttp.RequestHeader, f HeaderForwarding, now int64) (*Entry, uint64) {
 	s.primary = len(s.key)
 	h := c.hash(s.key)
 	e := c.get(h, s.key, now)
 	if e != nil && e.kind == kindVary {
+		if !allSentAsIs(f, e.varyNames) {
+			return nil, h
+		}
 		s.key = appendVaryValues(s.key, hdr, e.varyNames)
 		h = c.hash(s.key)
 		e = c.get(h, s.key, now)
