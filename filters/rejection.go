@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/VictoriaMetrics/metrics"
-	"github.com/valyala/fasthttp"
 )
 
 // Rejection is a response rendered at compile time: status, the headers
@@ -29,11 +28,6 @@ type Rejection struct {
 type renderedPage struct {
 	contentType []byte
 	parts       [][]byte // the body split at each {{value}}
-	// header is the response header with every static field (status,
-	// Content-Type, X-Flashgate-Filter, Cache-Control, a fixed
-	// Retry-After), copied onto responses that carry nothing yet.
-	// Read-only once built.
-	header *fasthttp.ResponseHeader
 }
 
 // Status returns the HTTP status the rejection answers with.
@@ -102,10 +96,6 @@ func (b *Build) newRejection(s RejectSpec) (*Rejection, error) {
 		html:            renderedPage{contentType: []byte("text/html; charset=utf-8"), parts: htmlParts},
 		json:            renderedPage{contentType: []byte("application/json"), parts: renderJSON(s, b)},
 		counter:         b.Env.counter(b.Route, b.Kind, s.Reason),
-	}
-	for _, page := range []*renderedPage{&rj.html, &rj.json} {
-		page.header = &fasthttp.ResponseHeader{}
-		rj.writeHeader(page.header, page)
 	}
 	return rj, nil
 }

@@ -31,7 +31,6 @@ var (
 	hdrFilter       = []byte("X-Flashgate-Filter")
 	hdrRetryAfter   = []byte("Retry-After")
 	hdrCacheControl = []byte("Cache-Control")
-	hdrContentType  = []byte(fasthttp.HeaderContentType)
 	valNoStore      = []byte("no-store")
 	acceptJSON      = []byte("json")
 	acceptHTML      = []byte("html") // text/html, application/xhtml+xml
@@ -56,16 +55,16 @@ func (v Verdict) Write(ctx *fasthttp.RequestCtx) {
 		page = &rej.json
 	}
 	h := &ctx.Response.Header
+	h.SetStatusCode(rej.status)
+	h.SetContentTypeBytes(page.contentType)
+	h.SetCanonical(hdrFilter, rej.filter)
+	h.SetCanonical(hdrCacheControl, valNoStore)
 	var num [20]byte
-	if untouched(h) {
-		// Nothing to keep: copy the prebuilt header, which costs a third
-		// of setting its headers one by one.
-		page.header.CopyTo(h)
-	} else {
-		rej.writeHeader(h, page)
-	}
-	if rej.retryAfterValue {
+	switch {
+	case rej.retryAfterValue:
 		h.SetCanonical(hdrRetryAfter, strconv.AppendInt(num[:0], max(v.val, 1), 10))
+	case rej.retryAfter > 0:
+		h.SetCanonical(hdrRetryAfter, strconv.AppendInt(num[:0], rej.retryAfter, 10))
 	}
 	if len(page.parts) == 1 {
 		// Static page: hand fasthttp the prebuilt bytes, no copy.
@@ -78,31 +77,6 @@ func (v Verdict) Write(ctx *fasthttp.RequestCtx) {
 	for _, p := range page.parts[1:] {
 		ctx.Response.AppendBody(strconv.AppendInt(num[:0], v.val, 10))
 		ctx.Response.AppendBody(p)
-	}
-}
-
-// untouched reports whether h holds nothing a rejection must keep: no
-// header but a Content-Type (which the rejection replaces, and which a
-// reset header reports as fasthttp's default).
-func untouched(h *fasthttp.ResponseHeader) bool {
-	for k := range h.All() {
-		if !bytes.Equal(k, hdrContentType) {
-			return false
-		}
-	}
-	return true
-}
-
-// writeHeader sets the rejection's static headers on h, keeping the ones
-// already there: what page.header holds, set one by one.
-func (rj *Rejection) writeHeader(h *fasthttp.ResponseHeader, page *renderedPage) {
-	h.SetStatusCode(rj.status)
-	h.SetContentTypeBytes(page.contentType)
-	h.SetCanonical(hdrFilter, rj.filter)
-	h.SetCanonical(hdrCacheControl, valNoStore)
-	if rj.retryAfter > 0 && !rj.retryAfterValue {
-		var num [20]byte
-		h.SetCanonical(hdrRetryAfter, strconv.AppendInt(num[:0], rj.retryAfter, 10))
 	}
 }
 

@@ -66,7 +66,7 @@ func TestRejectionWithoutAccept(t *testing.T) {
 
 // TestRejectionKeepsCookies: a rejection written over a response a filter
 // already put a cookie on keeps the cookie and carries exactly the headers
-// a rejection on an untouched response carries (the prebuilt header).
+// a rejection on an untouched response carries.
 func TestRejectionKeepsCookies(t *testing.T) {
 	c := mustCompile(t, testEnv(t), "- ratelimit: {rate: 1/m, key: ip}\n")
 	verdictOf(c, "/buy/1")
