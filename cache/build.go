@@ -222,7 +222,10 @@ func wireHeader(e *Entry) *fasthttp.ResponseHeader {
 const (
 	entryOverhead = 512
 	wireOverhead  = 512 // a fasthttp.ResponseHeader and its slice headers
-	tagRefCost    = 64
+	// hitHeaderExtra is what a hit header holds beyond the wire header:
+	// Age, X-Cache, ETag, Content-Encoding and their slice headers.
+	hitHeaderExtra = 256
+	tagRefCost     = 64
 )
 
 // cost is the entry's real size in bytes, the unit of cache.max_bytes.
@@ -233,11 +236,20 @@ func (e *Entry) cost() int64 {
 		n += int64(len(e.bodies[i]) + len(e.etags[i]))
 	}
 	for _, h := range e.headers {
-		// Stored twice: as headers and in the wire header.
-		n += 2 * int64(len(h.key)+len(h.value)+48)
+		n += int64(len(h.key) + len(h.value) + 48)
 	}
 	if e.wire != nil {
-		n += wireOverhead + int64(len(e.contentType))
+		// The wire header, and a hit header per stored encoding (hitHeader).
+		hdrs := int64(wireOverhead + len(e.contentType) + hitHeaderExtra)
+		for _, h := range e.headers {
+			hdrs += int64(len(h.key) + len(h.value) + 48)
+		}
+		for i := range e.bodies {
+			if e.bodies[i] != nil {
+				n += hdrs + int64(len(e.etags[i]))
+			}
+		}
+		n += hdrs
 	}
 	for _, s := range e.varyNames {
 		n += int64(len(s) + 16)

@@ -72,6 +72,11 @@ type Entry struct {
 	// normalising, newline scrubbing and duplicate search that adding the
 	// headers one by one costs on every hit. Read-only once stored.
 	wire *fasthttp.ResponseHeader
+	// hits holds, per encoding, the whole header of a fresh hit (wire,
+	// Age, X-Cache: HIT, ETag, Content-Encoding) for one Age value, built
+	// by the first hit in each second: the hits after it copy it whole
+	// instead of setting four headers each. See hitHeader.
+	hits [numEncodings]atomic.Pointer[hitHeader]
 }
 
 // Status is the stored response status code.

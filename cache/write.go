@@ -73,16 +73,21 @@ func (r Result) Write(req *fasthttp.Request, resp *fasthttp.Response) {
 	}
 	e := r.Entry
 	enc := negotiate(req.Header.PeekCanonical(hdrAcceptEncoding), e)
-	notModified := notModified(req, e, enc)
-	r.writeHeader(resp, notModified)
-	resp.Header.SetCanonical(hdrETag, e.etags[enc])
 	switch {
-	case notModified:
+	case notModified(req, e, enc):
+		r.writeHeader(resp, true)
+		resp.Header.SetCanonical(hdrETag, e.etags[enc])
 		resp.SetStatusCode(fasthttp.StatusNotModified)
-	case enc != Identity:
-		resp.Header.SetCanonical(hdrContentEncoding, encodingNames[enc])
-		fallthrough
+	case r.State == Hit:
+		resp.Reset()
+		e.hitHeader(enc, e.ageSeconds(r.now)).CopyTo(&resp.Header)
+		resp.SetBodyRaw(e.bodies[enc])
 	default:
+		r.writeHeader(resp, false)
+		resp.Header.SetCanonical(hdrETag, e.etags[enc])
+		if enc != Identity {
+			resp.Header.SetCanonical(hdrContentEncoding, encodingNames[enc])
+		}
 		resp.SetBodyRaw(e.bodies[enc])
 	}
 	if req.Header.IsHead() {
@@ -113,6 +118,36 @@ func (r Result) writeHeader(resp *fasthttp.Response, notModified bool) {
 	var buf [20]byte
 	resp.Header.SetCanonical(hdrAge, fasthttp.AppendUint(buf[:0], e.ageSeconds(r.now)))
 	resp.Header.SetCanonical(hdrXCache, stateNames[r.State])
+}
+
+// hitHeader is the header a fresh hit of one entry sends in one
+// encoding while its Age is age: what the default case of Write sets
+// header by header, built once.
+type hitHeader struct {
+	age int
+	h   fasthttp.ResponseHeader
+}
+
+// hitHeader returns e's fresh-hit header for enc at Age age, building it
+// when the Age has moved on since the last one (once a second per entry
+// and encoding under load; concurrent builders each store an identical
+// header and the last one stays). Its headers are those of Write's
+// default case, in the same order.
+func (e *Entry) hitHeader(enc Encoding, age int) *fasthttp.ResponseHeader {
+	if h := e.hits[enc].Load(); h != nil && h.age == age {
+		return &h.h
+	}
+	h := &hitHeader{age: age}
+	e.wire.CopyTo(&h.h)
+	var buf [20]byte
+	h.h.SetCanonical(hdrAge, fasthttp.AppendUint(buf[:0], age))
+	h.h.SetCanonical(hdrXCache, stateNames[Hit])
+	h.h.SetCanonical(hdrETag, e.etags[enc])
+	if enc != Identity {
+		h.h.SetCanonical(hdrContentEncoding, encodingNames[enc])
+	}
+	e.hits[enc].Store(h)
+	return &h.h
 }
 
 // negotiate picks the stored encoding req accepts best: br, then gzip,
