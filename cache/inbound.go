@@ -22,6 +22,11 @@ type Inbound struct {
 	// Forwarded tells which of Req's headers reach the origin as the
 	// client sent them; nil means all of them do.
 	Forwarded HeaderForwarding
+	// KeySentAsIs reports that the caller has already found
+	// p.ReadsOnlyAsSent(Forwarded) true for this request, so PeekInbound
+	// skips asking it again (a proxy can answer it once per route for
+	// every request whose Connection header names no other header).
+	KeySentAsIs bool
 }
 
 // HeaderForwarding is implemented by a proxy that rewrites or drops some
@@ -63,7 +68,7 @@ const (
 func (c *Cache) PeekInbound(in *Inbound, p *Policy, now int64) (Result, bool) {
 	req := in.Req
 	if p == nil || !cacheableMethod(req) || hasBody(req) || bytes.IndexByte(in.Path, '%') >= 0 ||
-		!p.readsOnlyAsSent(in.Forwarded) || personal(&req.Header, p) {
+		!(in.KeySentAsIs || p.ReadsOnlyAsSent(in.Forwarded)) || personal(&req.Header, p) {
 		return Result{}, false
 	}
 	if now == 0 || c.clockSet {
@@ -81,9 +86,10 @@ func (c *Cache) PeekInbound(in *Inbound, p *Policy, now int64) (Result, bool) {
 	return entryResult(Hit, e, now), true
 }
 
-// readsOnlyAsSent reports whether every request header p's key and its
-// personal-request check read reaches the origin as sent.
-func (p *Policy) readsOnlyAsSent(f HeaderForwarding) bool {
+// ReadsOnlyAsSent reports whether every request header p's key and its
+// personal-request check read reaches the origin as sent under f (the
+// Vary names of an entry are asked of f on lookup).
+func (p *Policy) ReadsOnlyAsSent(f HeaderForwarding) bool {
 	if f == nil {
 		return true
 	}

@@ -23,6 +23,11 @@ type cacheStage struct {
 	// With it, stored answers that are templates are left to the ESI stage
 	// (headers written, body not), and the others are written at once.
 	esi *esiStage
+	// keyAsSent[trusted] is policy.ReadsOnlyAsSent for a request from an
+	// untrusted (0) or trusted (1) peer whose Connection header names no
+	// other header: then the answer depends on nothing else, so it is
+	// found once here instead of on every hit (plainForwarding).
+	keyAsSent [2]bool
 }
 
 var _ Cache = (*cacheStage)(nil)
@@ -53,6 +58,9 @@ func (st *cacheStage) Serve(x *Exchange, fetch FetchFunc) error {
 func (st *cacheStage) ServeFresh(x *Exchange, host []byte) bool {
 	ctx := x.Ctx
 	in := cache.Inbound{Req: &ctx.Request, Host: host, Path: x.Path, Forwarded: x}
+	if x.plainConnection() {
+		in.KeySentAsIs = st.keyAsSent[b2i(x.peerTrusted)]
+	}
 	res, ok := st.c.PeekInbound(&in, st.policy, x.Now)
 	if !ok {
 		return false
@@ -206,5 +214,27 @@ func compileCache(r *rules.Route, c *cache.Cache, esi *esiStage) (*cacheStage, e
 	if err != nil || p == nil {
 		return nil, err
 	}
-	return &cacheStage{c: c, policy: p, esi: esi}, nil
+	return newCacheStage(c, p, esi), nil
+}
+
+func newCacheStage(c *cache.Cache, p *cache.Policy, esi *esiStage) *cacheStage {
+	st := &cacheStage{c: c, policy: p, esi: esi}
+	for trusted := range st.keyAsSent {
+		st.keyAsSent[trusted] = p.ReadsOnlyAsSent(plainForwarding{trusted: trusted == 1})
+	}
+	return st
+}
+
+// plainForwarding is cache.HeaderForwarding for a request whose
+// Connection header names no other header, from a peer trusted or not:
+// Exchange.SentAsIs for every such request.
+type plainForwarding struct{ trusted bool }
+
+func (f plainForwarding) SentAsIs(name string) bool { return sentAsIs(name, nil, f.trusted) }
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -76,14 +76,34 @@ func (x *Exchange) RequestURI() []byte {
 // rebuilds (X-Forwarded-*, Via, X-Request-Id, Host) or drops from an
 // untrusted peer are not, even when the client did not send them.
 func (x *Exchange) SentAsIs(name string) bool {
-	if !x.connRead { // a fresh hit asks two or three times: look once
+	return sentAsIs(name, x.connection(), x.peerTrusted)
+}
+
+// connection returns the client's Connection header, looked up once per
+// request (a fresh hit asks for it several times).
+func (x *Exchange) connection() []byte {
+	if !x.connRead {
 		x.conn, x.connRead = x.Ctx.Request.Header.PeekCanonical(keyConnection), true
 	}
-	switch outboundClass(name, x.conn) {
+	return x.conn
+}
+
+// plainConnection reports whether the client's Connection header names no
+// header but Keep-Alive, which is never forwarded anyway: then which
+// headers reach the origin as sent depends on the peer's trust alone.
+func (x *Exchange) plainConnection() bool {
+	c := x.connection()
+	return len(c) == 0 || equalFold(c, "keep-alive")
+}
+
+// sentAsIs is SentAsIs for a request with Connection header conn from a
+// peer trusted or not.
+func sentAsIs(name string, conn []byte, trusted bool) bool {
+	switch outboundClass(name, conn) {
 	case keepHeader:
 		return true
 	case dropUntrusted:
-		return x.peerTrusted
+		return trusted
 	}
 	return false
 }

@@ -1,6 +1,13 @@
 package proxy
 
-import "testing"
+import (
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"flashgate/cache"
+)
 
 // TestOutboundClassAgrees: the length-indexed classifier buildOutbound
 // uses gives the answer of the documented predicates (isHopHeader,
@@ -56,4 +63,49 @@ func lowerASCII(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// TestKeyAsSentMemoAgrees: a cache stage answers "does the key read only
+// headers the origin receives as sent" once per route for requests whose
+// Connection header names nothing (cacheStage.keyAsSent). For every policy
+// keyed on a listed header, from a trusted peer or not, that answer must
+// be the one Exchange.SentAsIs gives on such a request; and a Connection
+// header naming anything else must not count as plain.
+func TestKeyAsSentMemoAgrees(t *testing.T) {
+	names := []string{"", "X-Region", "Accept-Language", "Authorization", "Cookie", "Keep-Alive",
+		"Connection", "Proxy-Authorization", hdrXFF, hdrXFHost, hdrVia, hdrRequestID, "Forwarded", "X-Real-IP"}
+	names = append(names, untrustedHeaders[:]...)
+	for _, name := range names {
+		spec := cache.PolicySpec{TTL: time.Minute}
+		if name != "" {
+			spec.Key.Headers = []string{name}
+		}
+		p, err := cache.CompilePolicy(spec)
+		if err != nil {
+			t.Fatalf("policy keyed on %q: %v", name, err)
+		}
+		st := newCacheStage(nil, p, nil)
+		for _, trusted := range []bool{false, true} {
+			for _, conn := range []string{"", "keep-alive", "Keep-Alive"} {
+				var ctx fasthttp.RequestCtx
+				if conn != "" {
+					ctx.Request.Header.Set("Connection", conn)
+				}
+				x := &Exchange{Ctx: &ctx, peerTrusted: trusted}
+				if !x.plainConnection() {
+					t.Fatalf("Connection %q: not plain", conn)
+				}
+				if got, want := st.keyAsSent[b2i(trusted)], p.ReadsOnlyAsSent(x); got != want {
+					t.Errorf("key header %q, trusted %v, Connection %q: memo %v, SentAsIs says %v", name, trusted, conn, got, want)
+				}
+			}
+		}
+	}
+	for _, conn := range []string{"close", "X-Region", "keep-alive, X-Region"} {
+		var ctx fasthttp.RequestCtx
+		ctx.Request.Header.Set("Connection", conn)
+		if x := (&Exchange{Ctx: &ctx}); x.plainConnection() {
+			t.Errorf("Connection %q counted as plain", conn)
+		}
+	}
 }
