@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -110,8 +111,14 @@ const (
 
 // connRecord is one connection's phase and its start. Only the
 // connection's own goroutine stamps it; the sweeper only swaps a state it
-// has read for expired.
-type connRecord struct{ state atomic.Uint64 }
+// has read for expired. It also keeps the peer's address, read once at
+// accept: the handler wrap looks the record up anyway, and asking the
+// connection on every request (ctx.RemoteAddr) cost 0.6% of a cache hit's
+// CPU (perf).
+type connRecord struct {
+	state atomic.Uint64
+	peer  netip.Addr
+}
 
 // mark moves r into phase p begun at now, unless the sweeper expired it:
 // that must stand, or the connection could be timed out twice or, worse,
@@ -160,7 +167,7 @@ func (t *connTimeouts) record(c net.Conn) *connRecord {
 func (t *connTimeouts) connState(c net.Conn, st fasthttp.ConnState) {
 	switch st {
 	case fasthttp.StateNew:
-		r := new(connRecord)
+		r := &connRecord{peer: tcpPeer(c.RemoteAddr())}
 		r.state.Store(packState(phaseReading, t.now()))
 		t.conns.Store(c, r)
 	case fasthttp.StateActive:
@@ -176,12 +183,17 @@ func (t *connTimeouts) connState(c net.Conn, st fasthttp.ConnState) {
 }
 
 // wrap returns h with the handling phase marked around it: no limit while
-// it runs, write_timeout from its return until StateIdle.
-func (t *connTimeouts) wrap(h fasthttp.RequestHandler) fasthttp.RequestHandler {
+// it runs, write_timeout from its return until StateIdle. h is given the
+// peer's address (see peerAddr), from the record when there is one.
+func (t *connTimeouts) wrap(h func(*fasthttp.RequestCtx, netip.Addr)) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		r := t.record(ctx.Conn())
+		if r == nil {
+			h(ctx, peerAddr(ctx))
+			return
+		}
 		r.mark(phaseHandling, t.now())
-		h(ctx)
+		h(ctx, r.peer)
 		r.mark(phaseWriting, t.now())
 	}
 }

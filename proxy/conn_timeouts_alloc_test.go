@@ -4,6 +4,7 @@ package proxy
 
 import (
 	"net"
+	"net/netip"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -19,7 +20,7 @@ func TestConnTimeoutsRequestAllocs(t *testing.T) {
 	tm.connState(srv, fasthttp.StateNew)
 	ctx := &fasthttp.RequestCtx{}
 	ctx.Init2(srv, nil, false)
-	h := tm.wrap(func(*fasthttp.RequestCtx) {})
+	h := tm.wrap(func(*fasthttp.RequestCtx, netip.Addr) {})
 	if n := testing.AllocsPerRun(1000, func() {
 		tm.connState(srv, fasthttp.StateActive)
 		h(ctx)

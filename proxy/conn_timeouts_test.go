@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"syscall"
@@ -45,7 +46,7 @@ func serveOne(tm *connTimeouts, c net.Conn, handler func()) {
 	tm.connState(c, fasthttp.StateActive)
 	ctx := &fasthttp.RequestCtx{}
 	ctx.Init2(c, nil, false)
-	tm.wrap(func(*fasthttp.RequestCtx) { handler() })(ctx)
+	tm.wrap(func(*fasthttp.RequestCtx, netip.Addr) { handler() })(ctx)
 }
 
 func TestConnTimeoutsTick(t *testing.T) {
@@ -493,7 +494,7 @@ func BenchmarkConnTimeoutsRequest(b *testing.B) {
 		ctxs[i] = &fasthttp.RequestCtx{}
 		ctxs[i].Init2(srv, nil, false)
 	}
-	h := tm.wrap(func(*fasthttp.RequestCtx) {})
+	h := tm.wrap(func(*fasthttp.RequestCtx, netip.Addr) {})
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for i := 0; pb.Next(); i++ {

@@ -362,8 +362,11 @@ func clientBehind(peer netip.Addr, xff []byte, trusted []netip.Prefix) netip.Add
 
 // peerAddr is the TCP peer's address, IPv4-mapped addresses unmapped so
 // that "::ffff:10.0.0.1" matches a 10.0.0.0/8 prefix.
-func peerAddr(ctx *fasthttp.RequestCtx) netip.Addr {
-	if a, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
+func peerAddr(ctx *fasthttp.RequestCtx) netip.Addr { return tcpPeer(ctx.RemoteAddr()) }
+
+// tcpPeer is peerAddr for a connection's remote address.
+func tcpPeer(a net.Addr) netip.Addr {
+	if a, ok := a.(*net.TCPAddr); ok {
 		return a.AddrPort().Addr().Unmap()
 	}
 	return netip.Addr{}

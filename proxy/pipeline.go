@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net/netip"
 
 	"github.com/valyala/fasthttp"
 
@@ -15,8 +16,13 @@ var gatewayPrefix = []byte("/_flashgate/")
 
 // handle is the fasthttp handler: it loads the snapshot once, runs the
 // pipeline on it and records the outcome. Nothing here logs synchronously.
-func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+func (s *Server) handle(ctx *fasthttp.RequestCtx) { s.handleFrom(ctx, peerAddr(ctx)) }
+
+// handleFrom is handle for a request from peer, the connection's TCP peer
+// (see peerAddr), which the server's connection records know already.
+func (s *Server) handleFrom(ctx *fasthttp.RequestCtx, peer netip.Addr) {
 	x := acquireExchange(ctx, s.current.Load(), s.requestTime(ctx))
+	x.peer = peer
 	counters := s.serve(x)
 	ctx.Response.Header.SetCanonical(keyRequestID, x.RequestID)
 	status := ctx.Response.StatusCode()
@@ -47,8 +53,7 @@ func (s *Server) requestTime(ctx *fasthttp.RequestCtx) int64 {
 func (s *Server) serve(x *Exchange) *statusCounters {
 	ctx, snap := x.Ctx, x.Snap
 
-	// Who is asking, and under which request id.
-	x.peer = peerAddr(ctx)
+	// Who is asking (x.peer is the TCP peer), and under which request id.
 	x.peerTrusted = inPrefixes(x.peer, snap.trusted)
 	x.ClientIP = x.peer
 	if x.peerTrusted {

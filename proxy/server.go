@@ -116,7 +116,7 @@ func (s *Server) newFastHTTP(c *rules.Server) *fasthttp.Server {
 	s.timeouts = newConnTimeouts(orDur(c.ReadTimeout, 10*time.Second),
 		orDur(c.WriteTimeout, 30*time.Second), orDur(c.IdleTimeout, 60*time.Second))
 	return &fasthttp.Server{
-		Handler:      s.timeouts.wrap(s.handle),
+		Handler:      s.timeouts.wrap(s.handleFrom),
 		ErrorHandler: s.handleServerError,
 		// ReadTimeout, WriteTimeout and IdleTimeout stay 0: s.timeouts
 		// enforces them with a sweeper, since fasthttp's per-request
