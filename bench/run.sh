@@ -52,15 +52,7 @@ pids=()
 cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; sleep 0.3; rm -rf "$work"; }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-# Every wait is bounded: a server that does not open its port in 10s, or
-# does not exit 5s after SIGTERM, fails the row rather than hanging the run.
-wait_port() { for _ in $(seq 1 200); do (echo >/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
-stop() {
-  kill "$1" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true
-}
+. "$here/lib.sh"
 
 ( cd "$here/origin" && go build -o "$work/benchorigin" . )
 case " ${scenarios[*]} " in *" fg-"*)
@@ -68,22 +60,6 @@ case " ${scenarios[*]} " in *" fg-"*)
 esac
 OPORT=$(free_port); ORIGIN=127.0.0.1:$OPORT
 taskset -c 1 "$work/benchorigin" -addr "$ORIGIN" -mode origin 2>"$work/origin.log" & OPID=$!; pids+=($OPID); wait_port "$OPORT"
-
-# cpu_ticks PID: user+system CPU ticks of PID and all its descendants (nginx and Varnish
-# serve from child processes). Server CPU per request is steadier than req/s on a shared
-# machine: a neighbour's load steals time from the server but hardly changes its cost.
-CLK_TCK=$(getconf CLK_TCK)
-cpu_ticks() {
-  local total=0 p
-  for p in $1 $(pgrep -P "$1" 2>/dev/null || true); do
-    [ "$p" = "$1" ] || { total=$((total + $(cpu_ticks "$p"))); continue; }
-    total=$((total + $(awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$p/stat" 2>/dev/null || echo 0)))
-  done
-  echo "$total"
-}
-
-# wrk latency ("698.00us", "1.21ms", "1.02s") → milliseconds, so rounds have medians.
-to_ms() { awk '{v=$1+0; if ($1 ~ /us$/) v/=1000; else if ($1 ~ /ms$/) v=v; else if ($1 ~ /s$/) v*=1000; printf "%.2f\n", v}'; }
 
 # load URL PID → "rps p50-ms p99-ms non2xx cpu-us/req" (cpu of PID's process tree)
 load() {
@@ -102,44 +78,13 @@ load() {
   echo "$rps $p50 $p99 $non2xx $(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v n="${n:-0}" 'BEGIN{ if (n > 0) printf "%.2f", t * 1e6 / hz / n; else print "-" }')"
 }
 
-start_nginx() {
-  local port=$1; mkdir -p "$work/nginx"
-  sed -e "s#@PORT@#$port#; s#@ORIGIN@#$ORIGIN#; s#@DIR@#$work/nginx#g" "$here/peers/nginx.conf.tmpl" >"$work/nginx/nginx.conf"
-  taskset -c 1 nginx -c "$work/nginx/nginx.conf" -e "$work/nginx/err.log" & spid=$!
-}
-start_varnish() {
-  local port=$1; mkdir -p "$work/varnish"; chmod 755 "$work"
-  sed -e "s#@ORIGIN_HOST@#127.0.0.1#; s#@ORIGIN_PORT@#$OPORT#" "$here/peers/varnish.vcl.tmpl" >"$work/varnish/default.vcl"
-  taskset -c 1 varnishd -F -a "127.0.0.1:$port" -f "$work/varnish/default.vcl" -s malloc,256m \
-    -n "$work/varnish/n" -p thread_pools=1 -p thread_pool_min=50 >"$work/varnish/out.log" 2>&1 & spid=$!
-}
-start_fg() {
-  local port=$1 cmd=$FLASHGATE_CMD
-  cmd=${cmd//@PORT@/$port}; cmd=${cmd//@ORIGIN@/$ORIGIN}
-  taskset -c 1 bash -c "exec $cmd" >"$work/fg.log" 2>&1 & spid=$!
-}
-
-# probe: one request after the warm-up, so a row that measures the wrong thing (a miss, an
-# unassembled page, a 200 where a 429 was meant) says so on stderr.
-probe() {
-  local url=$1 h b
-  h=$(curl -s --max-time 3 -o "$work/probe.body" -D - "$url" | tr -d '\r') || true
-  b=$(grep -c '<esi:' "$work/probe.body" 2>/dev/null || true)
-  echo "  probe $url: $(echo "$h" | head -1) $(echo "$h" | grep -i '^x-cache:' || true) esi-tags=${b:-0}" >&2
-}
-
 declare -A row
 run() {
-  local name=$1 starter=$2 path=$3 port pid
-  if [ "$starter" = origin ]; then port=$OPORT; pid=""
+  local name=$1 server=$2 path=$3 port pid
+  if [ "$server" = origin ]; then port=$OPORT; pid=""
   else
     port=$(free_port)
-    case $starter in
-      ceiling|ceiling-same|ceiling-reject|ceiling-reject-same|ceiling-esi) taskset -c 1 "$work/benchorigin" -addr "127.0.0.1:$port" -mode "$starter" 2>/dev/null & spid=$! ;;
-      nginx) start_nginx "$port" ;;
-      varnish) start_varnish "$port" ;;
-      fg) start_fg "$port" ;;
-    esac
+    start "$server" "$port"
     pid=$spid
     pids+=("$pid"); wait_port "$port"
   fi
@@ -148,28 +93,12 @@ run() {
   printf '%-14s %s\n' "$name" "${row[$name]}" >&2
 }
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{ if (NR==0) print "-"; else if (NR%2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2 }'; }
 declare -A all
 for round in $(seq 1 "$R"); do
 for s in "${scenarios[@]}"; do
-  case $s in
-    ceiling)      run ceiling ceiling /item/1 ;;
-    ceiling-same) run ceiling-same ceiling-same /item/1 ;;
-    ceiling-reject) run ceiling-reject ceiling-reject /limited/item/1 ;;
-    ceiling-reject-same) run ceiling-reject-same ceiling-reject-same /limited/item/1 ;;
-    ceiling-esi)  run ceiling-esi ceiling-esi /esi/page ;;
-    origin)       run origin origin /item/1 ;;
-    nginx-hit)    run nginx-hit nginx /item/1 ;;
-    varnish-hit)  run varnish-hit varnish /item/1 ;;
-    nginx-pass)   run nginx-pass nginx /pass/item/1 ;;
-    nginx-reject) run nginx-reject nginx /limited/item/1 ;;
-    varnish-esi)  run varnish-esi varnish /esi/page ;;
-    fg-hit)       run fg-hit fg /item/1 ;;
-    fg-pass)      run fg-pass fg /pass/item/1 ;;
-    fg-reject)    run fg-reject fg /limited/item/1 ;;
-    fg-esi)       run fg-esi fg /esi/page ;;
-    *) echo "unknown scenario $s" >&2; exit 2 ;;
-  esac
+  sc=$(scenario "$s") || exit 2
+  read -r server path <<<"$sc"
+  run "$s" "$server" "$path"
   all[$s:$round]=${row[$s]}
 done
 done

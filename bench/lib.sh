@@ -1,0 +1,85 @@
+# Shell functions shared by run.sh and paired.sh (sourced, not run).
+# They read: here (this directory), work (a scratch directory), ORIGIN and OPORT (the bench
+# origin), FLASHGATE_CMD; start_* leave the started process's pid in spid.
+
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+# Every wait is bounded: a server that does not open its port in 10s, or
+# does not exit 5s after SIGTERM, fails the row rather than hanging the run.
+wait_port() { for _ in $(seq 1 200); do (echo >/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
+stop() {
+  kill "$1" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true
+}
+
+# cpu_ticks PID: user+system CPU ticks of PID and all its descendants (nginx and Varnish
+# serve from child processes). Server CPU per request is steadier than req/s on a shared
+# machine: a neighbour's load steals time from the server but hardly changes its cost.
+CLK_TCK=$(getconf CLK_TCK)
+cpu_ticks() {
+  local total=0 p
+  for p in $1 $(pgrep -P "$1" 2>/dev/null || true); do
+    [ "$p" = "$1" ] || { total=$((total + $(cpu_ticks "$p"))); continue; }
+    total=$((total + $(awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+
+# wrk latency ("698.00us", "1.21ms", "1.02s") → milliseconds, so rounds have medians.
+to_ms() { awk '{v=$1+0; if ($1 ~ /us$/) v/=1000; else if ($1 ~ /ms$/) v=v; else if ($1 ~ /s$/) v*=1000; printf "%.2f\n", v}'; }
+
+# start SERVER PORT: starts one server under test on CPU 1 (ceiling* modes of the bench
+# origin, nginx, varnish or fg); its pid is left in spid. Each gets its own files under
+# $work, so several can run at once (paired.sh).
+start() {
+  local server=$1 port=$2
+  case $server in
+    ceiling*) taskset -c 1 "$work/benchorigin" -addr "127.0.0.1:$port" -mode "$server" 2>/dev/null & spid=$! ;;
+    nginx) start_nginx "$port" ;;
+    varnish) start_varnish "$port" ;;
+    fg) start_fg "$port" ;;
+    *) echo "unknown server $server" >&2; return 2 ;;
+  esac
+}
+start_nginx() {
+  local port=$1 dir=$work/nginx.$1; mkdir -p "$dir"
+  sed -e "s#@PORT@#$port#; s#@ORIGIN@#$ORIGIN#; s#@DIR@#$dir#g" "$here/peers/nginx.conf.tmpl" >"$dir/nginx.conf"
+  taskset -c 1 nginx -c "$dir/nginx.conf" -e "$dir/err.log" & spid=$!
+}
+start_varnish() {
+  local port=$1 dir=$work/varnish.$1; mkdir -p "$dir"; chmod 755 "$work"
+  sed -e "s#@ORIGIN_HOST@#127.0.0.1#; s#@ORIGIN_PORT@#$OPORT#" "$here/peers/varnish.vcl.tmpl" >"$dir/default.vcl"
+  taskset -c 1 varnishd -F -a "127.0.0.1:$port" -f "$dir/default.vcl" -s malloc,256m \
+    -n "$dir/n" -p thread_pools=1 -p thread_pool_min=50 >"$dir/out.log" 2>&1 & spid=$!
+}
+start_fg() {
+  local port=$1 cmd=$FLASHGATE_CMD
+  cmd=${cmd//@PORT@/$port}; cmd=${cmd//@ORIGIN@/$ORIGIN}
+  taskset -c 1 bash -c "exec $cmd" >"$work/fg.$port.log" 2>&1 & spid=$!
+}
+
+# scenario NAME → "SERVER PATH": which server a row runs and the URL path it loads.
+scenario() {
+  case $1 in
+    ceiling|ceiling-same) echo "$1 /item/1" ;;
+    ceiling-reject|ceiling-reject-same) echo "$1 /limited/item/1" ;;
+    ceiling-esi) echo "ceiling-esi /esi/page" ;;
+    origin) echo "origin /item/1" ;;
+    nginx-hit|varnish-hit|fg-hit) echo "${1%-hit} /item/1" ;;
+    nginx-pass|fg-pass) echo "${1%-pass} /pass/item/1" ;;
+    nginx-reject|fg-reject) echo "${1%-reject} /limited/item/1" ;;
+    varnish-esi|fg-esi) echo "${1%-esi} /esi/page" ;;
+    *) echo "unknown scenario $1" >&2; return 2 ;;
+  esac
+}
+
+# probe: one request after the warm-up, so a row that measures the wrong thing (a miss, an
+# unassembled page, a 200 where a 429 was meant) says so on stderr.
+probe() {
+  local url=$1 h b
+  h=$(curl -s --max-time 3 -o "$work/probe.body" -D - "$url" | tr -d '\r') || true
+  b=$(grep -c '<esi:' "$work/probe.body" 2>/dev/null || true)
+  echo "  probe $url: $(echo "$h" | head -1) $(echo "$h" | grep -i '^x-cache:' || true) esi-tags=${b:-0}" >&2
+}
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{ if (NR==0) print "-"; else if (NR%2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2 }'; }
