@@ -8,7 +8,8 @@
 # CPU 1, idle until loaded; wrk on CPU 0), then every round loads each row for -d seconds,
 # the order reversed every other round so that a drift within a round falls on both sides.
 # A row's ratio is taken against the first row in the same round; the table gives the median
-# of those ratios and their quartiles, for req/s and for server CPU per request.
+# of those ratios, its 95% confidence interval and the quartiles, for req/s, and the median
+# and interval for server CPU per request.
 #
 # usage: paired.sh [-d SECONDS] [-n ROUNDS] [-c CONNECTIONS] [-p DEPTH] REF ROW...
 #   e.g. paired.sh -d 2 -n 20 ceiling fg-hit nginx-hit varnish-hit
@@ -76,13 +77,18 @@ for round in $(seq 1 "$N"); do
   echo "$line" >&2
 done
 
-# quartiles: "Q1 median Q3" of the numbers on stdin (linear interpolation).
+# quartiles: "Q1 median Q3 lo hi" of the numbers on stdin: quartiles by linear interpolation,
+# and lo–hi the distribution-free 95% confidence interval of the median (the order statistics
+# n/2 ∓ 0.98·√n, as for a sign test), which is what tells two rows apart.
 quartiles() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '
   function at(p,  i, f) { i = 1 + (NR - 1) * p; f = int(i); return a[f] + (i - f) * (a[f + 1] - a[f]) }
-  {a[NR]=$1} END{ if (NR==0) print "- - -"; else { a[NR+1]=a[NR]; printf "%.3f %.3f %.3f\n", at(0.25), at(0.5), at(0.75) } }'; }
+  {a[NR]=$1} END{ if (NR==0) { print "- - - - -"; exit }
+    a[NR+1]=a[NR]; lo = int(NR / 2 - 0.98 * sqrt(NR)); hi = int(NR / 2 + 0.98 * sqrt(NR)) + 1
+    if (lo < 1) lo = 1; if (hi > NR) hi = NR
+    printf "%.3f %.3f %.3f %.3f %.3f\n", at(0.25), at(0.5), at(0.75), a[lo], a[hi] }'; }
 ref=${rows[0]}
-echo "| row | req/s (median of $N) | vs $ref (median ratio) | ratio Q1–Q3 | CPU µs/req (median) | CPU ratio ($ref µs / row µs) | CPU ratio Q1–Q3 |"
-echo "|---|---|---|---|---|---|---|"
+echo "| row | req/s (median of $N) | vs $ref (median ratio) | its 95% CI | ratio Q1–Q3 | CPU µs/req (median) | CPU ratio ($ref µs / row µs) | its 95% CI |"
+echo "|---|---|---|---|---|---|---|---|"
 for r in "${rows[@]}"; do
   rs=""; cs=""; ratios=""; cratios=""
   for round in $(seq 1 "$N"); do
@@ -90,9 +96,9 @@ for r in "${rows[@]}"; do
     ratios+="$(awk -v x="${rps[$r:$round]}" -v y="${rps[$ref:$round]}" 'BEGIN{ if (y > 0) printf "%.4f", x / y }') "
     cratios+="$(awk -v x="${cpu[$r:$round]}" -v y="${cpu[$ref:$round]}" 'BEGIN{ if (x > 0) printf "%.4f", y / x }') "
   done
-  read -r q1 m q3 <<<"$(echo "$ratios" | quartiles)"
-  read -r cq1 cm cq3 <<<"$(echo "$cratios" | quartiles)"
-  echo "| $r | $(echo "$rs" | median) | $m | $q1–$q3 | $(echo "$cs" | median) | $cm | $cq1–$cq3 |"
+  read -r q1 m q3 lo hi <<<"$(echo "$ratios" | quartiles)"
+  read -r _ cm _ clo chi <<<"$(echo "$cratios" | quartiles)"
+  echo "| $r | $(echo "$rs" | median) | $m | $lo–$hi | $q1–$q3 | $(echo "$cs" | median) | $cm | $clo–$chi |"
 done
 echo
 echo "paired: wrk -t1 -c$C -d${D}s$([ "$P" -gt 0 ] && echo " pipelined x$P") per window on CPU 0, every server up at once on CPU 1, $N rounds (order reversed every other round); $(date -u +%F)"

@@ -104,7 +104,7 @@ func main() {
 			h.Set("X-Cache", "HIT")
 			h.Set("ETag", etag)
 			var id [40]byte
-			h.SetBytesV("X-Request-Id", strconv.AppendUint(append(id[:0], "f4252c2ce3aaab14-"...), n.Add(1), 36))
+			h.SetBytesV("X-Request-Id", strconv.AppendUint(append(id[:0], "f4252c2ce3aaab14-"...), n.Add(1), 32))
 			ctx.SetBody(page)
 		}
 	case "ceiling-esi":
@@ -125,7 +125,7 @@ func main() {
 			ctx.Response.Header.Set("Cache-Control", "no-store")
 			ctx.Response.Header.Set("Retry-After", "1")
 			var id [40]byte
-			ctx.Response.Header.SetBytesV("X-Request-Id", strconv.AppendUint(append(id[:0], "f4252c2ce3aaab14-"...), n.Add(1), 10))
+			ctx.Response.Header.SetBytesV("X-Request-Id", strconv.AppendUint(append(id[:0], "f4252c2ce3aaab14-"...), n.Add(1), 32))
 			ctx.SetBody(reject)
 		}
 	case "ceiling-reject":
