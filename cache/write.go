@@ -79,7 +79,8 @@ func (r Result) Write(req *fasthttp.Request, resp *fasthttp.Response) {
 		resp.Header.SetCanonical(hdrETag, e.etags[enc])
 		resp.SetStatusCode(fasthttp.StatusNotModified)
 	case r.State == Hit:
-		resp.Reset()
+		// No resp.Reset: CopyTo replaces the whole header and SetBodyRaw
+		// the body, which is all a hit sets.
 		e.hitHeader(enc, e.ageSeconds(r.now)).CopyTo(&resp.Header)
 		resp.SetBodyRaw(e.bodies[enc])
 	default:
