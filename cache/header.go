@@ -20,6 +20,19 @@ func requestHeader(h *fasthttp.RequestHeader, name string) []byte {
 	return nil
 }
 
+// namesCanonical reports whether h normalises header names (fasthttp's
+// default, and what a fasthttp.Server does to the requests it reads unless
+// told not to): then every name in h is in canonical form and a canonical
+// name is found with PeekCanonical. fasthttp has no getter; its setters
+// return the previous setting, which is restored at once.
+func namesCanonical(h *fasthttp.RequestHeader) bool {
+	if h.DisableNormalizing() {
+		return false // it was off, and stays off
+	}
+	h.EnableNormalizing()
+	return true
+}
+
 // delRequestHeader removes every header called name, in any spelling of
 // its case, from h, whether or not h normalises names.
 func delRequestHeader(h *fasthttp.RequestHeader, name string) {

@@ -22,6 +22,10 @@ type Inbound struct {
 	// Forwarded tells which of Req's headers reach the origin as the
 	// client sent them; nil means all of them do.
 	Forwarded HeaderForwarding
+	// Scratch, when set, holds the key while it is built instead of a
+	// buffer from the cache's pool: a caller with per-request state of its
+	// own saves the pool's Get and Put. Reset it when the request ends.
+	Scratch *Scratch
 	// KeySentAsIs reports that the caller has already found
 	// p.ReadsOnlyAsSent(Forwarded) true for this request, so PeekInbound
 	// skips asking it again (a proxy can answer it once per route for
@@ -47,6 +51,8 @@ const (
 	hdrCookie = "Cookie"
 	hdrAuth   = "Authorization"
 )
+
+var keyAuthorization = []byte(hdrAuth)
 
 // PeekInbound is Peek for a request the proxy has not built yet: it
 // returns a fresh hit (State Hit, counted like Do's) for in under p, and
@@ -74,8 +80,13 @@ func (c *Cache) PeekInbound(in *Inbound, p *Policy, now int64) (Result, bool) {
 	if now == 0 || c.clockSet {
 		now = c.nowNanos()
 	}
-	s := getScratch()
-	defer putScratch(s)
+	var s *scratch
+	if in.Scratch != nil {
+		s = &in.Scratch.s
+	} else {
+		s = getScratch()
+		defer putScratch(s)
+	}
 	v := keyView{scheme: schemeHTTP, host: in.Host, path: in.Path, query: req.URI().QueryArgs(), header: &req.Header}
 	buildKey(s, &v, p)
 	e, _ := c.lookup(s, &req.Header, in.Forwarded, now)

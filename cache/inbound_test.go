@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bufio"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +67,11 @@ func TestPeekInbound(t *testing.T) {
 		{"young", client("GET", "/young"), "/young", nil, "page /young"},
 		{"session cookie", client("GET", "/young", "Cookie", "sid=1"), "/young", nil, ""},
 		{"authorization", client("GET", "/young", "Authorization", "Bearer x"), "/young", nil, ""},
+		// Read off the wire: names normalised (a server's default) or kept
+		// as the client spelled them; either way the credential is seen.
+		{"authorization, normalised", parsed(t, true, "authorization: Bearer x"), "/young", nil, ""},
+		{"authorization, as spelled", parsed(t, false, "aUTHORIZATION: Bearer x"), "/young", nil, ""},
+		{"no credentials, as spelled", parsed(t, false, "x-other: 1"), "/young", nil, "page /young"},
 		{"POST", client("POST", "/young"), "/young", nil, ""},
 		{"other host", client("GET", "/young"), "/young", nil, ""},
 	} {
@@ -99,7 +105,30 @@ func TestPeekInbound(t *testing.T) {
 			}
 		})
 	}
+	for _, normalise := range []bool{true, false} {
+		req := parsed(t, normalise, "authorization: Bearer x")
+		f.c.PeekInbound(&Inbound{Req: req, Host: []byte("shop.test"), Path: []byte("/young")}, f.p, 0)
+		req.Header.Set("x-after", "1") // normalised iff the request normalised before
+		if got := req.Header.PeekAll("X-After") != nil; got != normalise {
+			t.Errorf("PeekInbound changed whether the request normalises names: was %v", normalise)
+		}
+	}
 	if got := f.o.hits.Load(); got != 5 {
 		t.Errorf("origin calls %d, want the 5 fills only", got)
 	}
+}
+
+// parsed reads "GET /young" with the given header line from the wire,
+// with names normalised or kept as sent.
+func parsed(t *testing.T, normalise bool, line string) *fasthttp.Request {
+	t.Helper()
+	req := &fasthttp.Request{}
+	if !normalise {
+		req.Header.DisableNormalizing()
+	}
+	raw := "GET /young HTTP/1.1\r\nHost: client.example\r\n" + line + "\r\n\r\n"
+	if err := req.Read(bufio.NewReader(strings.NewReader(raw))); err != nil {
+		t.Fatal(err)
+	}
+	return req
 }

@@ -27,13 +27,34 @@ var scratchPool = sync.Pool{New: func() any { return &scratch{key: make([]byte, 
 func getScratch() *scratch { return scratchPool.Get().(*scratch) }
 
 func putScratch(s *scratch) {
+	if s.reset() {
+		scratchPool.Put(s)
+	}
+}
+
+// reset empties s for the next lookup and reports whether it is worth
+// keeping: buffers grown by a hostile request are not.
+func (s *scratch) reset() bool {
 	if cap(s.key) > 64<<10 || cap(s.kvs) > 1024 {
-		return // don't keep buffers grown by a hostile request
+		return false
 	}
 	s.key, s.url, s.tmp = s.key[:0], s.url[:0], s.tmp[:0]
 	clear(s.kvs)
 	s.kvs = s.kvs[:0]
-	scratchPool.Put(s)
+	return true
+}
+
+// Scratch is a key buffer a caller keeps with its per-request state and
+// lends to PeekInbound (Inbound.Scratch). The zero value is ready to use.
+// Not safe for concurrent use.
+type Scratch struct{ s scratch }
+
+// Reset empties the buffer when the request ends, dropping it if a
+// hostile request grew it.
+func (s *Scratch) Reset() {
+	if !s.s.reset() {
+		s.s = scratch{}
+	}
 }
 
 // appendPart appends one length-prefixed component, so that no choice of

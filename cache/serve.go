@@ -157,7 +157,13 @@ func hasBody(req *fasthttp.Request) bool {
 // separate: Authorization, a session cookie, or (with private on) the
 // absence of the value personal copies are keyed by.
 func personal(h *fasthttp.RequestHeader, p *Policy) bool {
-	if len(requestHeader(h, "Authorization")) > 0 && !p.keyedByHeader("Authorization") {
+	var auth []byte
+	if namesCanonical(h) {
+		auth = h.PeekCanonical(keyAuthorization) // no scan of every header in any case
+	} else {
+		auth = requestHeader(h, hdrAuth)
+	}
+	if len(auth) > 0 && !p.keyedByHeader(hdrAuth) {
 		return true
 	}
 	for _, name := range p.sessionCookies {

@@ -57,7 +57,7 @@ func (st *cacheStage) Serve(x *Exchange, fetch FetchFunc) error {
 // forwarding rules change.
 func (st *cacheStage) ServeFresh(x *Exchange, host []byte) bool {
 	ctx := x.Ctx
-	in := cache.Inbound{Req: &ctx.Request, Host: host, Path: x.Path, Forwarded: x}
+	in := cache.Inbound{Req: &ctx.Request, Host: host, Path: x.Path, Forwarded: x, Scratch: &x.key}
 	if x.plainConnection() {
 		in.KeySentAsIs = st.keyAsSent[b2i(x.peerTrusted)]
 	}
