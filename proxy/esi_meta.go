@@ -171,7 +171,12 @@ type esiScratch struct {
 }
 
 func (s *esiScratch) reset() {
-	s.vars.releaseHeld()
+	// Only the request goroutine touches the probe's held list (a slow
+	// page takes it over), so it is read without the lock: a request that
+	// assembled nothing skips the lock and its defer.
+	if len(s.vars.held) > 0 {
+		s.vars.releaseHeld()
+	}
 	s.fromCache, s.surrogate, s.done, s.entry = false, false, false, nil
 	s.vars.req, s.vars.requestID, s.vars.missed = nil, nil, false
 	for i := range s.vars.memo {
