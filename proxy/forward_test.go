@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"bufio"
+	"math"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -199,6 +201,11 @@ func TestRequestIDs(t *testing.T) {
 	for v, want := range map[string]bool{"": false, "abc-DEF_1.2:3": true, "a b": false, "a\r\nX: y": false, strings.Repeat("a", 129): false} {
 		if validRequestID([]byte(v)) != want {
 			t.Errorf("validRequestID(%q) = %v, want %v", v, !want, want)
+		}
+	}
+	for _, n := range []uint64{0, 1, 31, 32, 1023, 1024, 1<<35 - 1, 1 << 35, 123456789012345, math.MaxUint64} {
+		if got, want := string(appendBase32([]byte("x-"), n)), "x-"+strconv.FormatUint(n, 32); got != want {
+			t.Errorf("appendBase32(%d) = %q, want %q", n, got, want)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package proxy
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"strconv"
 	"sync/atomic"
 )
 
@@ -34,7 +33,25 @@ func newIDGenerator() *idGenerator {
 // allocates only if dst lacks capacity (ids are at most 30 bytes).
 func (g *idGenerator) Append(dst []byte) []byte {
 	dst = append(dst, g.prefix[:]...)
-	return strconv.AppendUint(dst, g.n.Add(1), 32)
+	return appendBase32(dst, g.n.Add(1))
+}
+
+// appendBase32 appends n in base 32 with strconv's digits ("0"-"9",
+// "a"-"v"), as strconv.AppendUint(dst, n, 32) does but in a third of its
+// instructions: every request makes an id.
+func appendBase32(dst []byte, n uint64) []byte {
+	const digits = "0123456789abcdefghijklmnopqrstuv"
+	var buf [13]byte // 64 bits in 5-bit digits
+	i := len(buf)
+	for {
+		i--
+		buf[i] = digits[n&31]
+		n >>= 5
+		if n == 0 {
+			break
+		}
+	}
+	return append(dst, buf[i:]...)
 }
 
 // keyRequestID is X-Request-Id in fasthttp's canonical form, for
