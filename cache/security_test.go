@@ -155,6 +155,14 @@ func TestAppendHost(t *testing.T) {
 		{"[::1]:80", "http", "[::1]"},
 		{"[::1]", "http", "[::1]"},
 		{"[::1]:8080", "http", "[::1]:8080"},
+		{"SHOP.example:8080", "http", "shop.example:8080"},
+		{"[FE80::A]:80", "http", "[fe80::a]"},
+		{"[fe80::a]", "https", "[fe80::a]"},
+		{"a:b:80", "http", "a:b"},
+		{"shop.example:", "http", "shop.example"},
+		{"shop.example:0080", "http", "shop.example"},
+		{"127.0.0.1:8080", "http", "127.0.0.1:8080"},
+		{"", "http", ""},
 	} {
 		var scheme []byte
 		if tc.scheme != "" {
