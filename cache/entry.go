@@ -75,7 +75,7 @@ type Entry struct {
 	// hits holds, per encoding, the whole header of a fresh hit (wire,
 	// Age, X-Cache: HIT, ETag, Content-Encoding) for one Age value, built
 	// by the first hit in each second: the hits after it copy it whole
-	// instead of setting four headers each. See hitHeader.
+	// instead of setting four headers each. See hitHeaderFor.
 	hits [numEncodings]atomic.Pointer[hitHeader]
 }
 

@@ -57,3 +57,34 @@ func TestHitHeader(t *testing.T) {
 		t.Fatalf("origin hits %d, want %d", n, len(encodings))
 	}
 }
+
+// TestHitHeaderOlderRequest: a request that began just before a second
+// turned (its Age one less than the stored hit header's) gets its own
+// Age through the slow path and leaves the newer header in place, so that
+// requests of two seconds do not take turns rebuilding it.
+func TestHitHeaderOlderRequest(t *testing.T) {
+	f := newPeekFixture(t)
+	f.fill(t, "/young")
+	res, ok := f.c.Peek(peekRequest("GET", "/young"), f.p)
+	if !ok {
+		t.Fatal("no entry for /young")
+	}
+	e, req := res.Entry, peekRequest("GET", "/young")
+	write := func(at int64) *fasthttp.Response {
+		resp := &fasthttp.Response{}
+		entryResult(Hit, e, at).Write(req, resp)
+		return resp
+	}
+	newer := write(e.StoredAt() + 2e9)
+	older := write(e.StoredAt() + 1e9)
+	if a, b := string(newer.Header.Peek("Age")), string(older.Header.Peek("Age")); a != "2" || b != "1" {
+		t.Fatalf("Age %q then %q, want 2 then 1", a, b)
+	}
+	if h := e.hits[Identity].Load(); h == nil || h.age != 2 {
+		t.Fatalf("stored hit header %+v, want the one for Age 2 kept", h)
+	}
+	want := strings.Replace(newer.Header.String(), "Age: 2", "Age: 1", 1)
+	if got := older.Header.String(); got != want || string(older.Body()) != string(newer.Body()) {
+		t.Fatalf("older request's answer\n%s\nwant the hit header with its own Age\n%s", got, want)
+	}
+}

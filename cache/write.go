@@ -78,10 +78,9 @@ func (r Result) Write(req *fasthttp.Request, resp *fasthttp.Response) {
 		r.writeHeader(resp, true)
 		resp.Header.SetCanonical(hdrETag, e.etags[enc])
 		resp.SetStatusCode(fasthttp.StatusNotModified)
-	case r.State == Hit:
-		// No resp.Reset: CopyTo replaces the whole header and SetBodyRaw
-		// the body, which is all a hit sets.
-		e.hitHeader(enc, e.ageSeconds(r.now)).CopyTo(&resp.Header)
+	case r.State == Hit && e.hitHeaderFor(enc, e.ageSeconds(r.now), &resp.Header):
+		// No resp.Reset: the hit header replaced the whole header, and
+		// SetBodyRaw replaces the body, which is all a hit sets.
 		resp.SetBodyRaw(e.bodies[enc])
 	default:
 		r.writeHeader(resp, false)
@@ -123,32 +122,41 @@ func (r Result) writeHeader(resp *fasthttp.Response, notModified bool) {
 
 // hitHeader is the header a fresh hit of one entry sends in one
 // encoding while its Age is age: what the default case of Write sets
-// header by header, built once.
+// header by header, built once (Entry.hitHeaderFor).
 type hitHeader struct {
 	age int
 	h   fasthttp.ResponseHeader
 }
 
-// hitHeader returns e's fresh-hit header for enc at Age age, building it
-// when the Age has moved on since the last one (once a second per entry
-// and encoding under load; concurrent builders each store an identical
-// header and the last one stays). Its headers are those of Write's
-// default case, in the same order.
-func (e *Entry) hitHeader(enc Encoding, age int) *fasthttp.ResponseHeader {
-	if h := e.hits[enc].Load(); h != nil && h.age == age {
-		return &h.h
+// hitHeaderFor copies into dst e's fresh-hit header for enc at Age age,
+// building it when the Age has moved on since the last one (once a second
+// per entry and encoding under load; concurrent builders each store an
+// identical header and the last one stays). Its headers are those of
+// Write's default case, in the same order. It returns false, copying
+// nothing, for a request older than the stored header (one that began
+// just before a second turned): building for it would make requests of
+// two seconds take turns replacing the header; Write's default case
+// answers it instead.
+func (e *Entry) hitHeaderFor(enc Encoding, age int, dst *fasthttp.ResponseHeader) bool {
+	h := e.hits[enc].Load()
+	switch {
+	case h != nil && h.age == age:
+	case h != nil && h.age > age:
+		return false
+	default:
+		h = &hitHeader{age: age}
+		e.wire.CopyTo(&h.h)
+		var buf [20]byte
+		h.h.SetCanonical(hdrAge, fasthttp.AppendUint(buf[:0], age))
+		h.h.SetCanonical(hdrXCache, stateNames[Hit])
+		h.h.SetCanonical(hdrETag, e.etags[enc])
+		if enc != Identity {
+			h.h.SetCanonical(hdrContentEncoding, encodingNames[enc])
+		}
+		e.hits[enc].Store(h)
 	}
-	h := &hitHeader{age: age}
-	e.wire.CopyTo(&h.h)
-	var buf [20]byte
-	h.h.SetCanonical(hdrAge, fasthttp.AppendUint(buf[:0], age))
-	h.h.SetCanonical(hdrXCache, stateNames[Hit])
-	h.h.SetCanonical(hdrETag, e.etags[enc])
-	if enc != Identity {
-		h.h.SetCanonical(hdrContentEncoding, encodingNames[enc])
-	}
-	e.hits[enc].Store(h)
-	return &h.h
+	h.h.CopyTo(dst)
+	return true
 }
 
 // negotiate picks the stored encoding req accepts best: br, then gzip,
