@@ -235,15 +235,14 @@ func (e *Entry) cost() int64 {
 	for i := range e.bodies {
 		n += int64(len(e.bodies[i]) + len(e.etags[i]))
 	}
+	var stored int64 // the stored headers, kept as headers and in each header built from them
 	for _, h := range e.headers {
-		n += int64(len(h.key) + len(h.value) + 48)
+		stored += int64(len(h.key) + len(h.value) + 48)
 	}
+	n += stored
 	if e.wire != nil {
 		// The wire header, and a hit header per stored encoding (hitHeader).
-		hdrs := int64(wireOverhead + len(e.contentType) + hitHeaderExtra)
-		for _, h := range e.headers {
-			hdrs += int64(len(h.key) + len(h.value) + 48)
-		}
+		hdrs := int64(wireOverhead+len(e.contentType)+hitHeaderExtra) + stored
 		for i := range e.bodies {
 			if e.bodies[i] != nil {
 				n += hdrs + int64(len(e.etags[i]))

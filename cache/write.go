@@ -83,11 +83,8 @@ func (r Result) Write(req *fasthttp.Request, resp *fasthttp.Response) {
 		// SetBodyRaw replaces the body, which is all a hit sets.
 		resp.SetBodyRaw(e.bodies[enc])
 	default:
-		r.writeHeader(resp, false)
-		resp.Header.SetCanonical(hdrETag, e.etags[enc])
-		if enc != Identity {
-			resp.Header.SetCanonical(hdrContentEncoding, encodingNames[enc])
-		}
+		resp.Reset()
+		e.bodyHeader(&resp.Header, r.State, e.ageSeconds(r.now), enc)
 		resp.SetBodyRaw(e.bodies[enc])
 	}
 	if req.Header.IsHead() {
@@ -109,20 +106,35 @@ func (r Result) WriteHeader(resp *fasthttp.Response) *Entry {
 }
 
 func (r Result) writeHeader(resp *fasthttp.Response, notModified bool) {
-	e := r.Entry
 	resp.Reset()
-	e.wire.CopyTo(&resp.Header) // status, Content-Type, stored headers
+	r.Entry.baseHeader(&resp.Header, r.State, r.Entry.ageSeconds(r.now))
 	if notModified {
 		resp.Header.SetContentTypeBytes(nil)
 	}
+}
+
+// baseHeader writes into h the header of every answer from e: status,
+// Content-Type and stored headers (the wire header), then Age and X-Cache.
+func (e *Entry) baseHeader(h *fasthttp.ResponseHeader, s State, age int) {
+	e.wire.CopyTo(h)
 	var buf [20]byte
-	resp.Header.SetCanonical(hdrAge, fasthttp.AppendUint(buf[:0], e.ageSeconds(r.now)))
-	resp.Header.SetCanonical(hdrXCache, stateNames[r.State])
+	h.SetCanonical(hdrAge, fasthttp.AppendUint(buf[:0], age))
+	h.SetCanonical(hdrXCache, stateNames[s])
+}
+
+// bodyHeader is baseHeader plus what comes with e's body in encoding
+// enc: its ETag and Content-Encoding.
+func (e *Entry) bodyHeader(h *fasthttp.ResponseHeader, s State, age int, enc Encoding) {
+	e.baseHeader(h, s, age)
+	h.SetCanonical(hdrETag, e.etags[enc])
+	if enc != Identity {
+		h.SetCanonical(hdrContentEncoding, encodingNames[enc])
+	}
 }
 
 // hitHeader is the header a fresh hit of one entry sends in one
-// encoding while its Age is age: what the default case of Write sets
-// header by header, built once (Entry.hitHeaderFor).
+// encoding while its Age is age (Entry.bodyHeader), built once and copied
+// by every hit in that second (Entry.hitHeaderFor).
 type hitHeader struct {
 	age int
 	h   fasthttp.ResponseHeader
@@ -131,8 +143,7 @@ type hitHeader struct {
 // hitHeaderFor copies into dst e's fresh-hit header for enc at Age age,
 // building it when the Age has moved on since the last one (once a second
 // per entry and encoding under load; concurrent builders each store an
-// identical header and the last one stays). Its headers are those of
-// Write's default case, in the same order. It returns false, copying
+// identical header and the last one stays). It returns false, copying
 // nothing, for a request older than the stored header (one that began
 // just before a second turned): building for it would make requests of
 // two seconds take turns replacing the header; Write's default case
@@ -145,14 +156,7 @@ func (e *Entry) hitHeaderFor(enc Encoding, age int, dst *fasthttp.ResponseHeader
 		return false
 	default:
 		h = &hitHeader{age: age}
-		e.wire.CopyTo(&h.h)
-		var buf [20]byte
-		h.h.SetCanonical(hdrAge, fasthttp.AppendUint(buf[:0], age))
-		h.h.SetCanonical(hdrXCache, stateNames[Hit])
-		h.h.SetCanonical(hdrETag, e.etags[enc])
-		if enc != Identity {
-			h.h.SetCanonical(hdrContentEncoding, encodingNames[enc])
-		}
+		e.bodyHeader(&h.h, Hit, age, enc)
 		e.hits[enc].Store(h)
 	}
 	h.h.CopyTo(dst)

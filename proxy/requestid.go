@@ -12,7 +12,7 @@ import (
 // too, for the support desk.
 
 // idGenerator makes request ids of the form "<16 hex random>-<counter in
-// base 32>" (a power of two, so formatting takes shifts, not divisions): unique within the process (the counter) and across processes
+// base 32>": unique within the process (the counter) and across processes
 // and restarts (the random prefix), without a syscall or lock per request.
 // The zero value is not usable; use newIDGenerator. Safe for concurrent use.
 type idGenerator struct {
