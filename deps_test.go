@@ -17,12 +17,16 @@ import (
 // import. The table is transitively closed (TestDepsTableClosed), so
 // checking every direct edge checks every transitive one.
 var allowedDeps = map[string][]string{
-	"cmd/flashgate": {"admin", "proxy", "filters", "cache", "esi", "hotspot", "token", "cluster", "rules", "route", "demo"},
-	"admin":         {"proxy", "filters", "cache", "esi", "hotspot", "token", "cluster", "rules", "route"},
-	"proxy":         {"filters", "cache", "esi", "hotspot", "token", "cluster", "rules", "route"},
+	"cmd/flashgate": {"admin", "rehearse", "proxy", "origin", "orders", "edge", "filters", "cache", "esi", "hotspot", "token", "cluster", "rules", "route", "demo"},
+	"admin":         {"proxy", "origin", "orders", "edge", "filters", "cache", "esi", "hotspot", "token", "cluster", "rules", "route"},
+	"proxy":         {"origin", "orders", "edge", "filters", "cache", "esi", "hotspot", "token", "cluster", "rules", "route"},
+	"origin":        {"rules", "route"},
+	"orders":        {"cluster", "rules", "route"},
+	"edge":          {"rules", "route"},
 	"filters":       {"token", "cluster", "rules", "route"},
 	"cache":         {"rules", "route"},
 	"rules":         {"route"},
+	"rehearse":      nil,
 	"esi":           nil,
 	"hotspot":       nil,
 	"token":         nil,
@@ -33,12 +37,13 @@ var allowedDeps = map[string][]string{
 	".":             nil, // the root package holds only module-wide tests
 	// Test support: may use any production package and "testing", but no
 	// production package may import it.
-	"internal/fgtest": {"proxy", "filters", "cache", "esi", "hotspot", "token", "cluster", "rules", "route", "demo"},
+	"internal/fgtest": {"proxy", "origin", "orders", "edge", "filters", "cache", "esi", "hotspot", "token", "cluster", "rules", "route", "demo", "rehearse"},
 }
 
 // whyTarget explains edges banned because of what they point at.
 var whyTarget = map[string]string{
 	"cmd/flashgate":   "cmd/flashgate is the wiring (flags, signals); nothing imports a main package",
+	"rehearse":        "rehearse is a client of the gateway over HTTP; only cmd/flashgate wires it",
 	"admin":           "admin sits on top of proxy; only cmd/flashgate wires it",
 	"demo":            "demo is the out-of-the-box origin; only cmd/flashgate starts it, so the gateway never depends on an example shop",
 	"bench":           "bench holds black-box load scenarios over HTTP; nothing imports them",
@@ -49,19 +54,23 @@ var whyTarget = map[string]string{
 // whyFrom explains the bound of each component, for edges banned because
 // of where they start.
 var whyFrom = map[string]string{
-	"admin":   "admin may use proxy and what proxy uses",
-	"proxy":   "proxy runs the pipeline over the stages below it; it never reaches up to admin or cmd",
-	"filters": "filters decide admission from a request, tokens, cluster state and rules; they know nothing of the cache, ESI or the server",
-	"cache":   "the cache is policy plus store, configured by rules; it knows nothing of admission, ESI or the server",
-	"rules":   "rules is the config model; it may only parse route patterns, so -check needs nothing else",
-	"esi":     "esi is a leaf: it assembles over its own small Fetcher interface, so it is tested and fuzzed without a server or cache",
-	"hotspot": "hotspot is a leaf: sampler, sketch and top-K over plain keys",
-	"token":   "token is a leaf: one HMAC format, no I/O",
-	"cluster": "cluster is a leaf: a small store interface keyed by uint64 hashes, so Redis and memory are interchangeable",
-	"route":   "route is a leaf: the one path matcher used by rules at check time and proxy at run time",
-	"demo":    "demo is a leaf: an example shop that must look like any other origin",
-	"bench":   "bench measures the gateway from outside, over HTTP",
-	".":       "the root package holds only module-wide tests",
+	"admin":    "admin may use proxy and what proxy uses",
+	"proxy":    "proxy runs the pipeline over the stages below it; it never reaches up to admin or cmd",
+	"origin":   "origin is the origin pools (balancing, health, limits, breakers, fallbacks), configured by rules; it knows nothing of the pipeline",
+	"orders":   "orders is the asynchronous purchase queue over cluster state; it knows nothing of the pipeline",
+	"edge":     "edge is the public listener's TLS and PROXY protocol, configured by rules; it knows nothing of the pipeline",
+	"filters":  "filters decide admission from a request, tokens, cluster state and rules; they know nothing of the cache, ESI or the server",
+	"cache":    "the cache is policy plus store, configured by rules; it knows nothing of admission, ESI or the server",
+	"rules":    "rules is the config model; it may only parse route patterns, so -check needs nothing else",
+	"esi":      "esi is a leaf: it assembles over its own small Fetcher interface, so it is tested and fuzzed without a server or cache",
+	"hotspot":  "hotspot is a leaf: sampler, sketch and top-K over plain keys",
+	"token":    "token is a leaf: one HMAC format, no I/O",
+	"rehearse": "rehearse is a client: it drives the gateway over HTTP and never reaches into its packages",
+	"cluster":  "cluster is a leaf: a small store interface keyed by uint64 hashes, so Redis and memory are interchangeable",
+	"route":    "route is a leaf: the one path matcher used by rules at check time and proxy at run time",
+	"demo":     "demo is a leaf: an example shop that must look like any other origin",
+	"bench":    "bench measures the gateway from outside, over HTTP",
+	".":        "the root package holds only module-wide tests",
 }
 
 const modulePath = "flashgate"
