@@ -20,6 +20,7 @@ type fileSpec struct {
 	Routes    []Node      `yaml:"routes"`
 	Cache     Node        `yaml:"cache"`
 	Admission Node        `yaml:"admission"`
+	Hotspot   Node        `yaml:"hotspot"`
 	Demo      *demoSpec   `yaml:"demo"`
 }
 
@@ -64,6 +65,8 @@ type originSpec struct {
 	MaxConnWait    Duration     `yaml:"max_conn_wait"`
 	MaxIdleConn    Duration     `yaml:"max_idle_conn"`
 	Health         healthSpec   `yaml:"health"`
+	Limit          *limitSpec   `yaml:"limit"`
+	Breaker        *breakerSpec `yaml:"breaker"`
 }
 
 type healthSpec struct {
@@ -87,6 +90,9 @@ type routeSpec struct {
 	Cache       Node       `yaml:"cache"`
 	ESI         Node       `yaml:"esi"`
 	Filters     []Node     `yaml:"filters"`
+	Priority    string     `yaml:"priority"`
+	Bulkhead    int        `yaml:"bulkhead"`
+	Fallback    Node       `yaml:"fallback"`
 }
 
 type demoSpec struct {
