@@ -192,7 +192,7 @@ func (e *Env) hotFor(n rules.Node) (*hotRuntime, error) {
 		}
 		h.microPolicy = p
 	}
-	if !e.passive {
+	if !e.passive && !e.prot.manual {
 		ctx, cancel := context.WithCancel(context.Background())
 		h.stop = cancel
 		go h.det.Run(ctx)
@@ -252,8 +252,8 @@ func (s *Server) protect(x *Exchange, rt *Route) bool {
 	if h == nil {
 		return false
 	}
-	hot, hash := observeHot(x, rt, h)
-	x.hot = hot
+	hot, item, hash := observeHot(x, rt, h)
+	x.hot = item
 	if hot && h.buckets != nil {
 		scale := 0.0
 		if rs != nil {
@@ -268,12 +268,13 @@ func (s *Server) protect(x *Exchange, rt *Route) bool {
 }
 
 // observeHot records the request's keys and reports whether one of them
-// is hot (and its hash). Keys are built in the Exchange's buffer.
-func observeHot(x *Exchange, rt *Route, h *hotRuntime) (bool, uint64) {
+// is hot (and the first hot one's hash), and whether that is the thing
+// asked for (its item or URL: micro-cache and bulkhead apply) rather than
+// who asks (user, client: only their own bucket applies). Keys are built
+// in the Exchange's buffer.
+func observeHot(x *Exchange, rt *Route, h *hotRuntime) (hot, item bool, hash uint64) {
 	d, c := h.det, &h.cfg
 	anyHot := d.Any()
-	var hot bool
-	var hash uint64
 	see := func(k hotspot.Kind, key []byte) {
 		if !anyHot {
 			d.Observe(k, key)
@@ -281,8 +282,11 @@ func observeHot(x *Exchange, rt *Route, h *hotRuntime) (bool, uint64) {
 		}
 		kh := d.Hash(k, key)
 		d.ObserveHash(k, kh, key)
-		if !hot && d.IsHot(kh) {
-			hot, hash = true, kh
+		if d.IsHot(kh) {
+			if !hot {
+				hot, hash = true, kh
+			}
+			item = item || k == hotspot.KindParam || k == hotspot.KindURL
 		}
 	}
 	req := &x.Ctx.Request
@@ -320,7 +324,7 @@ func observeHot(x *Exchange, rt *Route, h *hotRuntime) (bool, uint64) {
 		x.hotKey = x.ClientIP.AppendTo(x.hotKey[:0])
 		see(hotspot.KindClient, x.hotKey)
 	}
-	return hot, hash
+	return hot, item, hash
 }
 
 // errDegraded stands for the origin error of a degraded route: its

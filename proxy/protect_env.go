@@ -19,6 +19,7 @@ type protectEnv struct {
 	// bulkheads are the routes' own limiters, by route name and size, so
 	// that a reload does not forget the requests in flight; guarded by Env.mu.
 	bulkheads map[bulkheadKey]*origin.Limiter
+	manual bool // tests step the detectors themselves
 	// switchChanges is flashgate_switch_changes_total{kind}.
 	switchChanges map[string]*metrics.Counter
 }
@@ -64,8 +65,9 @@ func (s *Snapshot) compileProtect(i int, r *rules.Route, rt *Route, rc *cache.Ca
 	if p.fallback, err = s.compileRouteFallback(key, r); err != nil {
 		return err
 	}
-	if s.hot != nil && s.hot.cfg.micro > 0 && rt.Cache == nil && rt.ESI == nil {
-		p.micro = newCacheStage(rc, s.hot.microPolicy, nil)
+	es, _ := rt.ESI.(*esiStage) // nil when the route never assembles
+	if s.hot != nil && s.hot.cfg.micro > 0 && rt.Cache == nil {
+		p.micro = newCacheStage(rc, s.hot.microPolicy, es)
 	}
 	p.hotFetch = func(req *fasthttp.Request, resp *fasthttp.Response) error {
 		b := p.bulkhead
@@ -73,6 +75,9 @@ func (s *Snapshot) compileProtect(i int, r *rules.Route, rt *Route, rc *cache.Ca
 			b = p.hot.bulkhead
 		}
 		return rt.fetchVia(req, resp, b)
+	}
+	if es != nil {
+		p.hotFetch = withCapability(p.hotFetch) // as compileResponseStages does for rt.fetch
 	}
 	return nil
 }

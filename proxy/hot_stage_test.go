@@ -1,0 +1,138 @@
+package proxy
+
+import (
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+)
+
+const hotRules = `
+hotspot:
+  rate: 100/s
+  sample: 1
+  keys: [param, url]
+  micro_cache: 1s
+  key_limit: 200/s
+  key_burst: 50
+  static: [{kind: param, key: "item:42"}]
+origins:
+  shop: {servers: [%s]}
+routes:
+  - {name: item, path: "/item/{id}", origin: shop}
+`
+
+// hotGateway serves hotRules with a frozen clock and hot-key analysis
+// stepped by the test; calls counts origin calls per path.
+func hotGateway(t *testing.T) (*gateway, map[string]*atomic.Int64) {
+	calls := map[string]*atomic.Int64{}
+	for _, p := range []string{"/item/7", "/item/9", "/item/1", "/item/42"} {
+		calls[p] = &atomic.Int64{}
+	}
+	addr := startOrigin(t, func(ctx *fasthttp.RequestCtx) {
+		if c := calls[string(ctx.Path())]; c != nil {
+			c.Add(1)
+		}
+		if string(ctx.Path()) == "/item/9" {
+			ctx.Response.Header.Set("Set-Cookie", "cart=abc") // a personal answer
+		}
+		ctx.SetBodyString("page " + string(ctx.Path()))
+	})
+	clock := newFakeClock()
+	return newGateway(t, loadRules(t, hotRules, addr), Options{Now: clock.Now, hotManual: true}), calls
+}
+
+// TestHotKeyIsolated: one item at 50× the others turns hot; from then it
+// is micro-cached (the origin sees it once) and limited by its own bucket,
+// while every cold item keeps being served, none rejected.
+func TestHotKeyIsolated(t *testing.T) {
+	g, calls := hotGateway(t)
+	for round := range 2 {
+		for i := range 20 {
+			if resp := g.do(t, "GET", itemPath(100+i), nil); resp.StatusCode() != 200 {
+				t.Fatalf("cold item, round %d: %d", round, resp.StatusCode())
+			}
+		}
+	}
+	for range 100 {
+		g.do(t, "GET", "/item/7", nil)
+	}
+	g.Snapshot().hot.det.Step()
+	hot := map[string]bool{}
+	for _, k := range g.HotKeys() {
+		hot[k.Kind.String()+" "+k.Key] = true
+	}
+	if !hot["param item:7"] || !hot["url /item/7"] || !hot["param item:42"] || len(hot) != 3 {
+		t.Fatalf("hot keys %v, want item:7 and its URL, and the static item:42", g.HotKeys())
+	}
+
+	before := calls["/item/7"].Load()
+	var ok, limited int
+	for i := range 100 {
+		resp := g.do(t, "GET", "/item/7", nil, "Accept", "application/json")
+		switch {
+		case resp.StatusCode() == 200 && string(resp.Body()) == "page /item/7":
+			ok++
+		case resp.StatusCode() == 429 && strings.Contains(string(resp.Body()), "hot_key_limited"):
+			limited++
+		default:
+			t.Fatalf("hot item: %d %q", resp.StatusCode(), resp.Body())
+		}
+		if i == 0 {
+			g.env.Cache().Wait() // the store admits asynchronously
+		}
+		for i := range 3 { // cold items in between: never rejected
+			if resp := g.do(t, "GET", itemPath(100+i), nil); resp.StatusCode() != 200 {
+				t.Fatalf("cold item while item 7 is hot: %d %q", resp.StatusCode(), resp.Body())
+			}
+		}
+	}
+	if ok != 50 || limited != 50 {
+		t.Errorf("hot item: %d served, %d limited; want its bucket's 50, then 429", ok, limited)
+	}
+	if n := calls["/item/7"].Load() - before; n != 1 {
+		t.Errorf("origin saw the hot item %d times in one frozen second, want 1 (micro-cached)", n)
+	}
+	if m := g.metricsText(); !strings.Contains(m, `flashgate_hotspot_turned_hot_total{kind="param"} 1`) {
+		t.Errorf("metrics:\n%s", grep(m, "hotspot"))
+	}
+}
+
+// TestHotKeyMicroCacheNeverPersonal: the micro-cache keeps the cache's
+// never-leak rules: an answer setting a cookie is not stored, and a
+// request with credentials is not answered from it.
+func TestHotKeyMicroCacheNeverPersonal(t *testing.T) {
+	g, calls := hotGateway(t)
+	for range 100 {
+		g.do(t, "GET", "/item/9", nil)
+		g.do(t, "GET", "/item/1", nil)
+	}
+	g.Snapshot().hot.det.Step()
+	c9, c1 := calls["/item/9"].Load(), calls["/item/1"].Load()
+	for range 5 {
+		g.do(t, "GET", "/item/9", nil)
+		g.do(t, "GET", "/item/1", nil, "Authorization", "Bearer secret")
+	}
+	if n := calls["/item/9"].Load() - c9; n != 5 {
+		t.Errorf("a hot item whose answer sets a cookie reached the origin %d of 5 times: micro-cached a personal answer", n)
+	}
+	if n := calls["/item/1"].Load() - c1; n != 5 {
+		t.Errorf("requests with Authorization reached the origin %d of 5 times: answered from the micro-cache", n)
+	}
+}
+
+// TestStaticHotKeyFromRules: a key declared in rules is hot from the
+// start, with no traffic.
+func TestStaticHotKeyFromRules(t *testing.T) {
+	g, calls := hotGateway(t)
+	for i := range 3 {
+		g.do(t, "GET", "/item/42", nil)
+		if i == 0 {
+			g.env.Cache().Wait() // the store admits asynchronously
+		}
+	}
+	if n := calls["/item/42"].Load(); n != 1 {
+		t.Errorf("static hot key reached the origin %d times, want 1 (micro-cached from the start)", n)
+	}
+}
