@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"crypto/sha256"
 	"fmt"
 	"strconv"
@@ -31,9 +32,12 @@ type hotSpec struct {
 	User       hotUserSpec     `yaml:"user"`
 	Static     []hotStaticSpec `yaml:"static"`
 	MicroCache *rules.Duration `yaml:"micro_cache"`
-	KeyLimit   rules.Rate      `yaml:"key_limit"`
-	KeyBurst   int             `yaml:"key_burst"`
-	Bulkhead   int             `yaml:"bulkhead"`
+	// SessionCookies mark a personal request the micro-cache never
+	// answers (as cache.session_cookies); default: user.cookie.
+	SessionCookies []string   `yaml:"session_cookies"`
+	KeyLimit       rules.Rate `yaml:"key_limit"`
+	KeyBurst       int        `yaml:"key_burst"`
+	Bulkhead       int        `yaml:"bulkhead"`
 }
 
 type hotUserSpec struct {
@@ -72,7 +76,8 @@ type hotConfig struct {
 	param                  string
 	userCookie, userHeader string
 	micro                  time.Duration
-	keyInterval            int64 // nanoseconds between a hot key's requests at key_limit; 0 = no bucket
+	sessionCookies         string // comma-joined: a plain value for the fingerprint
+	keyInterval            int64  // nanoseconds between a hot key's requests at key_limit; 0 = no bucket
 	keyTolerance           int64
 	bulkhead               int
 }
@@ -95,9 +100,7 @@ func decodeHot(n rules.Node) (*hotConfig, error) {
 		return nil, nil
 	}
 	var hs hotSpec
-	if err := n.Decode(&hs); err != nil {
-		return nil, err
-	}
+	decodeErr := n.Decode(&hs) // reported with the checks below, all at once
 	c := &hotConfig{
 		opts: hotspot.Options{Window: hs.Window.Duration(), Buckets: hs.Buckets, SampleEvery: hs.Sample,
 			Rate: hs.Rate.PerSecond(), Share: float64(hs.Share), MinSamples: hs.MinSamples, TopK: hs.Top},
@@ -107,9 +110,14 @@ func decodeHot(n rules.Node) (*hotConfig, error) {
 	if hs.MicroCache != nil {
 		c.micro = hs.MicroCache.Duration()
 	}
+	sessions := hs.SessionCookies
+	if sessions == nil && hs.User.Cookie != "" {
+		sessions = []string{hs.User.Cookie}
+	}
+	c.sessionCookies = strings.Join(sessions, ",")
 	var errs rules.Errors
 	bad := func(key, format string, args ...any) { errs = append(errs, n.Errorf(key, format, args...)) }
-	if c.opts.Rate == 0 && c.opts.Share == 0 {
+	if c.opts.Rate == 0 && c.opts.Share == 0 && decodeErr == nil {
 		bad("rate", "missing: want rate (e.g. rate: 200/s) or share (e.g. share: 5%%), or both")
 	}
 	for _, kv := range []struct {
@@ -157,8 +165,15 @@ func decodeHot(n rules.Node) (*hotConfig, error) {
 		}
 		c.keyTolerance = c.keyInterval * int64(burst-1)
 	}
-	if len(errs) > 0 {
-		return nil, errs
+	if decodeErr != nil || len(errs) > 0 {
+		var all []error
+		if decodeErr != nil {
+			all = append(all, decodeErr)
+		}
+		for _, e := range errs {
+			all = append(all, e)
+		}
+		return nil, errors.Join(all...)
 	}
 	return c, nil
 }
@@ -186,7 +201,11 @@ func (e *Env) hotFor(n rules.Node) (*hotRuntime, error) {
 		h.bulkhead = origin.NewLimiter(rules.OriginLimit{Max: c.bulkhead, Min: c.bulkhead})
 	}
 	if c.micro > 0 {
-		p, err := cache.CompilePolicy(cache.PolicySpec{TTL: c.micro, Key: cache.KeySpec{Query: "all"}, Tags: []string{"hot"}})
+		spec := cache.PolicySpec{TTL: c.micro, Key: cache.KeySpec{Query: "all"}, Tags: []string{"hot"}}
+		if c.sessionCookies != "" {
+			spec.SessionCookies = strings.Split(c.sessionCookies, ",")
+		}
+		p, err := cache.CompilePolicy(spec)
 		if err != nil {
 			return nil, posErr(n.Pos(), "hotspot.micro_cache", "%v", err)
 		}

@@ -19,7 +19,7 @@ type protectEnv struct {
 	// bulkheads are the routes' own limiters, by route name and size, so
 	// that a reload does not forget the requests in flight; guarded by Env.mu.
 	bulkheads map[bulkheadKey]*origin.Limiter
-	manual bool // tests step the detectors themselves
+	manual    bool // tests step the detectors themselves
 	// switchChanges is flashgate_switch_changes_total{kind}.
 	switchChanges map[string]*metrics.Counter
 }
