@@ -2,8 +2,8 @@ package proxy
 
 import (
 	"context"
-	"errors"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
