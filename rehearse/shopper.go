@@ -182,8 +182,8 @@ func (s *walk) solveQuiz(ctx context.Context, quizURL string) bool {
 	}
 	start := time.Now()
 	for {
-		asked := time.Now()
 		q := s.c.do("GET", quizURL, nil)
+		shown := time.Now() // a person starts reading when the question appears
 		s.rec.answer(&q, false)
 		if q.err != nil || q.status != 200 {
 			if s.tryAgain(&q) && s.pause(ctx, s.backoff(&q)) {
@@ -199,7 +199,7 @@ func (s *walk) solveQuiz(ctx context.Context, quizURL string) bool {
 		}
 		minSolve, _ := q.num("min_solve_ms")
 		// A person reads and answers a little slower than the minimum.
-		if !s.pause(ctx, time.Duration(minSolve*1.1)*time.Millisecond-time.Since(asked)) {
+		if !s.pause(ctx, time.Duration(minSolve*1.1)*time.Millisecond-time.Since(shown)) {
 			return false
 		}
 		form := url.Values{"challenge": {q.str("challenge")}, "answer": {answer}}
