@@ -188,11 +188,16 @@ func startStage(path string, baseline bool, stderr io.Writer) (*stage, error) {
 		opts.Stock = 1 << 40
 	}
 	shop := demo.New(opts)
-	var served, inFlight atomic.Int64
+	// The probe reports the most requests in flight since its last
+	// reading, not the count at the instant it reads: a once-a-second look
+	// would miss every burst shorter than a second.
+	var served, inFlight, peak atomic.Int64
 	h := shop.Handler()
 	shopSrv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
 		served.Add(1)
-		inFlight.Add(1)
+		n := inFlight.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
 		defer inFlight.Add(-1)
 		h(ctx)
 	}, NoDefaultServerHeader: true, NoDefaultContentType: true}
@@ -218,7 +223,7 @@ func startStage(path string, baseline bool, stderr io.Writer) (*stage, error) {
 		gateway: "http://" + ln.Addr().String(),
 		shop:    "http://" + shopLn.Addr().String(),
 		probe: rehearse.ProbeFunc(func(context.Context) (int64, int64, bool) {
-			return served.Load(), inFlight.Load(), true
+			return served.Load(), peak.Swap(inFlight.Load()), true
 		}),
 		close: func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -20,7 +20,10 @@ import (
 // rehearsalRules copies the shipped rules into a temporary directory, sized
 // for a rehearsal of a few seconds: the demo shop on a free port, the
 // quiz's proof of work at its easiest and its minimum solving time short,
-// and a waiting room that admits the crowd quickly. Every edit must apply,
+// a waiting room that admits the crowd quickly, and origin waits long
+// enough that a loaded 2-core CI machine does not turn a slow answer into
+// a failed purchase (the stock gate counts those as taken, and the sale
+// would end with units unsold). Every edit must apply,
 // so a change to the shipped rules that breaks this copy fails the test
 // instead of rehearsing something else.
 func rehearsalRules(t *testing.T) string {
@@ -51,12 +54,14 @@ func rehearsalRules(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	edit("../../gateway.yaml", filepath.Join(dir, "gateway.yaml"), "127.0.0.1:9081", shop)
+	edit("../../gateway.yaml", filepath.Join(dir, "gateway.yaml"), "127.0.0.1:9081", shop,
+		"max_conn_wait: 100ms", "max_conn_wait: 10s", "fragment_timeout: 500ms", "fragment_timeout: 10s")
 	edit("../../sales/singles-day.yaml", filepath.Join(dir, "sales", "singles-day.yaml"),
 		"difficulty: 16", "difficulty: 8",
 		"min_solve: 2s", "min_solve: 100ms",
 		"admit_rate: 20/s", "admit_rate: 1000/s",
-		"max_active: 500", "max_active: 5000")
+		"max_active: 500", "max_active: 5000",
+		"timeout: 2s", "timeout: 20s", "fragment_timeout: 500ms", "fragment_timeout: 10s")
 	return filepath.Join(dir, "gateway.yaml")
 }
 
