@@ -39,6 +39,7 @@ start() {
     varnish) start_varnish "$port" ;;
     haproxy) start_haproxy "$port" ;;
     fg) start_fg "$port" ;;
+    fgb) start_fg "$port" "${FLASHGATE_CMD_B:?fgb rows need FLASHGATE_CMD_B, the command of the build compared with fg}" ;;
     *) echo "unknown server $server" >&2; return 2 ;;
   esac
 }
@@ -58,8 +59,10 @@ start_haproxy() {
   sed -e "s#@PORT@#$port#; s#@ORIGIN@#$ORIGIN#; s#@DIR@#$dir#g" "$here/peers/haproxy.cfg.tmpl" >"$dir/haproxy.cfg"
   taskset -c 1 haproxy -db -f "$dir/haproxy.cfg" >"$dir/out.log" 2>&1 & spid=$!
 }
+# start_fg PORT [CMD]: CMD defaults to FLASHGATE_CMD; the fgb-* rows pass
+# FLASHGATE_CMD_B, a second build, so an A/B comparison runs in one paired run.
 start_fg() {
-  local port=$1 cmd=$FLASHGATE_CMD
+  local port=$1 cmd=${2:-$FLASHGATE_CMD}
   cmd=${cmd//@PORT@/$port}; cmd=${cmd//@ORIGIN@/$ORIGIN}
   taskset -c 1 bash -c "exec $cmd" >"$work/fg.$port.log" 2>&1 & spid=$!
 }
@@ -71,11 +74,11 @@ scenario() {
     ceiling-reject|ceiling-reject-same) echo "$1 /limited/item/1" ;;
     ceiling-esi) echo "ceiling-esi /esi/page" ;;
     origin) echo "origin /item/1" ;;
-    nginx-hit|varnish-hit|fg-hit) echo "${1%-hit} /item/1" ;;
-    nginx-pass|haproxy-pass|fg-pass) echo "${1%-pass} /pass/item/1" ;;
-    nginx-post|haproxy-post|fg-post) echo "${1%-post} /pass/buy/1" ;;
-    nginx-reject|fg-reject) echo "${1%-reject} /limited/item/1" ;;
-    varnish-esi|fg-esi) echo "${1%-esi} /esi/page" ;;
+    nginx-hit|varnish-hit|fg-hit|fgb-hit) echo "${1%-hit} /item/1" ;;
+    nginx-pass|haproxy-pass|fg-pass|fgb-pass) echo "${1%-pass} /pass/item/1" ;;
+    nginx-post|haproxy-post|fg-post|fgb-post) echo "${1%-post} /pass/buy/1" ;;
+    nginx-reject|fg-reject|fgb-reject) echo "${1%-reject} /limited/item/1" ;;
+    varnish-esi|fg-esi|fgb-esi) echo "${1%-esi} /esi/page" ;;
     *) echo "unknown scenario $1" >&2; return 2 ;;
   esac
 }
