@@ -246,3 +246,39 @@ func TestHealthDownWhenNothingCanAnswer(t *testing.T) {
 }
 
 func itemPath(i int) string { return "/item/" + strconv.Itoa(i) }
+
+// TestScaleSwitchShrinksRouteShare: scale ×0.5 halves the route's share
+// of its origin's limit (normal: 90% of 10 → 4 slots), and survives a
+// reload.
+func TestScaleSwitchShrinksRouteShare(t *testing.T) {
+	o := &slowOrigin{delay: 20 * time.Millisecond}
+	addr := startOrigin(t, o.handle)
+	fl := &fakeLoader{}
+	cfg := loadRules(t, "origins: {shop: {servers: [%s], limit: {max: 10, wait: 1ms}}}\nroutes: [{name: item, path: \"/item/{id}\", origin: shop}]\n", addr)
+	fl.set(cfg, nil)
+	g := newGateway(t, cfg, Options{ConfigPath: "gateway.yaml", load: fl.load})
+	g.load(40, 2, "/item/1")
+	unscaled := o.peak.Load()
+	if err := g.SetSwitch(Switch{Kind: SwitchScale, Route: "item", Factor: 0.5}); err != nil {
+		t.Fatal(err)
+	}
+	next := loadRules(t, "origins: {shop: {servers: [%s], limit: {max: 10, wait: 1ms}}}\nroutes: [{name: item, path: \"/item/{id}\", origin: shop, timeout: 3s}]\n", addr)
+	fl.set(next, nil)
+	if err := g.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	o.peak.Store(0)
+	shed := 0
+	for _, r := range g.load(40, 2, "/item/1") {
+		if r.status == 503 && r.code == "overloaded" {
+			shed++
+		}
+	}
+	if p := o.peak.Load(); p > 4 {
+		t.Errorf("scaled ×0.5: origin peak %d, want at most 4 of the limit 10", p)
+	}
+	if shed == 0 {
+		t.Error("scaled ×0.5 under 40 concurrent requests: nothing shed")
+	}
+	t.Logf("peak in flight: %d unscaled, %d scaled ×0.5 (%d shed)", unscaled, o.peak.Load(), shed)
+}
