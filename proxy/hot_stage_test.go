@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -136,5 +137,49 @@ func TestStaticHotKeyFromRules(t *testing.T) {
 	}
 	if n := calls["/item/42"].Load(); n != 1 {
 		t.Errorf("static hot key reached the origin %d times, want 1 (micro-cached from the start)", n)
+	}
+}
+
+// TestHotKeyBulkheadKeepsColdKeys: one item hammered by 50 clients at once
+// (its micro-cache off) gets one origin slot, its bulkhead; cold items,
+// asked meanwhile, are never refused though the origin's limit is 4.
+func TestHotKeyBulkheadKeepsColdKeys(t *testing.T) {
+	o := &slowOrigin{delay: 10 * time.Millisecond}
+	rules := `
+hotspot: {rate: 1000/s, micro_cache: 0s, bulkhead: 1, static: [{kind: param, key: "item:7"}]}
+origins:
+  shop: {servers: [%s], limit: {max: 4, wait: 50ms}}
+routes:
+  - {name: item, path: "/item/{id}", origin: shop}
+`
+	g := newGateway(t, loadRules(t, rules, startOrigin(t, o.handle)), Options{hotManual: true})
+	var hot []result
+	done := make(chan struct{})
+	go func() { hot = g.load(50, 4, "/item/7"); close(done) }()
+	for i := 0; ; i++ {
+		select {
+		case <-done:
+		default:
+			resp := g.do(t, "GET", itemPath(100+i%10), nil, "Accept", "application/json")
+			if resp.StatusCode() != 200 {
+				t.Fatalf("cold item while item 7 is hammered: %d %s", resp.StatusCode(), resp.Body())
+			}
+			continue
+		}
+		break
+	}
+	shed := 0
+	for _, r := range hot {
+		if r.status == 503 && r.code == "overloaded" {
+			shed++
+		} else if r.status != 200 {
+			t.Fatalf("hot item answer %+v", r)
+		}
+	}
+	if shed == 0 {
+		t.Error("50 concurrent requests of the hot item through a bulkhead of 1: none shed")
+	}
+	if p := o.peak.Load(); p > 4 {
+		t.Errorf("origin peak %d over its limit 4", p)
 	}
 }
