@@ -22,6 +22,7 @@ type fallback struct {
 	contentType []byte
 	body        []byte
 	pool        *origin.Pool // another origin; nil for a body
+	host        []byte       // that origin's host_rewrite; nil keeps the request's
 	timeout     time.Duration
 }
 
@@ -74,7 +75,7 @@ func (s *Snapshot) compileRouteFallback(key string, r *rules.Route) (*fallback, 
 		if fs.Origin == r.Origin {
 			return nil, posErr(n.Pos(), key+".fallback.origin", "origin %q is the route's own origin: a fallback must be another", fs.Origin)
 		}
-		fb.pool, fb.timeout = p, p.Timeout()
+		fb.pool, fb.timeout, fb.host = p, p.Timeout(), hostRewrite("", p.Spec().HostRewrite)
 	case fs.File != "":
 		b, err := readFallback(fs.File)
 		if err != nil {
@@ -110,6 +111,9 @@ func (fb *fallback) serve(x *Exchange) bool {
 				host = x.Ctx.Request.Header.Host()
 			}
 			buildOutbound(x, &x.out, host)
+		}
+		if fb.host != nil { // the fallback origin's own host_rewrite
+			x.out.Header.SetHostBytes(fb.host)
 		}
 		if err := fb.pool.DoCall(&x.out, resp, fb.timeout, origin.Call{Priority: x.Route.prot.priority}); err != nil {
 			return false

@@ -183,3 +183,36 @@ routes:
 		t.Errorf("origin peak %d over its limit 4", p)
 	}
 }
+
+// TestHotDetectorAcrossReloads: a reload that leaves hotspot alone keeps
+// the detector (what it learned stays); one that changes it starts anew.
+func TestHotDetectorAcrossReloads(t *testing.T) {
+	addr := startOrigin(t, func(*fasthttp.RequestCtx) {})
+	fl := &fakeLoader{}
+	mk := func(share, timeout string) {
+		fl.set(loadRules(t, "hotspot: {share: %s}\norigins: {shop: {servers: [%s]}}\nroutes: [{name: item, path: \"/item/{id}\", origin: shop, timeout: %s}]\n", share, addr, timeout), nil)
+	}
+	mk("5%", "1s")
+	g := newGateway(t, fl.cfg, Options{ConfigPath: "gateway.yaml", load: fl.load, hotManual: true})
+	first := g.Snapshot().hot
+	mk("5%", "2s")
+	if err := g.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if g.Snapshot().hot != first {
+		t.Error("an unrelated reload replaced the hot-key detector")
+	}
+	mk("10%", "2s")
+	if err := g.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if h := g.Snapshot().hot; h == first || h.cfg.opts.Share != 0.10 {
+		t.Error("a changed hotspot section kept the old detector")
+	}
+	g.env.mu.Lock()
+	n := len(g.env.prot.hot)
+	g.env.mu.Unlock()
+	if n != 1 {
+		t.Errorf("Env holds %d detectors after the swap, want 1", n)
+	}
+}

@@ -28,6 +28,7 @@ origins:
 routes:
   - {name: item, path: "/item/{id}", origin: shop, fallback: {body: "<p>fallback item</p>"}}
   - {name: buy, path: "/buy/{id}", origin: shop, priority: critical}
+  - {name: page, path: "/page/{id}", origin: shop, fallback: {origin: mirror}}
 `
 
 // TestSwitchesWorkAndSurviveReload: every Plan B switch does what it says,
@@ -57,7 +58,7 @@ func TestSwitchesWorkAndSurviveReload(t *testing.T) {
 		want string
 	}{
 		{Switch{Kind: "shut"}, `unknown switch kind "shut"`},
-		{Switch{Kind: SwitchClose, Route: "nope"}, `unknown route "nope" (known: buy, item)`},
+		{Switch{Kind: SwitchClose, Route: "nope"}, `unknown route "nope" (known: buy, item, page)`},
 		{Switch{Kind: SwitchDegrade, Route: "buy"}, `route "buy" has no fallback`},
 		{Switch{Kind: SwitchScale, Route: "item", Factor: 0}, "want 0 < factor <= 10"},
 		{Switch{Kind: SwitchDown, Origin: "shop", Server: "10.0.0.1:80"}, `origin "shop" has no server "10.0.0.1:80"`},
@@ -124,7 +125,10 @@ func TestSwitchesWorkAndSurviveReload(t *testing.T) {
 	if st, _ := body("/buy/1"); st != 502 {
 		t.Errorf("buy with its only server switched down: %d, want 502", st)
 	}
-	if o := g.Origins(); len(o) != 2 || o[1].Origin != "shop" || o[1].Forced != "down" || o[1].Up {
+	if resp := g.do(t, "GET", "/page/1", nil); string(resp.Body()) != "from mirror" || string(resp.Header.Peek("X-Flashgate-Fallback")) != "origin" {
+		t.Errorf("page, whose fallback is another origin, with shop down: %d %q", resp.StatusCode(), resp.Body())
+	}
+	if o := g.Origins(); len(o) != 2 || o[1].Origin != "shop" || o[1].Forced != "down" || o[1].Up || !o[0].Up {
 		t.Errorf("Origins() = %+v, want shop forced down", o)
 	}
 	g.SetSwitch(Switch{Kind: SwitchUp, Origin: "shop", Server: shop})
