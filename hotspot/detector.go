@@ -82,8 +82,8 @@ type Detector struct {
 	mHot     [kinds]*metrics.Counter // flashgate_hotspot_turned_hot_total{kind}
 	mCool    [kinds]*metrics.Counter // flashgate_hotspot_cooled_total{kind}
 	mLost    *metrics.Counter        // flashgate_hotspot_samples_lost_total
-	mHotNow  atomic.Int64
-	mSampled *metrics.Counter // flashgate_hotspot_samples_total
+	mHotNow  *metrics.Gauge          // flashgate_hotspot_hot_keys
+	mSampled *metrics.Counter        // flashgate_hotspot_samples_total
 }
 
 // New returns a Detector; start its analysis with Run.
@@ -117,7 +117,10 @@ func New(o Options) *Detector {
 	}
 	d.mLost = set.GetOrCreateCounter("flashgate_hotspot_samples_lost_total")
 	d.mSampled = set.GetOrCreateCounter("flashgate_hotspot_samples_total")
-	set.GetOrCreateGauge("flashgate_hotspot_hot_keys", func() float64 { return float64(d.mHotNow.Load()) })
+	// A plain gauge set on publish, not a callback: a detector that
+	// replaces this one (changed settings) registers the same name and
+	// must take it over.
+	d.mHotNow = set.GetOrCreateGauge("flashgate_hotspot_hot_keys", nil)
 	for _, s := range o.Static {
 		k := HotKey{Kind: s.Kind, Key: s.Key, Static: true, Since: d.start}
 		d.static[d.Hash(s.Kind, []byte(s.Key))] = k
@@ -312,7 +315,7 @@ func (d *Detector) publish(now time.Time) {
 		}
 		return 0
 	})
-	d.mHotNow.Store(int64(len(s.keys)))
+	d.mHotNow.Set(float64(len(s.keys)))
 	d.pub.Store(s)
 }
 
