@@ -4,6 +4,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -25,8 +27,10 @@ routes:
   - {name: item, path: "/item/{id}", origin: shop}
 `
 
-func hotServer(tb testing.TB) *Server {
-	s, err := New(Options{Config: loadYAML(tb, "origin:80", hotBenchRules), Dial: inMemoryOrigin(tb, stagesOrigin),
+func hotServer(tb testing.TB) *Server { return rulesServer(tb, hotBenchRules) }
+
+func rulesServer(tb testing.TB, rules string) *Server {
+	s, err := New(Options{Config: loadYAML(tb, "origin:80", rules), Dial: inMemoryOrigin(tb, stagesOrigin),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		tb.Fatal(err)
@@ -68,5 +72,36 @@ func BenchmarkHandlerHotHit(b *testing.B) {
 	for b.Loop() {
 		ctx.Response.Reset()
 		h(ctx)
+	}
+}
+
+// BenchmarkHandlerColdPass pairs a cold item's pass-through with detection
+// on (three keys hashed and sampled, a static hot key making every key be
+// looked up) and off: what detection costs the 99% of requests that are
+// not hot.
+func BenchmarkHandlerColdPass(b *testing.B) {
+	for _, bc := range []struct{ name, rules string }{
+		// One key alone is 100% of its kind: only a rate no bench reaches
+		// keeps it cold.
+		{"detect", strings.Replace(hotBenchRules, "share: 5%", "rate: 100000000/s", 1)},
+		{"off", hotBenchRules[strings.Index(hotBenchRules, "origins:"):]},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := rulesServer(b, bc.rules)
+			var req fasthttp.Request
+			req.SetRequestURI("/item/2")
+			req.Header.SetHost("shop.example")
+			ctx := &fasthttp.RequestCtx{}
+			ctx.Init(&req, net.TCPAddrFromAddrPort(netip.MustParseAddrPort("203.0.113.7:5000")), nil)
+			h := s.Handler()
+			b.ReportAllocs()
+			for b.Loop() {
+				ctx.Response.Reset()
+				h(ctx)
+			}
+			if ctx.Response.StatusCode() != 200 {
+				b.Fatalf("status %d", ctx.Response.StatusCode())
+			}
+		})
 	}
 }
