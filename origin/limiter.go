@@ -43,6 +43,15 @@ type Limiter struct {
 	successes int
 }
 
+// timers are the waits' timers, reused: under overload every request
+// that finds the limit full waits, and a timer each would be garbage on
+// the path that most needs to stay cheap.
+var timers = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
+
 const (
 	adaptStatic = iota
 	adaptGradient
@@ -113,8 +122,12 @@ func (l *Limiter) Acquire(p Priority, scale float64) error {
 	}
 	l.waiters.Add(1)
 	defer l.waiters.Add(-1)
-	t := time.NewTimer(l.spec.Wait)
-	defer t.Stop()
+	t := timers.Get().(*time.Timer)
+	t.Reset(l.spec.Wait)
+	defer func() {
+		t.Stop() // since Go 1.23 a stopped timer's channel is drained: safe to reuse
+		timers.Put(t)
+	}()
 	for {
 		select {
 		case <-l.wake:
