@@ -19,9 +19,10 @@ var ErrShed = errors.New("origin concurrency limit reached")
 // route's or the hot set's own share). The limit is static, or adaptive:
 //
 //   - gradient (after Netflix's Gradient2): the limit follows the ratio of
-//     a long-term latency average to the short-term one, so it shrinks as
-//     soon as the origin slows down and grows back, by a queue allowance
-//     of √limit, while latency stays at its baseline;
+//     the origin's unloaded latency (the lowest seen, slowly drifting up)
+//     to the recent one, with a tolerance of 1.2×, so it shrinks as soon as
+//     the origin queues and grows back, by a queue allowance of √limit,
+//     while latency stays near its baseline;
 //   - aimd: +1 per limit's worth of successes, ×0.9 on a timeout or a
 //     refusal.
 //
@@ -39,7 +40,7 @@ type Limiter struct {
 	adaptive  uint8
 	est       float64 // the limit as a float (adaptive)
 	shortRTT  float64 // EWMA of recent latencies, seconds
-	longRTT   float64 // EWMA over many more samples
+	baseRTT   float64 // the origin's unloaded latency: the lowest seen, drifting up slowly
 	successes int
 }
 
@@ -74,10 +75,11 @@ func NewLimiter(spec rules.OriginLimit) *Limiter {
 	}
 	start := spec.Max
 	if l.adaptive != adaptStatic {
-		// Start in the middle: an adaptive limit that starts at its
-		// ceiling lets a cold, slow origin take the ceiling before the
-		// first latencies arrive.
-		start = max(l.spec.Min, spec.Max/2)
+		// Start at the floor and grow on evidence: a limit that starts
+		// high lets a flood saturate the origin before the first answers,
+		// and the gradient would then take the queueing delay for the
+		// origin's own latency.
+		start = l.spec.Min
 	}
 	l.est = float64(start)
 	l.limit.Store(int64(start))
@@ -196,17 +198,19 @@ func (l *Limiter) adapt(rtt time.Duration, dropped bool, inflight int64) {
 	case adaptGradient:
 		s := rtt.Seconds()
 		if dropped {
-			s = math.Max(s, 2*l.longRTT) // a drop counts as a slow answer
+			s = math.Max(s, 2*l.shortRTT) // a drop counts as a slow answer
 		}
 		if l.shortRTT == 0 {
-			l.shortRTT, l.longRTT = s, s
+			l.shortRTT, l.baseRTT = s, s
 		}
 		l.shortRTT += (s - l.shortRTT) * 0.1
-		l.longRTT += (s - l.longRTT) * 0.01
-		if l.longRTT > l.shortRTT*2 { // recovering from a slow period: let the baseline follow
-			l.longRTT *= 0.95
-		}
-		gradient := math.Max(0.5, math.Min(1, 1.5*l.longRTT/l.shortRTT))
+		// The baseline is the lowest latency seen, drifting up by 0.001%
+		// a sample so that an origin that became slower for good (a
+		// heavier page) is followed. An average as Gradient2's long-term
+		// RTT would follow the queueing delay itself, and the limit would
+		// creep to its ceiling while the origin is saturated.
+		l.baseRTT = math.Min(l.baseRTT*1.00001, s)
+		gradient := math.Max(0.5, math.Min(1, 1.2*l.baseRTT/l.shortRTT))
 		next := l.est*gradient + math.Sqrt(l.est)
 		if float64(inflight)*2 < l.est { // app-limited: no evidence to grow on
 			next = math.Min(next, l.est)

@@ -133,6 +133,7 @@ func TestAdaptiveLimits(t *testing.T) {
 	}
 
 	a := NewLimiter(rules.OriginLimit{Max: 64, Min: 2, Adaptive: "aimd"})
+	run(a, 2000, time.Millisecond, false) // grow from the floor first
 	before := a.Limit()
 	run(a, 5, time.Millisecond, true)
 	cut := a.Limit()
