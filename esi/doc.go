@@ -64,6 +64,16 @@
 // the page fails: Assemble returns an *IncludeError. Config.ContinueOnError
 // switches to Varnish's "always continue".
 //
+// A failed page must get an error status (ESI 1.0 §3.1), which a stream
+// whose head has left cannot give. Page.Ready resolves that for a
+// streaming caller: the output is held up to and including the last
+// top-level element that can fail the page (an include without
+// onerror="continue" outside esi:try, with or without alt, since the alt
+// can fail too; an esi:try whose esi:except can; an esi:choose any of
+// whose branches can), then Ready is called and the rest streams. A page
+// whose includes all have onerror="continue" or sit in esi:try streams
+// from its first byte.
+//
 // # Where Varnish and Akamai differ, and what this package does
 //
 //   - Fragment status: Varnish includes any body whatever the status

@@ -146,6 +146,21 @@ type Page struct {
 	Vars Vars   // variable source; nil: every variable is empty
 	// Buffered holds the whole output until assembly succeeds, so a failed
 	// page writes nothing (the caller can answer 5xx or serve stale).
-	// Otherwise output streams in order and a failure stops it midway.
+	// Otherwise output streams in order; see Ready for what a failure
+	// then leaves written.
 	Buffered bool
+	// Ready, when not nil on an unbuffered page, makes the assembly hold
+	// its output until the page can no longer fail: every include that
+	// could fail it (one without onerror="continue" outside esi:try, or in
+	// an esi:except or esi:choose branch, nested templates included) has
+	// resolved, with its alt if it needed one. Ready is then called once,
+	// on the assembling goroutine, before the first byte reaches the
+	// writer, and the rest of the page streams as it arrives. A page
+	// with no such include is ready before its first byte. When the page
+	// fails first, Ready is never called and nothing was written, so the
+	// caller can still answer with an error status (ESI 1.0 §3.1): a
+	// streaming caller sends its response head from Ready. After Ready,
+	// Assemble fails only with a write error. Without Ready, an unbuffered
+	// failure leaves the output up to the failed include written.
+	Ready func()
 }

@@ -48,7 +48,7 @@ func Parse(page []byte, opts ParseOptions) (*Template, error) {
 	if len(page) > opts.MaxPageBytes {
 		return nil, &ParseError{Offset: opts.MaxPageBytes, Err: ErrPageTooLarge}
 	}
-	t := &Template{src: page, reqIndep: true}
+	t := &Template{src: page, reqIndep: true, lastFail: -1}
 	if !hasMarkup(page) {
 		if len(page) > 0 {
 			t.nodes = []node{{kind: kLiteral, lit: page}}
@@ -65,6 +65,12 @@ func Parse(page []byte, opts ParseOptions) (*Template, error) {
 	}
 	t.nodes, t.esi, t.includes = nodes, true, p.includes
 	t.mayFail = mayFail(nodes)
+	t.lastFail = -1
+	for i := range nodes {
+		if mayFail(nodes[i : i+1]) {
+			t.lastFail = i
+		}
+	}
 	t.reqIndep = !usesVars(nodes)
 	return t, nil
 }

@@ -11,6 +11,7 @@ type Template struct {
 	esi      bool // the page holds ESI markup
 	includes int  // esi:include elements in the page (all branches)
 	mayFail  bool // an include outside esi:try lacks onerror="continue"
+	lastFail int  // index in nodes of the last node that can fail the page; -1: none
 	reqIndep bool // no variable anywhere: see RequestIndependent
 }
 

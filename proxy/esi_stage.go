@@ -255,7 +255,7 @@ func (st *esiStage) Assemble(x *Exchange) error {
 	}
 	st.pages[esiFast].Inc()
 	if err != nil {
-		ansBadGateway.write(x.Ctx)
+		ansESIInclude.write(x.Ctx)
 		return err
 	}
 	st.cacheHeaders(x, res)
