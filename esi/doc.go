@@ -43,8 +43,14 @@
 //     fragment against that fragment's URL (dot segments resolved; ".."
 //     above the root is ErrBadSrc).
 //   - <esi:choose><esi:when test="...">...</esi:when><esi:otherwise>...
-//     </esi:otherwise></esi:choose>: tests compare with == != < <= > >=
-//     (integers numerically, else bytewise) and combine with && || ! ( ).
+//     </esi:otherwise></esi:choose>: tests as ESI 1.0 §5 writes them:
+//     comparisons == != < <= > >= of variables, 'strings' and numbers
+//     (10, -3, 10.0), negated with ! and combined with & and | (&& and ||
+//     are accepted too), grouped with ( ); precedence comparison, !, &, |.
+//     Numbers compare numerically and exactly (10 == 10.0), anything else
+//     bytewise. A comparison with an empty or undefined operand is false,
+//     whatever the operator (so $(HTTP_COOKIE{none}) != 'x' is false); a
+//     bare operand is true when non-empty and not "false".
 //
 // Element and attribute names are case-sensitive, as in XML (Varnish and
 // Akamai alike): <ESI:include> is plain text.

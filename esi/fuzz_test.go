@@ -75,3 +75,56 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzExpr checks the esi:when test language: parseExpr never panics,
+// and a test that parses keeps its meaning under the spec's own
+// identities: "!(t)" is its negation, "(t)", "(t)&(t)" and "(t)|(t)" are
+// t, and "(t)&!(t)" is false, with the same variables.
+func FuzzExpr(f *testing.F) {
+	for _, s := range []string{
+		"(1==1)|(2==2)", "$(QUERY_STRING{n}) == 10.0", "!($(HTTP_COOKIE{a}) <= 'x') & 3 > -2.5",
+		"$(HTTP_ACCEPT_LANGUAGE{en}) && $(HTTP_USER_AGENT{os}) == 'WIN'", "'' != ''",
+	} {
+		f.Add([]byte(s))
+	}
+	vars := &testVars{rawQuery: "n=10&s=b", cookies: map[string]string{"a": "5"},
+		headers: map[string]string{"accept-language": "en", "user-agent": "Mozilla/5.0 (Windows NT 10.0)"}}
+	f.Fuzz(func(t *testing.T, test []byte) {
+		e, err := parseExpr(test)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("empty error message")
+			}
+			return
+		}
+		want, _ := e.eval(vars)
+		// eval parses the test placed between the parts of a wrapper; ok
+		// is false when that went past maxExprDepth (nothing to compare).
+		eval := func(parts ...string) (got, ok bool) {
+			src := []byte(parts[0])
+			for _, p := range parts[1:] {
+				src = append(append(src, test...), p...)
+			}
+			e, err := parseExpr(src)
+			if err != nil {
+				if err.Error() == "nested too deeply" {
+					return false, false
+				}
+				t.Fatalf("%q parses but %q does not: %v", test, src, err)
+			}
+			got, _ = e.eval(vars)
+			return got, true
+		}
+		for _, w := range [][]string{{"(", ")"}, {"(", ")&(", ")"}, {"(", ")|(", ")"}, {"(", ")&&(", ")"}} {
+			if got, ok := eval(w...); ok && got != want {
+				t.Fatalf("%q is %v but %q is %v", test, want, w, got)
+			}
+		}
+		if got, ok := eval("!(", ")"); ok && got == want {
+			t.Fatalf("%q and its negation are both %v", test, want)
+		}
+		if got, ok := eval("(", ")&!(", ")"); ok && got {
+			t.Fatalf("(%q)&!(%q) is true", test, test)
+		}
+	})
+}
