@@ -61,14 +61,19 @@
 // # Failures (ESI 1.0 note semantics)
 //
 // An include fails when its URL is refused (ErrBadSrc, ErrHostNotAllowed),
-// too deep (ErrDepth), a loop (ErrLoop), over budget (ErrBudget), the fetch
+// past its template's first MaxIncludes (ErrTooManyIncludes), too deep
+// (ErrDepth), a loop (ErrLoop), over budget (ErrBudget), the fetch
 // errs or times out, the status is not 2xx (ErrStatus), the body is too
 // large (ErrFragmentTooLarge) or binary (ErrBinary), or a nested template
 // fails. Then alt is tried; if it fails too, onerror="continue" drops the
 // include silently; otherwise the failure goes to the innermost esi:try,
 // whose attempt output is discarded and esi:except rendered; with no try
 // the page fails: Assemble returns an *IncludeError. Config.ContinueOnError
-// switches to Varnish's "always continue".
+// switches to Varnish's "always continue". Bounds degrade rather than
+// refuse: a template with more includes than MaxIncludes is assembled,
+// the includes past the bound failing as above; an include deeper than
+// MaxDepth is dropped whatever its onerror (as Varnish does), so the
+// levels within the bound are assembled and their templates do not fail.
 //
 // A failed page must get an error status (ESI 1.0 §3.1), which a stream
 // whose head has left cannot give. Page.Ready resolves that for a
@@ -109,14 +114,16 @@
 //
 // # Hostile input
 //
-// Parse is linear in the page, refuses pages over MaxPageBytes, templates
-// with more than MaxIncludes includes or blocks nested deeper than
-// MaxNesting, tags and blocks without an end (ErrUnclosed, with the offset
+// Parse is linear in the page (its memory too: a template's nodes are a
+// small constant per element), refuses pages over MaxPageBytes, blocks
+// nested deeper than MaxNesting, tags and blocks without an end
+// (ErrUnclosed, with the offset
 // of the start), and ESI pages holding a NUL byte (ErrBinary: serve them
 // unassembled). Invalid UTF-8 is passed through as bytes, since legacy
 // pages in Latin-1 or GBK are valid HTML. A page without "<esi:" or
 // "<!--esi" is found with two memchr-speed scans and not parsed further.
-// Assembly is bounded by MaxFetches fetches, MaxFragmentBytes per
+// Assembly is bounded by MaxIncludes includes per template (no fetch for
+// the others), MaxFetches fetches, MaxFragmentBytes per
 // fragment, MaxDepth, FragmentTimeout per fetch and PageTimeout overall:
 // output is at most page + MaxFetches × MaxFragmentBytes plus nested
 // templates' literals, and Assemble never waits past PageTimeout.

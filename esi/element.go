@@ -43,14 +43,11 @@ func (p *parser) parseElement(at, limit int, parent string, depth int, inVars bo
 
 func (p *parser) parseInclude(t *tag) (node, error) {
 	p.includes++
-	if p.includes > p.opts.MaxIncludes {
-		return node{}, &ParseError{Offset: t.off, What: "esi:include", Err: ErrTooManyIncludes}
-	}
 	src, ok := t.get("src")
 	if !ok || len(src) == 0 {
 		return node{}, &ParseError{Offset: t.off, What: "esi:include", Err: ErrSyntax, Detail: "src is required"}
 	}
-	inc := &include{off: t.off}
+	inc := &include{off: t.off, ord: p.includes, over: p.includes > p.opts.MaxIncludes}
 	var err error
 	if inc.src, err = parseParts(src, t.off, "esi:include src", false); err != nil {
 		return node{}, err

@@ -84,10 +84,21 @@ type Config struct {
 	// configured origin. Nil refuses every
 	// absolute src: only the page's own host is ever asked (no SSRF).
 	HostAllowed func(host string) bool
-	// MaxDepth bounds nested ESI: includes of the page are depth 1. Default 5 (as Varnish).
+	// MaxDepth bounds nested ESI: includes of the page are depth 1. Default
+	// 5 (as Varnish). An include deeper than that is dropped (ErrDepth,
+	// counted in Result.Failed) whatever its onerror, as Varnish does: the
+	// levels within the bound are assembled, only the one past it is
+	// missing, and its template does not fail for it.
 	MaxDepth int
 	// MaxParallel bounds concurrent Fetch calls per page. Default 8.
 	MaxParallel int
+	// MaxIncludes, when above 0, lowers ParseOptions.MaxIncludes at
+	// assembly: in each template (the page and every nested one), the
+	// includes past the first MaxIncludes in document order fail as
+	// includes with ErrTooManyIncludes (their alt, onerror="continue" or
+	// esi:except apply), the rest of the page is assembled. 0: only the
+	// bound the template was parsed with.
+	MaxIncludes int
 	// MaxFetches bounds the fetches (src and alt, all depths) per page. Default 1024.
 	MaxFetches int
 	// MaxFragmentBytes bounds one fragment body, after gzip inflation. Default 1 MiB.

@@ -6,7 +6,7 @@ import "bytes"
 // defaults named on each.
 type ParseOptions struct {
 	MaxPageBytes int // default 8 MiB: larger pages are ErrPageTooLarge
-	MaxIncludes  int // default 256 esi:include elements per template
+	MaxIncludes  int // default 256 esi:include elements per template; the ones past it fail as includes (ErrTooManyIncludes)
 	MaxNesting   int // default 16 levels of try/choose/vars/<!--esi blocks
 }
 

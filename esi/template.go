@@ -73,6 +73,8 @@ type include struct {
 	alt             []part // nil: no alt
 	static          []byte // src resolved at parse time: a path-absolute src without variables
 	onErrorContinue bool   // onerror="continue"
+	ord             int    // 1 for the template's first include, in document order
+	over            bool   // past ParseOptions.MaxIncludes: fails with ErrTooManyIncludes
 }
 
 type tryBlock struct {

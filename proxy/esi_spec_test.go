@@ -15,17 +15,29 @@ var specPages = map[string]string{
 	"and":     `<esi:choose><esi:when test="(4!=5)&amp;(4==5)">yes</esi:when><esi:when test="(4!=5)&(5==5)">and</esi:when></esi:choose>`,
 	"decimal": `<esi:choose><esi:when test="$(QUERY_STRING{n}) == 10.0">ten</esi:when><esi:otherwise>other</esi:otherwise></esi:choose>`,
 	"empty":   `<esi:choose><esi:when test="$(HTTP_COOKIE{none}) != 'x'">true</esi:when><esi:otherwise>false</esi:otherwise></esi:choose>`,
+	// bounds (served under /bound/: max_includes 2, max_depth 2)
+	"includes": `<esi:include src="/f/ok"/><esi:include src="/f/ok"/>|<esi:include src="/f/ok" onerror="continue"/>|<esi:include src="/f/ok" alt="/f/alt"/>|<esi:try><esi:attempt><esi:include src="/f/ok"/></esi:attempt><esi:except>EXCEPT</esi:except></esi:try>`,
+	"fatal":    `<esi:include src="/f/ok"/><esi:include src="/f/ok"/>|<esi:include src="/f/ok"/>`,
+	"d1":       `1<esi:include src="/bound/d2"/>`,
+	"d2":       `2<esi:include src="/bound/d3"/>`,
+	"d3":       `3<esi:include src="/bound/d4"/>`,
+	"d4":       `4`,
 }
 
 // specFrags are plain fragments served at /f/{name}.
 var specFrags = map[string]string{
-	"ok": "OK",
+	"ok":  "OK",
+	"alt": "ALT",
 }
 
 func specOrigin() *countingOrigin {
 	return newCountingOrigin(func(ctx *fasthttp.RequestCtx) {
 		path := string(ctx.Path())
-		if name, ok := strings.CutPrefix(path, "/spec/"); ok && specPages[name] != "" {
+		name, ok := strings.CutPrefix(path, "/spec/")
+		if !ok {
+			name, ok = strings.CutPrefix(path, "/bound/")
+		}
+		if ok && specPages[name] != "" {
 			ctx.Response.Header.Set("Surrogate-Control", `content="ESI/1.0"`)
 			ctx.SetContentType("text/html")
 			ctx.SetBodyString(specPages[name])
@@ -49,6 +61,11 @@ routes:
     origin: shop
     cache: {ttl: 1m}
     esi: {fragment_timeout: 2s}
+  - name: bound
+    path: /bound/{name}
+    origin: shop
+    cache: {ttl: 1m}
+    esi: {max_includes: 2, max_depth: 2}
   - name: frag
     path: /f/{name}
     origin: shop
@@ -69,10 +86,19 @@ func TestESISpec(t *testing.T) {
 		{"decimal literal", "/spec/decimal?n=10", nil, 200, "ten"},
 		{"decimal literal, other value", "/spec/decimal?n=10.5", nil, 200, "other"},
 		{"comparison with an undefined operand is false", "/spec/empty", nil, 200, "false"},
+		{"includes past max_includes fail as includes: onerror, alt, esi:except apply", "/bound/includes", nil, 200, "OKOK||ALT|EXCEPT"},
+		{"an include past max_includes without fallback fails the page", "/bound/fatal", nil, 502, ""},
+		{"nesting past max_depth drops only the too-deep include", "/bound/d1", nil, 200, "123"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			resp := g.get(t, tt.uri, tt.hdr...)
+			if tt.status != 200 {
+				if resp.StatusCode() != tt.status || !strings.Contains(string(resp.Body()), "ESI") {
+					t.Fatalf("%s: %d %q, want %d and a page naming the ESI error", tt.uri, resp.StatusCode(), resp.Body(), tt.status)
+				}
+				return
+			}
 			if resp.StatusCode() != tt.status || string(resp.Body()) != tt.body {
 				t.Fatalf("%s: %d %q, want %d %q", tt.uri, resp.StatusCode(), resp.Body(), tt.status, tt.body)
 			}

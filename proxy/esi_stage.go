@@ -46,9 +46,6 @@ var (
 	ccNoStore        = []byte("no-store")
 )
 
-// errTooManyIncludes: a cached shell over the route's esi.max_includes.
-var errTooManyIncludes = fmt.Errorf("esi: template over esi.max_includes: %w", esi.ErrTooManyIncludes)
-
 // esiNode is a route's `esi:` mapping (or the scalar `esi: on|off|auto|csi`).
 type esiNode struct {
 	Mode            string         `yaml:"mode"`
@@ -93,7 +90,8 @@ func decodeESI(n rules.Node) (esiNode, error) {
 	}
 	if en.MaxIncludes > esi.DefaultMaxIncludes {
 		// Cached shells are parsed once with the default bound, before any
-		// route is known; a route can only lower it.
+		// route is known (the includes past it are marked failing then); a
+		// route can only lower it, which the assembler applies.
 		errs = append(errs, n.Errorf("max_includes", "at most %d, got %d", esi.DefaultMaxIncludes, en.MaxIncludes))
 	}
 	for _, h := range en.ForwardHeaders {
@@ -176,7 +174,7 @@ func compileESI(r *rules.Route, fr *fragmentRouter, m *Metrics) (*esiStage, erro
 		return nil, nil
 	}
 	cfg := esi.Config{
-		HostAllowed: fr.hostAllowed, MaxDepth: en.MaxDepth, MaxParallel: en.MaxParallel,
+		HostAllowed: fr.hostAllowed, MaxDepth: en.MaxDepth, MaxParallel: en.MaxParallel, MaxIncludes: en.MaxIncludes,
 		FragmentTimeout: en.FragmentTimeout.Duration(), PageTimeout: en.PageTimeout.Duration(),
 		ContinueOnError: en.ContinueOnError,
 	}
@@ -271,9 +269,6 @@ func (st *esiStage) template(x *Exchange) (*esi.Template, error) {
 	s := &x.esi
 	if e := s.entry; e != nil {
 		m := metaOf(e)
-		if m.err == nil && st.parse.MaxIncludes > 0 && m.tpl.Includes() > st.parse.MaxIncludes {
-			return nil, errTooManyIncludes
-		}
 		return m.tpl, m.err
 	}
 	resp := &x.Ctx.Response
