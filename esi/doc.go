@@ -64,8 +64,10 @@
 // past its template's first MaxIncludes (ErrTooManyIncludes), too deep
 // (ErrDepth), a loop (ErrLoop), over budget (ErrBudget), the fetch
 // errs or times out, the status is not 2xx (ErrStatus), the body is too
-// large (ErrFragmentTooLarge) or binary (ErrBinary), or a nested template
-// fails. Then alt is tried; if it fails too, onerror="continue" drops the
+// large (ErrFragmentTooLarge), or a nested template fails. Fragments are
+// bytes: a body with NUL or any other binary bytes is included as it is
+// (a fragment parsed as a template that holds a NUL is no template, and
+// is included unparsed, as a page would be served). Then alt is tried; if it fails too, onerror="continue" drops the
 // include silently; otherwise the failure goes to the innermost esi:try,
 // whose attempt output is discarded and esi:except rendered; with no try
 // the page fails: Assemble returns an *IncludeError. Config.ContinueOnError

@@ -171,9 +171,6 @@ func (s *assembly) emit(w io.Writer, sl *slot, frag *Fragment, depth int) error 
 	if len(body) > s.a.cfg.MaxFragmentBytes {
 		return ErrFragmentTooLarge
 	}
-	if bytes.IndexByte(body, 0) >= 0 {
-		return ErrBinary
-	}
 	if _, err := w.Write(body); err != nil {
 		return writeError{err}
 	}

@@ -15,6 +15,8 @@ var specPages = map[string]string{
 	"and":     `<esi:choose><esi:when test="(4!=5)&amp;(4==5)">yes</esi:when><esi:when test="(4!=5)&(5==5)">and</esi:when></esi:choose>`,
 	"decimal": `<esi:choose><esi:when test="$(QUERY_STRING{n}) == 10.0">ten</esi:when><esi:otherwise>other</esi:otherwise></esi:choose>`,
 	"empty":   `<esi:choose><esi:when test="$(HTTP_COOKIE{none}) != 'x'">true</esi:when><esi:otherwise>false</esi:otherwise></esi:choose>`,
+	// fragments are bytes
+	"binary": `[<esi:include src="/f/bin"/>|<esi:include src="/f/esi-bin"/>]`,
 	// bounds (served under /bound/: max_includes 2, max_depth 2)
 	"includes": `<esi:include src="/f/ok"/><esi:include src="/f/ok"/>|<esi:include src="/f/ok" onerror="continue"/>|<esi:include src="/f/ok" alt="/f/alt"/>|<esi:try><esi:attempt><esi:include src="/f/ok"/></esi:attempt><esi:except>EXCEPT</esi:except></esi:try>`,
 	"fatal":    `<esi:include src="/f/ok"/><esi:include src="/f/ok"/>|<esi:include src="/f/ok"/>`,
@@ -28,6 +30,10 @@ var specPages = map[string]string{
 var specFrags = map[string]string{
 	"ok":  "OK",
 	"alt": "ALT",
+	// binary bytes, NUL included; the esi- one asks for ESI processing,
+	// but a body with a NUL is no template: it is included as it is.
+	"bin":     "\x00\x01\xfe\xff\x89PNG\r\n\x1a\n",
+	"esi-bin": "\x00<esi:include src=\"/f/ok\"/>",
 }
 
 func specOrigin() *countingOrigin {
@@ -44,6 +50,9 @@ func specOrigin() *countingOrigin {
 			return
 		}
 		if name, ok := strings.CutPrefix(path, "/f/"); ok && specFrags[name] != "" {
+			if strings.HasPrefix(name, "esi-") {
+				ctx.Response.Header.Set("Surrogate-Control", `content="ESI/1.0"`)
+			}
 			ctx.SetBodyString(specFrags[name])
 			return
 		}
@@ -86,6 +95,7 @@ func TestESISpec(t *testing.T) {
 		{"decimal literal", "/spec/decimal?n=10", nil, 200, "ten"},
 		{"decimal literal, other value", "/spec/decimal?n=10.5", nil, 200, "other"},
 		{"comparison with an undefined operand is false", "/spec/empty", nil, 200, "false"},
+		{"binary fragments are included as they are", "/spec/binary", nil, 200, "[" + specFrags["bin"] + "|" + specFrags["esi-bin"] + "]"},
 		{"includes past max_includes fail as includes: onerror, alt, esi:except apply", "/bound/includes", nil, 200, "OKOK||ALT|EXCEPT"},
 		{"an include past max_includes without fallback fails the page", "/bound/fatal", nil, 502, ""},
 		{"nesting past max_depth drops only the too-deep include", "/bound/d1", nil, 200, "123"},

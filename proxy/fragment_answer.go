@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -101,9 +102,12 @@ func responseFragment(sc *fragScratch, nested, forwarded, wantsESI bool) *esi.Fr
 		sc.frag.Status = fasthttp.StatusBadGateway // a coding we cannot read is no fragment
 	}
 	if nested && wantsESI && !sc.frag.Gzip {
-		if t, err := esi.Parse(sc.resp.Body(), esi.ParseOptions{}); err == nil {
+		switch t, err := esi.Parse(sc.resp.Body(), esi.ParseOptions{}); {
+		case err == nil:
 			sc.frag.Template = t
-		} else {
+		case errors.Is(err, esi.ErrBinary):
+			// bytes, not a template: included as they are, as a page would be served
+		default:
 			sc.frag.Status = fasthttp.StatusBadGateway // a broken template is never sent raw
 		}
 	}
