@@ -21,9 +21,19 @@
 //   - <esi:include src="..." alt="..." onerror="continue"/> (also with
 //     </esi:include>). Other attributes (Akamai's dca, ttl, maxwait, ...)
 //     are ignored.
-//   - <esi:remove>...</esi:remove>: dropped unparsed.
+//   - <esi:remove>...</esi:remove>: dropped unparsed. A "</esi:remove>"
+//     inside a CDATA section (<![CDATA[ ... ]]>) in it is CDATA, not the
+//     end. An esi:remove without an end removes to the end of the page
+//     (or of the <!--esi comment holding it), rather than failing the
+//     page: its content is what only clients without ESI should see, and
+//     the note gives it no other meaning.
 //   - <esi:comment text="..."/>: dropped.
 //   - <!--esi ... -->: the wrapper is dropped, the inside processed.
+//   - An ordinary HTML comment <!-- ... --> is text: the ESI markup in it
+//     is commented out and not executed (the comment is passed on as it
+//     is, which browsers ignore). As in HTML, one without "-->" runs to
+//     the end of the page, and "<!-->" and "<!--->" are empty comments.
+//     Only the <!--esi form is processed.
 //   - <esi:try><esi:attempt>...</esi:attempt><esi:except>...</esi:except></esi:try>:
 //     esi:except is optional (the note requires it; Akamai too).
 //   - <esi:vars>...</esi:vars>: $(VAR) in its text is replaced, values

@@ -21,7 +21,10 @@ func TestHostileTemplates(t *testing.T) {
 	}{
 		{"many $( without ) in esi:vars", "<esi:vars>" + rep("$(", mb/2) + "</esi:vars>", nil},
 		{"many unclosed includes", rep(`<esi:include src="/x"`, mb/20), ErrSyntax},
-		{"many unclosed removes", rep("<esi:remove>", mb/12), ErrUnclosed},
+		{"many unclosed removes: the first removes the rest", rep("<esi:remove>", mb/12), nil},
+		{"many CDATA sections in a remove far from its end", "<esi:remove>" + rep("<![CDATA[x]]>", mb/13) + "</esi:remove>", nil},
+		{"many HTML comments around markup", rep("<!-- <esi:include src='/x'/> -->", mb/32), nil},
+		{"many <!-- without -->", rep("<!-- ", mb/5) + "<esi:comment text=''/>", nil},
 		{"many <!--esi without -->", rep("<!--esi ", mb/8), ErrUnclosed},
 		{"deep try nesting", rep("<esi:try><esi:attempt>", 10000), ErrNesting},
 		{"nested <!--esi: the first --> ends the outer one", rep("<!--esi ", 1000) + "-->", ErrUnclosed},

@@ -33,6 +33,7 @@ var (
 	markOpen    = []byte("<esi:")
 	markClose   = []byte("</esi:")
 	markComment = []byte("<!--esi")
+	htmlComment = []byte("<!--")
 	commentEnd  = []byte("-->")
 )
 
@@ -138,6 +139,8 @@ func (p *parser) parseNodes(start, limit int, closer string, depth int, inVars b
 			}
 			nodes = append(nodes, n...)
 			pos, lit = next, next
+		case bytes.HasPrefix(rest, htmlComment):
+			pos = skipHTMLComment(p.src, at, limit) // commented-out ESI is not executed; the comment stays text
 		default:
 			pos = at + 1
 		}
@@ -146,6 +149,19 @@ func (p *parser) parseNodes(start, limit int, closer string, depth int, inVars b
 		return nil, 0, &ParseError{Offset: start, What: "esi:" + closer, Err: ErrUnclosed, Detail: "no </esi:" + closer + ">"}
 	}
 	return p.appendText(nodes, lit, limit, inVars), limit, nil
+}
+
+// skipHTMLComment returns the offset after the ordinary HTML comment
+// "<!-- ... -->" at src[at], or limit when it has no end (a browser then
+// treats the rest of the page as comment, so does this). As in HTML,
+// "<!-->" and "<!--->" are complete (empty) comments: the end is looked
+// for from the second '-'.
+func skipHTMLComment(src []byte, at, limit int) int {
+	from := at + len("<!")
+	if i := bytes.Index(src[from:limit], commentEnd); i >= 0 {
+		return from + i + len(commentEnd)
+	}
+	return limit
 }
 
 // appendText adds src[from:to] as a literal, or as text with variables

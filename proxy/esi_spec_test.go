@@ -17,6 +17,10 @@ var specPages = map[string]string{
 	"empty":   `<esi:choose><esi:when test="$(HTTP_COOKIE{none}) != 'x'">true</esi:when><esi:otherwise>false</esi:otherwise></esi:choose>`,
 	// fragments are bytes
 	"binary": `[<esi:include src="/f/bin"/>|<esi:include src="/f/esi-bin"/>]`,
+	// comments and esi:remove
+	"comment":         `a<!-- <esi:include src="/f/missing"/> -->b<!--esi <esi:include src="/f/ok"/>-->`,
+	"remove-cdata":    `a<esi:remove><![CDATA[</esi:remove><esi:include src="/f/missing"/>]]></esi:remove>b`,
+	"remove-unclosed": `a<esi:include src="/f/ok"/><esi:remove>for clients without ESI <esi:include src="/f/missing"/>`,
 	// bounds (served under /bound/: max_includes 2, max_depth 2)
 	"includes": `<esi:include src="/f/ok"/><esi:include src="/f/ok"/>|<esi:include src="/f/ok" onerror="continue"/>|<esi:include src="/f/ok" alt="/f/alt"/>|<esi:try><esi:attempt><esi:include src="/f/ok"/></esi:attempt><esi:except>EXCEPT</esi:except></esi:try>`,
 	"fatal":    `<esi:include src="/f/ok"/><esi:include src="/f/ok"/>|<esi:include src="/f/ok"/>`,
@@ -96,6 +100,9 @@ func TestESISpec(t *testing.T) {
 		{"decimal literal, other value", "/spec/decimal?n=10.5", nil, 200, "other"},
 		{"comparison with an undefined operand is false", "/spec/empty", nil, 200, "false"},
 		{"binary fragments are included as they are", "/spec/binary", nil, 200, "[" + specFrags["bin"] + "|" + specFrags["esi-bin"] + "]"},
+		{"an include in an HTML comment is not executed, <!--esi is", "/spec/comment", nil, 200, `a<!-- <esi:include src="/f/missing"/> -->b OK`},
+		{"</esi:remove> in CDATA does not end the remove", "/spec/remove-cdata", nil, 200, "ab"},
+		{"an unclosed esi:remove removes to the end", "/spec/remove-unclosed", nil, 200, "aOK"},
 		{"includes past max_includes fail as includes: onerror, alt, esi:except apply", "/bound/includes", nil, 200, "OKOK||ALT|EXCEPT"},
 		{"an include past max_includes without fallback fails the page", "/bound/fatal", nil, 502, ""},
 		{"nesting past max_depth drops only the too-deep include", "/bound/d1", nil, 200, "123"},
