@@ -40,7 +40,11 @@
 //     HTML-escaped.
 //   - $(HTTP_HOST), $(HTTP_COOKIE{name}), $(HTTP_COOKIE),
 //     $(QUERY_STRING{name}), $(QUERY_STRING), $(HTTP_HEADER{name}) (an
-//     Akamai extension), $(HTTP_REFERER), $(HTTP_USER_AGENT),
+//     Akamai extension), $(HTTP_REFERER), $(HTTP_USER_AGENT) (the header),
+//     $(HTTP_USER_AGENT{browser}) (MOZILLA, MSIE or OTHER),
+//     $(HTTP_USER_AGENT{os}) (WIN, MAC, UNIX or OTHER),
+//     $(HTTP_USER_AGENT{version}) (the browser's version: see useragent.go
+//     for how the header is read; other keys are a parse error),
 //     $(HTTP_ACCEPT_LANGUAGE{lang}) ("true"/"false"), each with an optional
 //     default: $(HTTP_COOKIE{id}|'anon') used when the value is absent or
 //     empty. Allowed in src, alt, test and esi:vars text. In src/alt values

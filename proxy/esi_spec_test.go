@@ -17,6 +17,8 @@ var specPages = map[string]string{
 	"empty":   `<esi:choose><esi:when test="$(HTTP_COOKIE{none}) != 'x'">true</esi:when><esi:otherwise>false</esi:otherwise></esi:choose>`,
 	// fragments are bytes
 	"binary": `[<esi:include src="/f/bin"/>|<esi:include src="/f/esi-bin"/>]`,
+	// §4.1.1 the User-Agent dictionary
+	"ua": `<esi:vars>$(HTTP_USER_AGENT{browser}) $(HTTP_USER_AGENT{os}) $(HTTP_USER_AGENT{version})</esi:vars>`,
 	// comments and esi:remove
 	"comment":         `a<!-- <esi:include src="/f/missing"/> -->b<!--esi <esi:include src="/f/ok"/>-->`,
 	"remove-cdata":    `a<esi:remove><![CDATA[</esi:remove><esi:include src="/f/missing"/>]]></esi:remove>b`,
@@ -100,6 +102,9 @@ func TestESISpec(t *testing.T) {
 		{"decimal literal, other value", "/spec/decimal?n=10.5", nil, 200, "other"},
 		{"comparison with an undefined operand is false", "/spec/empty", nil, 200, "false"},
 		{"binary fragments are included as they are", "/spec/binary", nil, 200, "[" + specFrags["bin"] + "|" + specFrags["esi-bin"] + "]"},
+		{"User-Agent parts: MSIE", "/spec/ua", []string{"User-Agent", "Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1)"}, 200, "MSIE WIN 6.0"},
+		{"User-Agent parts: Firefox on Linux", "/spec/ua", []string{"User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"}, 200, "MOZILLA UNIX 5.0"},
+		{"User-Agent parts: curl", "/spec/ua", []string{"User-Agent", "curl/8.4.0"}, 200, "OTHER OTHER 8.4.0"},
 		{"an include in an HTML comment is not executed, <!--esi is", "/spec/comment", nil, 200, `a<!-- <esi:include src="/f/missing"/> -->b OK`},
 		{"</esi:remove> in CDATA does not end the remove", "/spec/remove-cdata", nil, 200, "ab"},
 		{"an unclosed esi:remove removes to the end", "/spec/remove-unclosed", nil, 200, "aOK"},
