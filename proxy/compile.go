@@ -110,7 +110,7 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 	for i, r := range cfg.Routes {
 		rt, err := s.compileRoute(i, r, env.Metrics)
 		if err == nil {
-			err = compileResponseStages(rt, rc, frags, env.Metrics)
+			err = compileResponseStages(rt, rc, frags, env)
 		}
 		if err != nil {
 			errs = append(errs, err)

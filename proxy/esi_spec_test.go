@@ -18,7 +18,8 @@ var specPages = map[string]string{
 	// fragments are bytes
 	"binary": `[<esi:include src="/f/bin"/>|<esi:include src="/f/esi-bin"/>]`,
 	// §4.1.1 the User-Agent dictionary
-	"ua": `<esi:vars>$(HTTP_USER_AGENT{browser}) $(HTTP_USER_AGENT{os}) $(HTTP_USER_AGENT{version})</esi:vars>`,
+	"ua":          `<esi:vars>$(HTTP_USER_AGENT{browser}) $(HTTP_USER_AGENT{os}) $(HTTP_USER_AGENT{version})</esi:vars>`,
+	"broken-frag": `[<esi:include src="/f/esi-broken" onerror="continue"/>|<esi:include src="/cf/esi-broken" onerror="continue"/>]`,
 	// comments and esi:remove
 	"comment":         `a<!-- <esi:include src="/f/missing"/> -->b<!--esi <esi:include src="/f/ok"/>-->`,
 	"remove-cdata":    `a<esi:remove><![CDATA[</esi:remove><esi:include src="/f/missing"/>]]></esi:remove>b`,
@@ -40,6 +41,8 @@ var specFrags = map[string]string{
 	// but a body with a NUL is no template: it is included as it is.
 	"bin":     "\x00\x01\xfe\xff\x89PNG\r\n\x1a\n",
 	"esi-bin": "\x00<esi:include src=\"/f/ok\"/>",
+	// a fragment template that cannot be parsed: never included raw
+	"esi-broken": `<esi:try>never closed`,
 }
 
 func specOrigin() *countingOrigin {
@@ -55,7 +58,11 @@ func specOrigin() *countingOrigin {
 			ctx.SetBodyString(specPages[name])
 			return
 		}
-		if name, ok := strings.CutPrefix(path, "/f/"); ok && specFrags[name] != "" {
+		name, ok = strings.CutPrefix(path, "/f/")
+		if !ok {
+			name, ok = strings.CutPrefix(path, "/cf/")
+		}
+		if ok && specFrags[name] != "" {
 			if strings.HasPrefix(name, "esi-") {
 				ctx.Response.Header.Set("Surrogate-Control", `content="ESI/1.0"`)
 			}
@@ -84,6 +91,10 @@ routes:
   - name: frag
     path: /f/{name}
     origin: shop
+  - name: cached-frag
+    path: /cf/{name}
+    origin: shop
+    cache: {ttl: 1m}
 `
 
 // TestESISpec: pages assembled through the real server (loopback origin)
@@ -105,6 +116,8 @@ func TestESISpec(t *testing.T) {
 		{"User-Agent parts: MSIE", "/spec/ua", []string{"User-Agent", "Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1)"}, 200, "MSIE WIN 6.0"},
 		{"User-Agent parts: Firefox on Linux", "/spec/ua", []string{"User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"}, 200, "MOZILLA UNIX 5.0"},
 		{"User-Agent parts: curl", "/spec/ua", []string{"User-Agent", "curl/8.4.0"}, 200, "OTHER OTHER 8.4.0"},
+		{"a fragment template that cannot be parsed fails as an include", "/spec/broken-frag", nil, 200, "[|]"},
+		{"... also from the cache", "/spec/broken-frag", nil, 200, "[|]"},
 		{"an include in an HTML comment is not executed, <!--esi is", "/spec/comment", nil, 200, `a<!-- <esi:include src="/f/missing"/> -->b OK`},
 		{"</esi:remove> in CDATA does not end the remove", "/spec/remove-cdata", nil, 200, "ab"},
 		{"an unclosed esi:remove removes to the end", "/spec/remove-unclosed", nil, 200, "aOK"},
@@ -125,5 +138,41 @@ func TestESISpec(t *testing.T) {
 				t.Fatalf("%s: %d %q, want %d %q", tt.uri, resp.StatusCode(), resp.Body(), tt.status, tt.body)
 			}
 		})
+	}
+}
+
+// TestESITemplateErrors: a template that cannot be parsed is answered
+// with a 502 page naming the ESI error (not "the shop could not be
+// reached"), counted on every answer, and logged once per URL and
+// reason, not per request (a query string makes no new URL).
+func TestESITemplateErrors(t *testing.T) {
+	specPages["broken-try"] = `<h1>Item</h1><esi:try><esi:attempt>never closed`
+	specPages["broken-tag"] = `<h1>Item</h1><esi:inline src="/f/ok"/>`
+	t.Cleanup(func() { delete(specPages, "broken-try"); delete(specPages, "broken-tag") })
+	g := cachedGateway(t, loadYAML(t, startOrigin(t, specOrigin().handle), specRules), newFakeClock())
+	for _, c := range []struct{ uri, reason string }{
+		{"/spec/broken-try", "an ESI element, tag or comment is not closed"},
+		{"/spec/broken-try?a=1", "an ESI element, tag or comment is not closed"},
+		{"/spec/broken-try", "an ESI element, tag or comment is not closed"},
+		{"/spec/broken-tag", "it uses an ESI element the gateway does not support"},
+		{"/spec/broken-tag?b=2", "it uses an ESI element the gateway does not support"},
+	} {
+		resp := g.get(t, c.uri, "Accept", "text/html")
+		body := string(resp.Body())
+		if resp.StatusCode() != 502 || !strings.Contains(body, "not valid ESI: "+c.reason) || strings.Contains(body, "<h1>Item") {
+			t.Fatalf("%s: %d %q, want a 502 page saying the template is not valid ESI: %s", c.uri, resp.StatusCode(), body, c.reason)
+		}
+	}
+	if !strings.Contains(g.metricsText(), "flashgate_esi_template_errors_total 5") {
+		t.Fatalf("template errors not counted per answer:\n%s", g.metricsText())
+	}
+	logs := g.logs.String()
+	for _, want := range []string{"path=/spec/broken-try", "path=/spec/broken-tag"} {
+		if n := strings.Count(logs, want); n != 1 {
+			t.Fatalf("%s logged %d times, want once:\n%s", want, n, logs)
+		}
+	}
+	if !strings.Contains(logs, `error="esi: byte 35: esi:attempt: unclosed: no </esi:attempt>"`) {
+		t.Fatalf("log lacks the parse error's detail:\n%s", logs)
 	}
 }
