@@ -81,8 +81,8 @@
 // large (ErrFragmentTooLarge), or a nested template fails. Fragments are
 // bytes: a body with NUL or any other binary bytes is included as it is
 // (a fragment parsed as a template that holds a NUL is no template, and
-// is included unparsed, as a page would be served). Then alt is tried; if it fails too, onerror="continue" drops the
-// include silently; otherwise the failure goes to the innermost esi:try,
+// is included unparsed, as a page would be served). Then alt is tried; if
+// it fails too, onerror="continue" drops the include silently; otherwise the failure goes to the innermost esi:try,
 // whose attempt output is discarded and esi:except rendered; with no try
 // the page fails: Assemble returns an *IncludeError. Config.ContinueOnError
 // switches to Varnish's "always continue". Bounds degrade rather than
@@ -118,7 +118,8 @@
 //     here Parse returns a *ParseError with the byte offset and the caller
 //     should treat the origin response as bad (not cache it, answer 502 or
 //     serve stale), never send raw ESI markup to browsers.
-//   - Depth: Varnish max_esi_depth 5 (default), Akamai 5 levels. MaxDepth 5.
+//   - Depth: Varnish max_esi_depth 5 (default), Akamai 5 levels. MaxDepth
+//     5; past it the include is dropped, as in Varnish.
 //   - Absolute src: Varnish fetches from the same backend with the URL's
 //     Host; Akamai fetches any host. Here only hosts Config.HostAllowed
 //     accepts (configured origins); nothing else is ever requested.
@@ -133,9 +134,9 @@
 // Parse is linear in the page (its memory too: a template's nodes are a
 // small constant per element), refuses pages over MaxPageBytes, blocks
 // nested deeper than MaxNesting, tags and blocks without an end
-// (ErrUnclosed, with the offset
-// of the start), and ESI pages holding a NUL byte (ErrBinary: serve them
-// unassembled). Invalid UTF-8 is passed through as bytes, since legacy
+// (ErrUnclosed, with the offset of the start; esi:remove and HTML
+// comments excepted, see above), and ESI pages holding a NUL byte
+// (ErrBinary: serve them unassembled). Invalid UTF-8 is passed through as bytes, since legacy
 // pages in Latin-1 or GBK are valid HTML. A page without "<esi:" or
 // "<!--esi" is found with two memchr-speed scans and not parsed further.
 // Assembly is bounded by MaxIncludes includes per template (no fetch for
