@@ -54,10 +54,11 @@ func (p *slowPage) close() {
 // failed page with an error page. Otherwise the response streams, but its
 // head is held (the request goroutine waits) until the page can no longer
 // fail: every include that could fail it (no onerror="continue", outside
-// esi:try) has resolved (esi.Page.Ready). A failure up to then is answered
-// with an error page, as ESI 1.0 §3.1 wants, never with a 200 whose body
-// is cut; from then on each fragment leaves when it arrives, in order. A
-// page whose includes all have a fallback is ready at once. Since what the
+// esi:try; an alt can fail too) has resolved (esi.Page.Ready). A failure
+// up to then is answered with an error page, as ESI 1.0 §3.1 wants, never
+// with a 200 whose body is cut; from then on each fragment leaves when it
+// arrives, in order. A page whose includes all have onerror="continue" or
+// sit in esi:try is ready at once. Since what the
 // later fragments say about cacheability is not known when the headers
 // leave, a streamed page is "private, no-store".
 func (st *esiStage) assembleSlow(x *Exchange, tpl *esi.Template) error {
