@@ -19,12 +19,25 @@ func (emptyFetcher) Fetch(context.Context, *FragmentRequest) (*Fragment, error) 
 
 var emptyFragment = Fragment{Status: 200}
 
+// missingFetcher answers every fragment 404, at once: every include fails.
+type missingFetcher struct{}
+
+func (missingFetcher) FetchNow(*FragmentRequest) (*Fragment, bool) { return &missingFragment, true }
+func (missingFetcher) Fetch(context.Context, *FragmentRequest) (*Fragment, error) {
+	return &missingFragment, nil
+}
+
+var missingFragment = Fragment{Status: 404}
+
 // FuzzParse checks that Parse never panics and that:
 //   - an error is a *ParseError whose offset lies inside the page;
 //   - a page without "<esi:" and "<!--esi" is one literal equal to the input;
 //   - assembling with empty fragments and no variables never writes more
 //     than the page (every output byte is a page byte, a default or "false");
-//   - CSI rendering of a page without includes writes no more than the page.
+//   - CSI rendering of a page without includes writes no more than the page;
+//   - with Page.Ready and every include failing, a page either fails
+//     having written nothing and never been ready, or is ready before its
+//     first byte (what lets a streaming caller still answer an error).
 func FuzzParse(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/golden/*.html")
 	for _, s := range seeds {
@@ -33,6 +46,10 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte(`<esi:vars>$(HTTP_COOKIE{a}|'&&&')</esi:vars><esi:choose><esi:when test="!(1<2)||'a'=='a'">x</esi:when></esi:choose>`))
 	a, err := NewAssembler(Config{Fetcher: emptyFetcher{}, HostAllowed: func(string) bool { return true }})
+	if err != nil {
+		f.Fatal(err)
+	}
+	failing, err := NewAssembler(Config{Fetcher: missingFetcher{}, HostAllowed: func(string) bool { return true }})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -72,6 +89,20 @@ func FuzzParse(f *testing.F) {
 		}
 		if res.Included == 0 && tpl.Includes() == 0 && out.Len() > len(page) {
 			t.Fatalf("CSI wrote %d bytes from a %d-byte page without includes", out.Len(), len(page))
+		}
+		out.Reset()
+		ready := false
+		_, err = failing.Assemble(context.Background(), &out, tpl, &Page{Host: []byte("h"), Path: []byte("/p"), Ready: func() {
+			if ready || out.Len() > 0 {
+				t.Fatalf("Ready called twice or after %d bytes", out.Len())
+			}
+			ready = true
+		}})
+		switch {
+		case err != nil && (ready || out.Len() > 0):
+			t.Fatalf("failed page (%v) was ready %v and wrote %q", err, ready, out.Bytes())
+		case err == nil && tpl.HasESI() && !ready:
+			t.Fatalf("assembled page never ready")
 		}
 	})
 }
