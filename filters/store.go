@@ -29,4 +29,10 @@ type Store interface {
 	SpendOnce(key uint64, expiresAt int64, now int64) bool
 	// Forget deletes key.
 	Forget(key uint64)
+	// Flag reports whether the flag at key is set; shared stores answer a
+	// set flag from a local cache kept current by pub/sub.
+	Flag(key uint64, now int64) bool
+	// SetFlag sets the flag at key for ttlNanos; first is true for the one
+	// call (over all instances) that set it.
+	SetFlag(key uint64, ttlNanos int64, now int64) (first, tracked bool)
 }
