@@ -97,7 +97,7 @@ func newQueue(b *Build) (Filter, error) {
 	if err := b.Decode(&spec); err != nil {
 		return nil, err
 	}
-	f := &queue{store: b.Env.Store, keys: b.Env.Tokens()}
+	f := &queue{store: b.Store(), keys: b.Env.Tokens()}
 	if f.keys == nil {
 		return nil, b.Errorf("", "the queue signs tickets and passes: configure token keys for the gateway")
 	}

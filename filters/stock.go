@@ -104,7 +104,7 @@ func newStock(b *Build) (Filter, error) {
 	if err := b.Decode(&spec); err != nil {
 		return nil, err
 	}
-	g := &stockGate{env: b.Env, store: b.Env.Store, route: b.Route, param: spec.Param,
+	g := &stockGate{env: b.Env, store: b.Store(), route: b.Route, param: spec.Param,
 		overbook: spec.Overbook, soldOut: spec.SoldOut, soldTTL: int64(24 * time.Hour), ttl: int64(7 * 24 * time.Hour)}
 	if g.param == "" {
 		g.param = "id"

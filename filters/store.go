@@ -36,3 +36,13 @@ type Store interface {
 	// call (over all instances) that set it.
 	SetFlag(key uint64, ttlNanos int64, now int64) (first, tracked bool)
 }
+
+// Store returns the store the filter being built keeps its state in:
+// Env.KindStores[kind] when set (cluster.filters gives the kind its own
+// failure policy), else Env.Store.
+func (b *Build) Store() Store {
+	if s, ok := b.Env.KindStores[b.Kind]; ok {
+		return s
+	}
+	return b.Env.Store
+}

@@ -30,6 +30,7 @@ type Env struct {
 	pools map[poolKey]*Pool
 	rc    responseCache // the process-lifetime response cache, see cache_stage.go
 	adm   admissionEnv  // filter state store and filters.Env, see admission_env.go
+	cl    clusterEnv    // the Redis instances share, see cluster.go
 }
 
 type poolKey struct {
@@ -135,4 +136,5 @@ func (e *Env) Retain(live ...*Snapshot) {
 func (e *Env) Close() {
 	e.Retain()
 	e.closeCache()
+	e.closeCluster()
 }
