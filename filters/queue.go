@@ -171,7 +171,7 @@ func (f *queue) compileWait(b *Build, spec *queueSpec) error {
 			warnRequireOnly(b, m, spec.Group)
 		}
 	}
-	f.room = b.Env.State(roomID, func() any { return newWaitingRoom(cfg, randomSeed()) }).(*waitingRoom)
+	f.room = b.Env.State(roomID, func() any { return b.newRoom(roomID, cfg) }).(*waitingRoom)
 	f.room.retune(cfg)
 	if m := f.members; m != nil && registerPage {
 		m.wait, m.roomCfg = true, cfg
