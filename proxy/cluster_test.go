@@ -421,3 +421,19 @@ func TestClusterStateSurvivesReload(t *testing.T) {
 		t.Fatalf("after an unrelated reload: %d, want still 429", st)
 	}
 }
+
+// The shipped cluster example passes -check (keys from the environment,
+// as run.sh sets them).
+func TestClusterExampleChecks(t *testing.T) {
+	t.Setenv("FLASHGATE_TOKEN_KEY", "0123456789abcdef0123456789abcdef")
+	cfg, err := rules.Load("../examples/cluster/gateway.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Cluster == nil || cfg.Cluster.PolicyFor("stock") != "closed" {
+		t.Fatalf("cluster = %+v", cfg.Cluster)
+	}
+	if err := Check(cfg); err != nil {
+		t.Fatal(err)
+	}
+}
