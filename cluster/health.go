@@ -21,6 +21,7 @@ type health struct {
 	threshold int32
 	since     atomic.Int64 // unix nanos of the last change
 	instances atomic.Int64
+	openViews atomic.Bool // some view answers by Open: say what is unenforced
 	lastErr   atomic.Pointer[string]
 	wake      chan struct{} // nudges the probe when the breaker opens
 	up        *metrics.Gauge
@@ -62,6 +63,11 @@ func (h *health) failed(err error) {
 	h.log.LogAttrs(context.Background(), slog.LevelError,
 		"redis unreachable: shared state answered by on_failure policy until it returns",
 		slog.String("error", msg), slog.Int("failed_calls", int(h.threshold)))
+	if h.openViews.Load() {
+		h.log.LogAttrs(context.Background(), slog.LevelError,
+			"on_failure: open: limits of the filters under it (purchase limits and stock counts included) are NOT enforced "+
+				"until redis returns; each such attempt is counted in flashgate_cluster_unenforced_total")
+	}
 	select {
 	case h.wake <- struct{}{}:
 	default:

@@ -19,7 +19,12 @@ type RedisView struct {
 var _ Store = (*RedisView)(nil)
 
 // View returns the Store that answers by policy while Redis is down.
-func (r *Redis) View(policy Policy) *RedisView { return &RedisView{r: r, policy: policy} }
+func (r *Redis) View(policy Policy) *RedisView {
+	if policy == Open {
+		r.health.openViews.Store(true)
+	}
+	return &RedisView{r: r, policy: policy}
+}
 
 // Policy returns the view's failure policy.
 func (v *RedisView) Policy() Policy { return v.policy }
