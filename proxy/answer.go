@@ -36,6 +36,7 @@ var (
 	ansNoHost        = newAnswer(400, "missing_host", "Bad request", "The request has no Host header.", "")
 	ansWrongHost     = newAnswer(421, "misdirected_request", "Misdirected request", "This gateway does not serve that host name.", "")
 	ansNotFound      = newAnswer(404, "not_found", "Not found", "There is nothing at this address.", "")
+	ansCaseVariant   = newAnswer(404, "case_mismatch", "Not found", "There is nothing at this address: it differs only in letter case from an address of this shop, and this gateway matches letter case exactly. Use the address as the shop spells it.", "")
 	ansMethod        = newAnswer(405, "method_not_allowed", "Method not allowed", "This address does not accept this method.", "")
 	ansTimeoutReq    = newAnswer(408, "request_timeout", "Request timeout", "The request took too long to arrive.", "")
 	ansTooLarge      = newAnswer(413, "body_too_large", "Request too large", "The request body is larger than this address accepts.", "")

@@ -153,6 +153,9 @@ func (s *Server) match(x *Exchange) *Route {
 			ctx.Response.Header.Set("Allow", snap.allow[j])
 		}
 		return nil
+	case route.CaseVariant:
+		ansCaseVariant.write(ctx) // never the fallback: see route.CaseVariant
+		return nil
 	}
 	if snap.fallback != nil {
 		return snap.fallback
