@@ -75,7 +75,7 @@ func (s *Server) serve(x *Exchange) *statusCounters {
 	var err error
 	x.Path, err = route.Normalize(x.Path[:0], ctx.Request.URI().PathOriginal())
 	if err != nil {
-		ansBadPath.write(ctx)
+		pathAnswer(err).write(ctx)
 		return &s.metrics.edge
 	}
 
