@@ -9,6 +9,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"flashgate/cache"
 	"flashgate/route"
 	"flashgate/rules"
 )
@@ -24,10 +25,11 @@ type Snapshot struct {
 	byName     map[string]*Route
 	pools      map[string]*Pool
 	trusted    []netip.Prefix
-	hosts      [][]byte     // server.hosts, lowercased; empty = any Host
-	allowTable *route.Table // method-less (host, pattern) entries, see compileAllow
-	allow      []string     // Allow header value per allowTable index
-	fallback   *Route       // unmatched requests when server.unmatched names an origin; nil = deny
+	hosts      [][]byte           // server.hosts, lowercased; empty = any Host
+	allowTable *route.Table       // method-less (host, pattern) entries, see compileAllow
+	allow      []string           // Allow header value per allowTable index
+	fallback   *Route             // unmatched requests when server.unmatched names an origin; nil = deny
+	personal   cache.PersonalMode // top-level cache.personal: how personal answers leave (personal.go)
 	// gateway holds the pages the admission filters registered (quiz,
 	// queue status), by full path; see admission.go.
 	gateway map[string]fasthttp.RequestHandler
@@ -101,7 +103,7 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 		}
 		s.pools[o.Name] = env.pool(o)
 	}
-	rc, err := env.cacheFor(cfg.Cache) // response cache and ESI: cache_stage.go, esi_stage.go
+	rc, err := env.cacheFor(cfg.Cache, s) // response cache and ESI: cache_stage.go, esi_stage.go
 	if err != nil {
 		errs = append(errs, err)
 	}

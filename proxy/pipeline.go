@@ -136,6 +136,9 @@ func (s *Server) serve(x *Exchange) *statusCounters {
 	if x.Observe {
 		rt.Admission.Observe(x)
 	}
+
+	// 8. Nothing personal leaves marked for a shared cache.
+	markPersonal(x)
 	return &rt.requests
 }
 
