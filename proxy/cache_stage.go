@@ -231,9 +231,14 @@ func newCacheStage(c *cache.Cache, p *cache.Policy, esi *esiStage) *cacheStage {
 // plainForwarding is cache.HeaderForwarding for a request whose
 // Connection header names no other header, from a peer trusted or not:
 // Exchange.SentAsIs for every such request.
-type plainForwarding struct{ trusted bool }
+type plainForwarding struct {
+	trusted  bool
+	identity identityHeaders // the route's: never sent as is
+}
 
-func (f plainForwarding) SentAsIs(name string) bool { return sentAsIs(name, nil, f.trusted) }
+func (f plainForwarding) SentAsIs(name string) bool {
+	return !f.identity.hasName(name) && sentAsIs(name, nil, f.trusted)
+}
 
 func b2i(b bool) int {
 	if b {

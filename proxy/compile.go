@@ -54,6 +54,7 @@ type Route struct {
 	Cache     Cache     // response cache around the origin call
 	ESI       Assembler // ESI assembly after the origin/cache answer
 
+	identity identityHeaders // the origin's identity headers: from the gateway only (identity.go)
 	requests statusCounters
 	fetch    FetchFunc // rt.Fetch, bound once so that passing it allocates nothing
 }
@@ -113,6 +114,7 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 		rt, err := s.compileRoute(i, r, env.Metrics)
 		if err == nil {
 			err = compileResponseStages(rt, rc, frags, env.Metrics)
+			rt.keyIdentity()
 		}
 		if err != nil {
 			errs = append(errs, err)
@@ -171,6 +173,7 @@ func (s *Snapshot) compileRoute(i int, r *rules.Route, m *Metrics) (*Route, erro
 		HostRewrite:  hostRewrite(r.HostRewrite, p.spec.HostRewrite),
 		Timeout:      orDur(r.Timeout, orDur(p.spec.ReadTimeout, defaultOriginTimeout)),
 		MaxBodyBytes: int(r.MaxBodyBytes),
+		identity:     compileIdentity(p.spec.Identity),
 		requests:     newStatusCounters(m.set, r.Name),
 	}
 	rt.fetch = rt.Fetch
@@ -191,6 +194,7 @@ func (s *Snapshot) compileFallback(cfg *rules.Config, m *Metrics) error {
 	s.fallback = &Route{
 		Name: "_unmatched", Origin: p, HostRewrite: hostRewrite("", p.spec.HostRewrite),
 		Timeout:  orDur(p.spec.ReadTimeout, defaultOriginTimeout),
+		identity: compileIdentity(p.spec.Identity),
 		requests: newStatusCounters(m.set, "_unmatched"),
 	}
 	s.fallback.fetch = s.fallback.Fetch

@@ -81,6 +81,9 @@ func (x *Exchange) RequestURI() []byte {
 // rebuilds (X-Forwarded-*, Via, X-Request-Id, Host) or drops from an
 // untrusted peer are not, even when the client did not send them.
 func (x *Exchange) SentAsIs(name string) bool {
+	if x.Route != nil && x.Route.identity.hasName(name) {
+		return false
+	}
 	return sentAsIs(name, x.connection(), x.peerTrusted)
 }
 
