@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"time"
+
+	"flashgate/cluster"
 )
 
 // GatewayHandler answers a request under /_flashgate/. It writes the whole
@@ -38,9 +40,11 @@ func (s *Server) serveGateway(x *Exchange) {
 
 // healthBody is the JSON of /_flashgate/health.
 type healthBody struct {
-	Status        string       `json:"status"`
-	Reload        ReloadStatus `json:"last_reload"`
-	healthProtect              // origins down, breakers open, switches on: health.go
+	Status string       `json:"status"`
+	Reload ReloadStatus `json:"last_reload"`
+	// Cluster is the shared store's state; absent without cluster:.
+	Cluster       *cluster.Status `json:"cluster,omitempty"`
+	healthProtect                 // origins down, breakers open, switches on: health.go
 }
 
 // serveHealth answers with the state of the last reload (a rejected
@@ -49,7 +53,7 @@ type healthBody struct {
 // "degraded" while the gateway still answers with something missing, 503
 // "down" when no route can reach a server (health.go).
 func (s *Server) serveHealth(x *Exchange) {
-	hb := healthBody{Reload: s.LastReload(), healthProtect: s.healthProtect()}
+	hb := healthBody{Reload: s.LastReload(), Cluster: s.env.clusterStatus(), healthProtect: s.healthProtect()}
 	hb.Status = hb.healthProtect.Status
 	body, _ := json.Marshal(hb)
 	r := &x.Ctx.Response

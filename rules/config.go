@@ -31,6 +31,7 @@ type Config struct {
 	Admission Node // top-level "admission:", decoded by package filters
 	Hotspot   Node // top-level "hotspot:", decoded by package proxy
 	Demo      *Demo
+	Cluster   *Cluster // top-level "cluster:"; nil = state in process memory (cluster.go)
 }
 
 // Server holds the public listener's settings. Zero values are replaced by
@@ -87,7 +88,10 @@ type Origin struct {
 	Health         HealthCheck
 	Limit          OriginLimit // concurrency limit (protect.go); zero = none
 	Breaker        Breaker     // per-server circuit breaker (protect.go); zero = none
-	Pos            Pos
+	// Identity lists the headers the origin reads a user's identity from
+	// (identity.go): they come from the gateway only.
+	Identity []OriginIdentity
+	Pos      Pos
 }
 
 // HealthCheck configures active health checks of an origin's servers.

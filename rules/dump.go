@@ -83,20 +83,21 @@ type dumpLogging struct {
 }
 
 type dumpOrigin struct {
-	Servers        []string     `yaml:"servers"`
-	Hosts          []string     `yaml:"hosts,omitempty"`
-	HostRewrite    string       `yaml:"host_rewrite,omitempty"`
-	TLS            bool         `yaml:"tls"`
-	Balance        string       `yaml:"balance"`
-	ConnectTimeout Duration     `yaml:"connect_timeout"`
-	ReadTimeout    Duration     `yaml:"read_timeout"`
-	WriteTimeout   Duration     `yaml:"write_timeout"`
-	MaxConns       int          `yaml:"max_conns"`
-	MaxConnWait    Duration     `yaml:"max_conn_wait"`
-	MaxIdleConn    Duration     `yaml:"max_idle_conn"`
-	Health         dumpHealth   `yaml:"health"`
-	Limit          *limitSpec   `yaml:"limit,omitempty"`
-	Breaker        *breakerSpec `yaml:"breaker,omitempty"`
+	Servers        []string           `yaml:"servers"`
+	Hosts          []string           `yaml:"hosts,omitempty"`
+	HostRewrite    string             `yaml:"host_rewrite,omitempty"`
+	TLS            bool               `yaml:"tls"`
+	Balance        string             `yaml:"balance"`
+	ConnectTimeout Duration           `yaml:"connect_timeout"`
+	ReadTimeout    Duration           `yaml:"read_timeout"`
+	WriteTimeout   Duration           `yaml:"write_timeout"`
+	MaxConns       int                `yaml:"max_conns"`
+	MaxConnWait    Duration           `yaml:"max_conn_wait"`
+	MaxIdleConn    Duration           `yaml:"max_idle_conn"`
+	Health         dumpHealth         `yaml:"health"`
+	Identity       []identitySpec     `yaml:"identity,omitempty"`
+	Limit          *originLimitSpec   `yaml:"limit,omitempty"`
+	Breaker        *originBreakerSpec `yaml:"breaker,omitempty"`
 }
 
 type dumpHealth struct {
@@ -117,14 +118,23 @@ func dumpOriginOf(o *Origin) dumpOrigin {
 		MaxIdleConn: Duration(o.MaxIdleConn),
 		Health: dumpHealth{Path: h.Path, Interval: Duration(h.Interval), Timeout: Duration(h.Timeout),
 			Fails: h.Fails, Passes: h.Passes, Status: h.Status},
+		Identity: dumpIdentity(o.Identity),
 	}
 	if lim := o.Limit; lim.Max > 0 {
-		d.Limit = &limitSpec{Max: lim.Max, Adaptive: lim.Adaptive, Min: lim.Min, Wait: Duration(lim.Wait)}
+		d.Limit = &originLimitSpec{Max: lim.Max, Adaptive: lim.Adaptive, Min: lim.Min, Wait: Duration(lim.Wait)}
 	}
 	if b := o.Breaker; b.Failures > 0 {
-		d.Breaker = &breakerSpec{Failures: b.Failures, Open: Duration(b.Open), Probes: b.Probes}
+		d.Breaker = &originBreakerSpec{Failures: b.Failures, Open: Duration(b.Open), Probes: b.Probes}
 	}
 	return d
+}
+
+func dumpIdentity(ids []OriginIdentity) []identitySpec {
+	var out []identitySpec
+	for _, id := range ids {
+		out = append(out, identitySpec{Header: id.Header, From: id.From})
+	}
+	return out
 }
 
 type dumpRoute struct {

@@ -33,20 +33,20 @@ type Breaker struct {
 	Probes   int           // requests let through half-open, default 1
 }
 
-type limitSpec struct {
+type originLimitSpec struct {
 	Max      int      `yaml:"max"`
 	Adaptive string   `yaml:"adaptive"`
 	Min      int      `yaml:"min"`
 	Wait     Duration `yaml:"wait"`
 }
 
-type breakerSpec struct {
+type originBreakerSpec struct {
 	Failures int      `yaml:"failures"`
 	Open     Duration `yaml:"open"`
 	Probes   int      `yaml:"probes"`
 }
 
-func (l *loader) buildLimit(n Node, s *limitSpec) OriginLimit {
+func (l *loader) buildLimit(n Node, s *originLimitSpec) OriginLimit {
 	if s == nil {
 		return OriginLimit{}
 	}
@@ -71,7 +71,7 @@ func (l *loader) buildLimit(n Node, s *limitSpec) OriginLimit {
 	return lim
 }
 
-func (l *loader) buildBreaker(n Node, s *breakerSpec) Breaker {
+func (l *loader) buildBreaker(n Node, s *originBreakerSpec) Breaker {
 	if s == nil {
 		return Breaker{}
 	}
