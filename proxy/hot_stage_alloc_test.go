@@ -7,7 +7,7 @@ import "testing"
 // TestHotHitAllocs: a hot item's micro-cached hit, with its keys observed,
 // allocates nothing; so does a cold item's pass-through with detection on.
 func TestHotHitAllocs(t *testing.T) {
-	s := hotServer(t)
+	s := rulesServer(t, hotBenchRules, true) // no analysis goroutine: its allocations are not the request's
 	ctx := warmCtx(t, s, "/item/1")
 	h := s.Handler()
 	if n := testing.AllocsPerRun(1000, func() {

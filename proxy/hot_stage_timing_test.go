@@ -27,10 +27,14 @@ routes:
   - {name: item, path: "/item/{id}", origin: shop}
 `
 
-func hotServer(tb testing.TB) *Server { return rulesServer(tb, hotBenchRules) }
+func hotServer(tb testing.TB) *Server { return rulesServer(tb, hotBenchRules, false) }
 
-func rulesServer(tb testing.TB, rules string) *Server {
-	s, err := New(Options{Config: loadYAML(tb, "origin:80", rules), Dial: inMemoryOrigin(tb, stagesOrigin),
+// rulesServer serves rules on the in-memory stagesOrigin. manual leaves
+// hot-key analysis to the caller: allocation tests count every malloc of
+// the process, and the analysis goroutine allocates each hot set it
+// publishes.
+func rulesServer(tb testing.TB, rules string, manual bool) *Server {
+	s, err := New(Options{Config: loadYAML(tb, "origin:80", rules), Dial: inMemoryOrigin(tb, stagesOrigin), hotManual: manual,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		tb.Fatal(err)
@@ -87,7 +91,7 @@ func BenchmarkHandlerColdPass(b *testing.B) {
 		{"off", hotBenchRules[strings.Index(hotBenchRules, "origins:"):]},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			s := rulesServer(b, bc.rules)
+			s := rulesServer(b, bc.rules, false)
 			var req fasthttp.Request
 			req.SetRequestURI("/item/2")
 			req.Header.SetHost("shop.example")
