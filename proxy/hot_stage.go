@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -383,4 +384,34 @@ func (rt *Route) fetchVia(req *fasthttp.Request, resp *fasthttp.Response, b *ori
 	}
 	cleanResponse(resp)
 	return nil
+}
+
+// HotspotWarnings lists, for `flashgate -check`, where hot-key detection
+// would silently count nothing (the pitfall of hot-parameter rules fed no
+// parameter): a route that has parameters, none named hotspot.param; or a
+// section that counts only route parameters while no route has one.
+func HotspotWarnings(cfg *rules.Config) []string {
+	c, err := decodeHot(cfg.Hotspot)
+	if c == nil || err != nil {
+		return nil
+	}
+	var out []string
+	anyParams := false
+	for _, r := range cfg.Routes {
+		if r.Pattern == nil {
+			continue
+		}
+		names := r.Pattern.ParamNames()
+		anyParams = anyParams || len(names) > 0
+		if c.kinds[hotspot.KindParam] && c.param != "" && len(names) > 0 && !slices.Contains(names, c.param) {
+			out = append(out, fmt.Sprintf("%s:%d:%d: route %q: hotspot.param %q is not a parameter of %s (it has %s): its items are not counted",
+				r.Pos.File, r.Pos.Line, r.Pos.Col, r.Name, c.param, r.Path, strings.Join(names, ", ")))
+		}
+	}
+	if !anyParams && c.kinds == [4]bool{hotspot.KindParam: true} {
+		pos := cfg.Hotspot.Pos()
+		out = append(out, fmt.Sprintf("%s:%d:%d: hotspot.keys counts only route parameters, and no route has one: nothing is counted (add url, user or client)",
+			pos.File, pos.Line, pos.Col))
+	}
+	return out
 }

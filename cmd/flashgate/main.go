@@ -71,7 +71,7 @@ func checkRules(path string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	for _, w := range proxy.IdentityWarnings(cfg) {
+	for _, w := range append(proxy.IdentityWarnings(cfg), proxy.HotspotWarnings(cfg)...) {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
 	fmt.Fprintln(stdout, "ok")
