@@ -81,7 +81,10 @@ func (p *Pool) DoCall(req *fasthttp.Request, resp *fasthttp.Response, timeout ti
 	}
 	u.breaker.done(t, err == nil && resp.StatusCode() < 500, end)
 	if p.limit != nil {
-		p.limit.Release(end.Sub(now), kind == KindTimeout || kind == KindBusy || kind == KindRefused)
+		// Overload signs shrink an adaptive limit: a timeout, no free
+		// connection, a refused connection, or the origin's own 503.
+		dropped := kind == KindTimeout || kind == KindBusy || kind == KindRefused || err == nil && resp.StatusCode() == 503
+		p.limit.Release(end.Sub(now), dropped)
 		p.limitG.Set(float64(p.limit.Limit()))
 	}
 	return err
