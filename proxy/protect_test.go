@@ -251,7 +251,7 @@ func itemPath(i int) string { return "/item/" + strconv.Itoa(i) }
 // of its origin's limit (normal: 90% of 10 → 4 slots), and survives a
 // reload.
 func TestScaleSwitchShrinksRouteShare(t *testing.T) {
-	o := &slowOrigin{delay: 20 * time.Millisecond}
+	o := &slowOrigin{delay: 50 * time.Millisecond} // long enough that 40 clients overlap on any box
 	addr := startOrigin(t, o.handle)
 	fl := &fakeLoader{}
 	cfg := loadRules(t, "origins: {shop: {servers: [%s], limit: {max: 10, wait: 1ms}}}\nroutes: [{name: item, path: \"/item/{id}\", origin: shop}]\n", addr)
