@@ -68,6 +68,9 @@ func setDefault[T ~int | ~int64](v *T, d T) {
 // Fetcher does.
 func (a *Assembler) Assemble(ctx context.Context, w io.Writer, t *Template, page *Page) (Result, error) {
 	if !t.esi {
+		if page.Ready != nil && !page.Buffered {
+			page.Ready() // a page without markup cannot fail
+		}
 		_, err := w.Write(t.src)
 		return Result{MaxAge: NoMaxAge}, err
 	}
