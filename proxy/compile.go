@@ -121,6 +121,9 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 		s.routes = append(s.routes, rt)
 		s.byName[rt.Name] = rt
 	}
+	if err := env.clusterFor(cfg.Cluster); err != nil { // shared state: cluster.go
+		errs = append(errs, posErr(cfg.Cluster.Pos, "cluster", "%v", err))
+	}
 	adm, err := s.compileAdmission(cfg, env) // admission filters: admission.go
 	if err != nil {
 		errs = append(errs, err)
