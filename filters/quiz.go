@@ -107,7 +107,7 @@ func newQuiz(b *Build) (Filter, error) {
 	if err := b.Decode(&spec); err != nil {
 		return nil, err
 	}
-	f := &quiz{store: b.Env.Store, keys: b.Env.Tokens(), route: b.Route, page: quizPrefix + b.Route}
+	f := &quiz{store: b.Store(), keys: b.Env.Tokens(), route: b.Route, page: quizPrefix + b.Route}
 	if f.keys == nil {
 		return nil, b.Errorf("", "the quiz signs passes: configure token keys for the gateway")
 	}
