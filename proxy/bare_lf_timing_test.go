@@ -36,7 +36,7 @@ func BenchmarkLFConn(b *testing.B) {
 				if wrap {
 					l = lfListener{ln}
 				}
-				go srv.Serve(l) //nolint:errcheck // ends with Shutdown
+				go srv.Serve(l)      //nolint:errcheck // ends with Shutdown
 				defer srv.Shutdown() //nolint:errcheck // test server
 				c := &fasthttp.HostClient{Addr: ln.Addr().String(), MaxConns: 1}
 				req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
