@@ -70,6 +70,9 @@ type Table struct {
 	hosts    map[string]*node // lowercased host → its routes
 	anyHost  *node            // routes without a host
 	foldCase bool
+	// upperLits: some literal holds an upper-case letter, so a lowercase
+	// path can be a case variant too ("/buy/sale" of "/buy/{id=Sale}").
+	upperLits bool
 }
 
 // node is one trie level. Literal children are scanned linearly while few
@@ -133,6 +136,9 @@ func NewTable(entries []Entry, caseInsensitive bool) (*Table, error) {
 		}
 		if err := root.insert(e.Pattern.segs, leaf{index: i, methods: e.Methods, caps: capturesOf(e.Pattern.segs)}, caseInsensitive); err != nil {
 			return nil, err
+		}
+		for _, s := range e.Pattern.segs {
+			t.upperLits = t.upperLits || hasUpper([]byte(s.lit))
 		}
 	}
 	return t, nil
