@@ -225,16 +225,20 @@ func (m *matcher) walk(n *node, pos int) *leaf {
 // unique per node (folded when the table folds case), so at most one child
 // matches.
 func (m *matcher) literal(n *node, seg []byte) *node {
-	if n.litIndex != nil && m.fold == m.litsLower {
+	if n.litIndex != nil {
 		if !m.fold {
 			return n.litIndex[string(seg)]
+		}
+		index := n.litIndex // keys lowercased: the table folds
+		if !m.litsLower {
+			index = n.foldIndex
 		}
 		var buf [64]byte
 		if len(seg) <= len(buf) {
 			for i, c := range seg {
 				buf[i] = lower(c)
 			}
-			return n.litIndex[string(buf[:len(seg)])]
+			return index[string(buf[:len(seg)])]
 		}
 	}
 	for i := range n.lits {

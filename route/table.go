@@ -81,6 +81,10 @@ type Table struct {
 type node struct {
 	lits     []litChild
 	litIndex map[string]*node // when len(lits) > mapFanout; keys lowercased when folding
+	// foldIndex is litIndex by lowercased literal in a case-sensitive
+	// table, for the case-variant walk (the first literal of each folded
+	// spelling, as a linear scan would find).
+	foldIndex map[string]*node
 	param    *node
 	catchAll *node
 	leaves   []leaf
@@ -205,8 +209,22 @@ func (n *node) child(s segment, fold bool) *node {
 			}
 		}
 		n.litIndex[lit] = c.next
+		if !fold {
+			n.indexFolded()
+		}
 	}
 	return c.next
+}
+
+// indexFolded (re)builds foldIndex from lits, first spelling first.
+func (n *node) indexFolded() {
+	n.foldIndex = make(map[string]*node, len(n.lits))
+	for _, o := range n.lits {
+		k := strings.ToLower(o.lit)
+		if n.foldIndex[k] == nil {
+			n.foldIndex[k] = o.next
+		}
+	}
 }
 
 // mapFanout is the literal fan-out above which a node indexes its children
