@@ -85,9 +85,9 @@ type node struct {
 	// table, for the case-variant walk (the first literal of each folded
 	// spelling, as a linear scan would find).
 	foldIndex map[string]*node
-	param    *node
-	catchAll *node
-	leaves   []leaf
+	param     *node
+	catchAll  *node
+	leaves    []leaf
 }
 
 type litChild struct {
