@@ -120,6 +120,7 @@ func NewRedis(o RedisOptions) (*Redis, error) {
 	if r.log == nil {
 		r.log = slog.Default()
 	}
+	quietGoRedis()
 	r.client = redis.NewUniversalClient(clientOptions(o))
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.health.init(o.BreakerFailures, set, r.log)
