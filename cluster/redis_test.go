@@ -231,8 +231,27 @@ func TestRedisLeaseStaysWithinGrants(t *testing.T) {
 			admitted++
 		}
 	}
-	eventually(t, "refills settle", func() bool { return !s.r.leases.get(11).refilling.Load() })
+	eventually(t, "refills settle", func() bool { return !s.r.leases.get(11, now).refilling.Load() })
 	if admitted > 25 || admitted < 15 {
 		t.Fatalf("admitted %d of a burst of 25 (leases of 10)", admitted)
+	}
+}
+
+// A full lease table makes room by dropping lapsed leases.
+func TestLeaseTableEvictsLapsed(t *testing.T) {
+	l := newLeases(nil, 10)
+	now := int64(1_000_000)
+	for k := uint64(0); k < maxLeaseKeys*2; k++ {
+		l.get(k, now) // new leases hold nothing: lapsed at once
+	}
+	if l.get(1<<62, now) == nil {
+		t.Fatal("a full table of lapsed leases refused a new key")
+	}
+	total := 0
+	for i := range l.shards {
+		total += len(l.shards[i].m)
+	}
+	if total > maxLeaseKeys {
+		t.Fatalf("%d leases kept, bound is %d", total, maxLeaseKeys)
 	}
 }
