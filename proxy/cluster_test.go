@@ -32,6 +32,7 @@ cluster:
   addrs: ["REDIS"]
   timeout: 200ms
   on_failure: POLICY
+  filters: {purchase_limit: closed}
   breaker: {failures: 3, open: 50ms}
   lease: LEASE
 cache: {max_bytes: 1MiB}
@@ -346,6 +347,10 @@ func TestClusterRedisKilledClosed(t *testing.T) {
 	if sold := so.shop.Sold(1); sold > 100 {
 		t.Errorf("shop sold %d of 100", sold)
 	}
+	if m := gws[0].metricsText(); !strings.Contains(m, "flashgate_cluster_redis_up 1") ||
+		!strings.Contains(m, "flashgate_cluster_redis_state_changes_total 2") {
+		t.Errorf("metrics after the outage and the recovery lack redis_up 1 and 2 state changes")
+	}
 	if !strings.Contains(gws[0].logs.String(), "redis unreachable") ||
 		strings.Count(gws[0].logs.String(), "redis unreachable") != 1 {
 		t.Errorf("want one 'redis unreachable' log line, got:\n%s", gws[0].logs.String())
@@ -376,6 +381,10 @@ func TestClusterRedisKilledOpenAndLocal(t *testing.T) {
 			case "open":
 				if got[200] != 1500 {
 					t.Errorf("open: %v, want every request admitted", got)
+				}
+				// cluster.filters: purchase_limit stays closed.
+				if r := buy(t, gws[0].client("203.0.113.7"), "POST", "/buy/1", "u1"); r.StatusCode() != 503 {
+					t.Errorf("purchase with Redis down, purchase_limit: closed: %d, want 503", r.StatusCode())
 				}
 			case "local":
 				// Each instance admits its third of the global limit
