@@ -71,6 +71,9 @@ func (s *RedisServer) start() {
 		"--dir", s.dir, "--save", "", "--appendonly", "no", "--daemonize", "no",
 		"--enable-debug-command", "local", "--loglevel", "warning")
 	cmd.Args = append(cmd.Args, s.args...)
+	// A test binary that panics runs no cleanup: the kernel ends the
+	// server with it rather than leave it running.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Stdout, cmd.Stderr = nil, nil
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("redis-server: %v", err)
