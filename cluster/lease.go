@@ -38,7 +38,7 @@ type lease struct {
 	refilling atomic.Bool
 }
 
-func newLeases(_ *Redis, size int) *leases {
+func newLeases(size int) *leases {
 	l := &leases{size: int64(size)}
 	for i := range l.shards {
 		l.shards[i].m = map[uint64]*lease{}

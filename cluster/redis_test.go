@@ -239,7 +239,7 @@ func TestRedisLeaseStaysWithinGrants(t *testing.T) {
 
 // A full lease table makes room by dropping lapsed leases.
 func TestLeaseTableEvictsLapsed(t *testing.T) {
-	l := newLeases(nil, 10)
+	l := newLeases(10)
 	now := int64(1_000_000)
 	for k := uint64(0); k < maxLeaseKeys*2; k++ {
 		l.get(k, now) // new leases hold nothing: lapsed at once
