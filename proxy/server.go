@@ -36,6 +36,8 @@ type Options struct {
 	load func(path string) (*rules.Config, error)
 	// cacheBackground replaces `go f()` for cache revalidations in tests.
 	cacheBackground func(f func())
+	// hotManual leaves hot-key analysis to the test (hotRuntime.det.Step).
+	hotManual bool
 }
 
 // Server is the public gateway listener: a fasthttp server running the
@@ -91,6 +93,7 @@ func New(opts Options) (*Server, error) {
 	s.metrics = NewMetrics()
 	s.env = NewEnv(EnvOptions{Metrics: s.metrics, Logger: s.log, Ticker: opts.Ticker, Dial: opts.Dial,
 		Now: opts.Now, CacheBackground: opts.cacheBackground})
+	s.env.prot.manual = opts.hotManual
 	snap, err := Compile(cfg, s.env)
 	if err != nil {
 		s.env.Close()
