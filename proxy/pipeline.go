@@ -65,7 +65,7 @@ func (s *Server) serve(x *Exchange) *statusCounters {
 	// or origin could be chosen honestly), and one of server.hosts when
 	// those are set, so a client cannot mint cache keys or have the shop
 	// render pages for a host that is not the shop's.
-	if ans := checkHost(ctx.Host(), snap.hosts); ans != nil {
+	if ans := checkRequest(ctx, snap.hosts); ans != nil {
 		ans.write(ctx)
 		return &s.metrics.edge
 	}

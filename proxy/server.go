@@ -149,6 +149,8 @@ func (s *Server) handleServerError(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		a = ansTooLarge
+	case errors.Is(err, errBareLF):
+		a = ansBareLF
 	case errors.As(err, new(*fasthttp.ErrSmallBuffer)):
 		a = ansHeaderLarge
 	case errors.As(err, &ne) && ne.Timeout():
@@ -169,7 +171,7 @@ func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }
 // Serve serves on ln until Shutdown; it returns nil after a Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
 	s.timeouts.start()
-	return s.srv.Serve(ln)
+	return s.srv.Serve(lfListener{ln}) // bare_lf.go
 }
 
 // ListenAndServe listens on server.listen and serves.
