@@ -34,7 +34,7 @@ type Snapshot struct {
 	// gateway holds the pages the admission filters registered (quiz,
 	// queue status), by full path; see admission.go.
 	gateway map[string]fasthttp.RequestHandler
-	hot     *hotRuntime // hot-key detection and isolation; nil = no hotspot section (hot_stage.go)
+	hot     *hotRuntime // hot-key detection and isolation; nil = no hotspot section (hot_config.go, hot_stage.go)
 }
 
 // Route is one compiled route. Read only after Compile; the stage fields
@@ -107,7 +107,7 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	if s.hot, err = env.hotFor(cfg.Hotspot); err != nil { // hot keys: hot_stage.go
+	if s.hot, err = env.hotFor(cfg.Hotspot); err != nil { // hot keys: hot_config.go
 		errs = append(errs, err)
 	}
 	frags := newFragmentRouter(s, cfg.Origins)
