@@ -33,6 +33,11 @@ type Pool struct {
 	shed      [priorities]*metrics.Counter // flashgate_origin_shed_total{origin,priority}
 	inflightG *metrics.Gauge               // flashgate_origin_in_flight{origin}
 	limitG    *metrics.Gauge               // flashgate_origin_limit{origin}: 0 = none
+	// sendAllDown sends requests to servers the health checks marked down
+	// when all of them are (health.all_down: send); allDown counts those
+	// requests, flashgate_origin_all_down_total{origin}.
+	sendAllDown bool
+	allDown     *metrics.Counter
 }
 
 // server is one server of a pool.
@@ -98,6 +103,8 @@ func New(o *rules.Origin, opts Options) *Pool {
 	}
 	p.inflightG = set.GetOrCreateGauge(`flashgate_origin_in_flight{origin="`+o.Name+`"}`, nil)
 	p.limitG = set.GetOrCreateGauge(`flashgate_origin_limit{origin="`+o.Name+`"}`, nil)
+	p.sendAllDown = o.Health.AllDown != rules.AllDownRefuse
+	p.allDown = set.GetOrCreateCounter(`flashgate_origin_all_down_total{origin="` + o.Name + `"}`)
 	p.limitG.Set(float64(p.limit.Limit()))
 	for _, addr := range o.Servers {
 		u := &server{addr: addr, client: newHostClient(o, addr, opts.Dial)}

@@ -103,7 +103,17 @@ type HealthCheck struct {
 	Fails    int           // consecutive failures to mark down, default 2
 	Passes   int           // consecutive passes to mark up, default 2
 	Status   int           // expected status, 100-599, default 200
+	// AllDown is what happens when every server is marked down by the
+	// checks: "send" (the default) sends requests to them anyway, "refuse"
+	// answers 502 at the edge. See docs/protection.md.
+	AllDown string
 }
+
+// HealthCheck.AllDown values.
+const (
+	AllDownSend   = "send"
+	AllDownRefuse = "refuse"
+)
 
 // Route is one entry of the route table.
 type Route struct {

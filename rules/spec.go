@@ -80,6 +80,7 @@ type healthSpec struct {
 	Fails    int      `yaml:"fails"`
 	Passes   int      `yaml:"passes"`
 	Status   int      `yaml:"status"`
+	AllDown  string   `yaml:"all_down"`
 }
 
 type routeSpec struct {

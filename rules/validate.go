@@ -143,7 +143,9 @@ func (l *loader) buildHealth(n Node, s healthSpec) HealthCheck {
 		Fails:    cmp.Or(s.Fails, 2),
 		Passes:   cmp.Or(s.Passes, 2),
 		Status:   cmp.Or(s.Status, 200),
+		AllDown:  cmp.Or(s.AllDown, AllDownSend),
 	}
+	l.oneOf(n, "all_down", h.AllDown, []string{AllDownSend, AllDownRefuse})
 	if h.Path != "" && !strings.HasPrefix(h.Path, "/") {
 		l.errs.add(n.Errorf("path", "health check path %q must start with \"/\"", h.Path))
 	}
