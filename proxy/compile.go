@@ -9,6 +9,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"flashgate/edge"
 	"flashgate/route"
 	"flashgate/rules"
 )
@@ -31,6 +32,7 @@ type Snapshot struct {
 	// gateway holds the pages the admission filters registered (quiz,
 	// queue status), by full path; see admission.go.
 	gateway map[string]fasthttp.RequestHandler
+	certs   *edge.Certs // server.tls certificates and HSTS; nil = plain (listener.go)
 }
 
 // Route is one compiled route. Read only after Compile; the stage fields
@@ -135,6 +137,9 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 		s.table = t
 	}
 	if err := s.compileFallback(cfg, env.Metrics); err != nil {
+		errs = append(errs, err)
+	}
+	if s.certs, err = compileCerts(cfg); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {

@@ -1,0 +1,134 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"flashgate/edge"
+	"flashgate/rules"
+)
+
+// The public listener's outer layers (package edge): the PROXY protocol
+// from trusted balancers, then TLS. Which layers exist, the TLS version
+// floor and the redirect listener are fixed when the Server starts; the
+// certificates, HSTS and the trusted balancers follow reloads.
+
+// edgeState is what New set up for the listener from the first rules.
+type edgeState struct {
+	tls      *tls.Config          // nil: plain HTTP
+	first    *edge.Certs          // certificates of the first rules: kept if a reload drops server.tls
+	proxy    *rules.ProxyProtocol // nil: no PROXY protocol
+	redirect *fasthttp.Server     // the plain-HTTP redirect listener's server, when configured
+}
+
+// compileCerts compiles server.tls for a snapshot; nil without it.
+func compileCerts(cfg *rules.Config) (*edge.Certs, error) {
+	if cfg.Server.TLS == nil {
+		return nil, nil
+	}
+	return edge.Compile(cfg.Server.TLS, cfg.Server.Hosts, time.Now())
+}
+
+// setupEdge prepares the layers the first rules ask for. Over TLS the
+// handler also sets HSTS; a plain listener keeps the handler as it is.
+func (s *Server) setupEdge(cfg *rules.Config, snap *Snapshot) {
+	s.edge.proxy = cfg.Server.ProxyProtocol
+	t := cfg.Server.TLS
+	if t == nil {
+		return
+	}
+	s.edge.first = snap.certs
+	s.edge.tls = edge.Config(t.MinVersion, s.currentCerts)
+	s.srv.Handler = s.timeouts.wrap(s.handleTLS)
+	if t.RedirectListen != "" {
+		_, port, _ := net.SplitHostPort(s.listen)
+		s.edge.redirect = &fasthttp.Server{
+			Handler: edge.Redirect(port), Logger: &fasthttpLogger{log: s.log},
+			NoDefaultServerHeader: true, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
+			IdleTimeout: 10 * time.Second, ReadBufferSize: s.srv.ReadBufferSize, MaxRequestBodySize: 1,
+		}
+	}
+}
+
+// currentCerts returns the live snapshot's certificates.
+func (s *Server) currentCerts() *edge.Certs {
+	if c := s.current.Load().certs; c != nil {
+		return c
+	}
+	return s.edge.first // server.tls was removed: a restart applies that
+}
+
+// handleTLS is handleFrom for a TLS listener: it adds the HSTS header.
+func (s *Server) handleTLS(ctx *fasthttp.RequestCtx, peer netip.Addr) {
+	s.handleFrom(ctx, peer)
+	if v := s.currentCerts().HSTS(); v != nil {
+		ctx.Response.Header.SetCanonical(hdrHSTS, v)
+	}
+}
+
+var hdrHSTS = []byte("Strict-Transport-Security")
+
+// edgeListener puts the configured layers around ln.
+func (s *Server) edgeListener(ln net.Listener) net.Listener {
+	if p := s.edge.proxy; p != nil {
+		refused := s.metrics.Set().NewCounter(`flashgate_edge_refused_total{reason="proxy_protocol"}`)
+		ln = edge.NewProxyListener(ln, edge.ProxyOptions{
+			Trusted:       s.proxyTrusted,
+			HeaderTimeout: p.HeaderTimeout,
+			Refused:       func(netip.Addr, error) { refused.Inc() },
+		})
+	}
+	if s.edge.tls != nil {
+		ln = tls.NewListener(ln, s.edge.tls)
+	}
+	return ln
+}
+
+// proxyTrusted returns the balancers the live rules trust.
+func (s *Server) proxyTrusted() []netip.Prefix {
+	if p := s.current.Load().Config.Server.ProxyProtocol; p != nil {
+		return p.Trusted
+	}
+	return s.edge.proxy.Trusted
+}
+
+// ServeRedirect serves server.tls.redirect_listen's plain-HTTP redirects
+// on ln until Shutdown. Without that setting it closes ln and returns nil.
+func (s *Server) ServeRedirect(ln net.Listener) error {
+	if s.edge.redirect == nil {
+		return ln.Close()
+	}
+	return s.edge.redirect.Serve(ln)
+}
+
+// RedirectListen is server.tls.redirect_listen of the first rules; "" if none.
+func (s *Server) RedirectListen() string {
+	if s.edge.redirect == nil {
+		return ""
+	}
+	return s.current.Load().Config.Server.TLS.RedirectListen
+}
+
+func (s *Server) shutdownRedirect(ctx context.Context) {
+	if s.edge.redirect != nil {
+		_ = s.edge.redirect.ShutdownWithContext(ctx)
+	}
+}
+
+// restartOnlyEdge reduces server.tls and server.proxy_protocol to what
+// only a restart applies, for warnRestartOnly: certificates, HSTS and the
+// trusted balancers reload.
+func restartOnlyEdge(t *rules.TLS, p *rules.ProxyProtocol) (*rules.TLS, *rules.ProxyProtocol) {
+	if t != nil {
+		t = &rules.TLS{MinVersion: t.MinVersion, RedirectListen: t.RedirectListen}
+	}
+	if p != nil {
+		p = &rules.ProxyProtocol{HeaderTimeout: p.HeaderTimeout}
+	}
+	return t, p
+}
