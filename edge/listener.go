@@ -99,10 +99,10 @@ func (l *ProxyListener) acceptLoop() {
 			defer func() { <-l.pending }()
 			pc, err := readHeader(c, l.opt.HeaderTimeout)
 			if err != nil {
-				c.Close()
 				if l.opt.Refused != nil {
 					l.opt.Refused(peer, err)
 				}
+				c.Close()
 				return
 			}
 			l.deliver(pc)
