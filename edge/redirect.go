@@ -8,14 +8,12 @@ import (
 
 // Redirect returns the handler of the plain-HTTP listener
 // (server.tls.redirect_listen): every request gets 308 Permanent Redirect
-// to the same host and URI over https, on httpsPort when it is not 443.
-// 308 rather than 301, so that a POST stays a POST. A Host that is not a
-// plain host name or address gets 400: it would be copied into Location.
-func Redirect(httpsPort string) fasthttp.RequestHandler {
-	suffix := ""
-	if httpsPort != "443" && httpsPort != "" {
-		suffix = ":" + httpsPort
-	}
+// to the same host and URI over https, on the port httpsPort returns when
+// it is not 443 (asked per request: the TLS listener may be opened after
+// this one, on a port chosen then). 308 rather than 301, so that a POST
+// stays a POST. A Host that is not a plain host name or address gets 400:
+// it would be copied into Location.
+func Redirect(httpsPort func() string) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		host := hostOnly(ctx.Host())
 		if len(host) == 0 || !plainHost(host) {
@@ -24,7 +22,10 @@ func Redirect(httpsPort string) fasthttp.RequestHandler {
 			return
 		}
 		loc := append([]byte("https://"), host...)
-		loc = append(append(loc, suffix...), ctx.RequestURI()...)
+		if p := httpsPort(); p != "443" && p != "" {
+			loc = append(append(loc, ':'), p...)
+		}
+		loc = append(loc, ctx.RequestURI()...)
 		ctx.Response.Header.SetBytesV("Location", loc)
 		ctx.Response.Header.Set("Cache-Control", "max-age=3600")
 		ctx.SetStatusCode(fasthttp.StatusPermanentRedirect)

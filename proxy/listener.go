@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -20,10 +21,11 @@ import (
 
 // edgeState is what New set up for the listener from the first rules.
 type edgeState struct {
-	tls      *tls.Config          // nil: plain HTTP
-	first    *edge.Certs          // certificates of the first rules: kept if a reload drops server.tls
-	proxy    *rules.ProxyProtocol // nil: no PROXY protocol
-	redirect *fasthttp.Server     // the plain-HTTP redirect listener's server, when configured
+	tls      *tls.Config            // nil: plain HTTP
+	first    *edge.Certs            // certificates of the first rules: kept if a reload drops server.tls
+	proxy    *rules.ProxyProtocol   // nil: no PROXY protocol
+	redirect *fasthttp.Server       // the plain-HTTP redirect listener's server, when configured
+	port     atomic.Pointer[string] // the TLS listener's port, for redirects
 }
 
 // compileCerts compiles server.tls for a snapshot; nil without it.
@@ -47,8 +49,9 @@ func (s *Server) setupEdge(cfg *rules.Config, snap *Snapshot) {
 	s.srv.Handler = s.timeouts.wrap(s.handleTLS)
 	if t.RedirectListen != "" {
 		_, port, _ := net.SplitHostPort(s.listen)
+		s.edge.port.Store(&port)
 		s.edge.redirect = &fasthttp.Server{
-			Handler: edge.Redirect(port), Logger: &fasthttpLogger{log: s.log},
+			Handler: edge.Redirect(func() string { return *s.edge.port.Load() }), Logger: &fasthttpLogger{log: s.log},
 			NoDefaultServerHeader: true, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
 			IdleTimeout: 10 * time.Second, ReadBufferSize: s.srv.ReadBufferSize, MaxRequestBodySize: 1,
 		}
@@ -75,8 +78,11 @@ var hdrHSTS = []byte("Strict-Transport-Security")
 
 // edgeListener puts the configured layers around ln.
 func (s *Server) edgeListener(ln net.Listener) net.Listener {
+	if _, port, err := net.SplitHostPort(ln.Addr().String()); err == nil {
+		s.edge.port.Store(&port) // the port really listened on (server.listen may say 0)
+	}
 	if p := s.edge.proxy; p != nil {
-		refused := s.metrics.Set().NewCounter(`flashgate_edge_refused_total{reason="proxy_protocol"}`)
+		refused := s.metrics.Set().GetOrCreateCounter(`flashgate_edge_refused_total{reason="proxy_protocol"}`)
 		ln = edge.NewProxyListener(ln, edge.ProxyOptions{
 			Trusted:       s.proxyTrusted,
 			HeaderTimeout: p.HeaderTimeout,

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -130,7 +131,7 @@ func (l *loader) buildTLS(n Node, listen string) *TLS {
 	if t.MinVersion == 0 {
 		l.errs.add(n.Errorf("min_version", "unknown value %q (allowed: 1.2, 1.3; older versions are not offered)", s.MinVersion))
 	}
-	if t.RedirectListen != "" && t.RedirectListen == listen {
+	if t.RedirectListen != "" && t.RedirectListen == listen && !strings.HasSuffix(listen, ":0") {
 		l.errs.add(n.Errorf("redirect_listen", "%s is server.listen itself: the redirect listener needs its own port, e.g. 0.0.0.0:80", listen))
 	}
 	if len(s.Certificates) == 0 {
