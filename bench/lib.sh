@@ -36,15 +36,22 @@ start() {
   case $server in
     ceiling*) taskset -c 1 "$work/benchorigin" -addr "127.0.0.1:$port" -mode "$server" 2>/dev/null & spid=$! ;;
     nginx) start_nginx "$port" ;;
+    nginx-tls) tls_cert; start_nginx "$port" tls ;;
+    fg-tls) tls_cert; start_fg "$port" "$work/tls" ;;
     varnish) start_varnish "$port" ;;
     haproxy) start_haproxy "$port" ;;
     fg) start_fg "$port" ;;
     *) echo "unknown server $server" >&2; return 2 ;;
   esac
 }
+# start_nginx PORT [tls]: with tls, the listener speaks TLS with tls_cert's certificate.
 start_nginx() {
-  local port=$1 dir=$work/nginx.$1; mkdir -p "$dir"
-  sed -e "s#@PORT@#$port#; s#@ORIGIN@#$ORIGIN#; s#@DIR@#$dir#g" "$here/peers/nginx.conf.tmpl" >"$dir/nginx.conf"
+  local port=$1 dir=$work/nginx.$1 ssl="" tls=""; mkdir -p "$dir"
+  if [ "${2:-}" = tls ]; then
+    ssl=" ssl"
+    tls="ssl_certificate $work/tls/bench.crt; ssl_certificate_key $work/tls/bench.key; ssl_protocols TLSv1.2 TLSv1.3;"
+  fi
+  sed -e "s#@PORT@#$port$ssl#; s#@ORIGIN@#$ORIGIN#; s#@DIR@#$dir#g; s#@TLS@#$tls#" "$here/peers/nginx.conf.tmpl" >"$dir/nginx.conf"
   taskset -c 1 nginx -c "$dir/nginx.conf" -e "$dir/err.log" & spid=$!
 }
 start_varnish() {
@@ -58,11 +65,24 @@ start_haproxy() {
   sed -e "s#@PORT@#$port#; s#@ORIGIN@#$ORIGIN#; s#@DIR@#$dir#g" "$here/peers/haproxy.cfg.tmpl" >"$dir/haproxy.cfg"
   taskset -c 1 haproxy -db -f "$dir/haproxy.cfg" >"$dir/out.log" 2>&1 & spid=$!
 }
+# start_fg PORT [TLSDIR]: with TLSDIR, flashgate.sh adds server.tls with its bench.crt/key.
 start_fg() {
   local port=$1 cmd=$FLASHGATE_CMD
   cmd=${cmd//@PORT@/$port}; cmd=${cmd//@ORIGIN@/$ORIGIN}
-  taskset -c 1 bash -c "exec $cmd" >"$work/fg.$port.log" 2>&1 & spid=$!
+  taskset -c 1 env FGBENCH_TLS="${2:-}" bash -c "exec $cmd" >"$work/fg.$port.log" 2>&1 & spid=$!
 }
+
+# tls_cert: the one certificate every TLS row serves (ECDSA P-256 for localhost), made once
+# per run, so flashgate and nginx do the same handshake work.
+tls_cert() {
+  [ -s "$work/tls/bench.crt" ] && return 0
+  mkdir -p "$work/tls"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$work/tls/bench.key" -out "$work/tls/bench.crt" 2>/dev/null
+}
+
+# scheme SERVER: https for the TLS servers.
+scheme() { case $1 in *-tls) echo https ;; *) echo http ;; esac; }
 
 # scenario NAME → "SERVER PATH": which server a row runs and the URL path it loads.
 scenario() {
@@ -72,6 +92,8 @@ scenario() {
     ceiling-esi) echo "ceiling-esi /esi/page" ;;
     origin) echo "origin /item/1" ;;
     nginx-hit|varnish-hit|fg-hit) echo "${1%-hit} /item/1" ;;
+    nginx-tls-hit|fg-tls-hit) echo "${1%-hit} /item/1" ;;                  # a cache hit over TLS, keep-alive
+    nginx-tls-handshake|fg-tls-handshake) echo "${1%-handshake} /item/1" ;;  # a full handshake per request
     nginx-pass|haproxy-pass|fg-pass) echo "${1%-pass} /pass/item/1" ;;
     nginx-post|haproxy-post|fg-post) echo "${1%-post} /pass/buy/1" ;;
     nginx-reject|fg-reject) echo "${1%-reject} /limited/item/1" ;;
@@ -86,6 +108,7 @@ scenario() {
 wrk_script() {
   case $1 in
     *-post) echo "-s $here/peers/post.lua" ;;
+    *-handshake) echo "-H Connection:close" ;;   # the server closes: wrk reconnects, a new handshake each time
     *) echo "${pipe[*]:-}" ;;
   esac
 }
@@ -95,7 +118,7 @@ wrk_script() {
 probe() {
   local url=$1 h b post=()
   case $url in */pass/buy/*) post=(-X POST -d qty=1) ;; esac
-  h=$(curl -s --max-time 3 "${post[@]}" -o "$work/probe.body" -D - "$url" | tr -d '\r') || true
+  h=$(curl -sk --max-time 3 "${post[@]}" -o "$work/probe.body" -D - "$url" | tr -d '\r') || true
   b=$(grep -c '<esi:' "$work/probe.body" 2>/dev/null || true)
   echo "  probe $url: $(echo "$h" | head -1) $(echo "$h" | grep -i '^x-cache:' || true) esi-tags=${b:-0}" >&2
 }

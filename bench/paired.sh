@@ -47,7 +47,7 @@ for r in "${rows[@]}"; do
   port=$(free_port)
   start "$server" "$port"; pids+=("$spid"); pid[$r]=$spid
   wait_port "$port"
-  url[$r]=http://127.0.0.1:$port$path
+  url[$r]=$(scheme "$server")://127.0.0.1:$port$path
 done
 for r in "${rows[@]}"; do   # warm every cache, then check each row answers what it should
   timeout 30 taskset -c 0 wrk -t1 -c"$C" -d2s $(wrk_script "$r") "${url[$r]}" >/dev/null 2>&1 || true
