@@ -22,6 +22,8 @@ type Certs struct {
 	exact map[string]*tls.Certificate // "shop.example.com"
 	wild  map[string]*tls.Certificate // "example.com" for "*.example.com"
 	hsts  []byte                      // Strict-Transport-Security value; nil = none
+	// notAfter is the earliest expiry of the certificates.
+	notAfter time.Time
 }
 
 // Compile parses and checks every certificate of t at time now: the PEM
@@ -121,6 +123,9 @@ func (c *Certs) index(spec *rules.Certificate, cert *tls.Certificate) {
 	if c.def == nil {
 		c.def = cert
 	}
+	if c.notAfter.IsZero() || cert.Leaf.NotAfter.Before(c.notAfter) {
+		c.notAfter = cert.Leaf.NotAfter
+	}
 	names := spec.Hosts
 	if len(names) == 0 {
 		names = cert.Leaf.DNSNames
@@ -159,6 +164,10 @@ func (c *Certs) Get(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	}
 	return c.def, nil
 }
+
+// NotAfter returns the earliest expiry of the certificates: the day a
+// renewal is due by.
+func (c *Certs) NotAfter() time.Time { return c.notAfter }
 
 // HSTS returns the Strict-Transport-Security header value, nil when
 // server.tls.hsts is off. The bytes must not be modified.

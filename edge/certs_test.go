@@ -43,6 +43,13 @@ func TestCertsChooseBySNI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	want := a.Leaf.NotAfter
+	if b.Leaf.NotAfter.Before(want) {
+		want = b.Leaf.NotAfter
+	}
+	if !c.NotAfter().Equal(want) {
+		t.Errorf("NotAfter %s, want the earliest expiry %s", c.NotAfter(), want)
+	}
 	for _, tc := range []struct {
 		sni  string
 		want *fgtest.Cert

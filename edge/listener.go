@@ -79,7 +79,8 @@ func (l *ProxyListener) acceptLoop() {
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
-				continue // a transient accept failure; the listener is fine
+				time.Sleep(time.Second) // transient, and fasthttp waits as long on its own listener
+				continue
 			}
 			l.err = err
 			return

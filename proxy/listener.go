@@ -46,6 +46,9 @@ func (s *Server) setupEdge(cfg *rules.Config, snap *Snapshot) {
 	}
 	s.edge.first = snap.certs
 	s.edge.tls = edge.Config(t.MinVersion, s.currentCerts)
+	s.metrics.Set().NewGauge("flashgate_tls_certificate_expiry_timestamp_seconds", func() float64 {
+		return float64(s.currentCerts().NotAfter().Unix())
+	})
 	s.srv.Handler = s.timeouts.wrap(s.handleTLS)
 	if t.RedirectListen != "" {
 		_, port, _ := net.SplitHostPort(s.listen)
