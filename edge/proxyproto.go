@@ -51,7 +51,9 @@ var (
 // number of bytes it took; what follows belongs to the connection. It
 // returns ErrIncomplete when b is a proper prefix of a header, and
 // ErrNoHeader or another error, naming the problem, when b cannot start
-// one. It never reads past MaxHeader bytes and allocates nothing.
+// one. It never reads past MaxHeader bytes. It runs once a connection, so
+// plain code wins over zero allocations (a v1 address is parsed from a
+// string).
 func ParseHeader(b []byte) (Header, int, error) {
 	switch {
 	case len(b) == 0:
