@@ -93,7 +93,8 @@ scenario() {
     origin) echo "origin /item/1" ;;
     nginx-hit|varnish-hit|fg-hit) echo "${1%-hit} /item/1" ;;
     nginx-tls-hit|fg-tls-hit) echo "${1%-hit} /item/1" ;;                  # a cache hit over TLS, keep-alive
-    nginx-tls-handshake|fg-tls-handshake) echo "${1%-handshake} /item/1" ;;  # a full handshake per request
+    nginx-tls-resumed|fg-tls-resumed) echo "${1%-resumed} /item/1" ;;  # a new connection per request, session resumed
+    nginx-tls-full|fg-tls-full) echo "${1%-full} /item/1" ;;           # a new connection per request, full handshake
     nginx-pass|haproxy-pass|fg-pass) echo "${1%-pass} /pass/item/1" ;;
     nginx-post|haproxy-post|fg-post) echo "${1%-post} /pass/buy/1" ;;
     nginx-reject|fg-reject) echo "${1%-reject} /limited/item/1" ;;
@@ -108,7 +109,7 @@ scenario() {
 wrk_script() {
   case $1 in
     *-post) echo "-s $here/peers/post.lua" ;;
-    *-handshake) echo "-H Connection:close" ;;   # the server closes: wrk reconnects, a new handshake each time
+    *-resumed) echo "-s $here/peers/close.lua" ;;   # the server closes: wrk reconnects, resuming the session
     *) echo "${pipe[*]:-}" ;;
   esac
 }
@@ -121,6 +122,16 @@ probe() {
   h=$(curl -sk --max-time 3 "${post[@]}" -o "$work/probe.body" -D - "$url" | tr -d '\r') || true
   b=$(grep -c '<esi:' "$work/probe.body" 2>/dev/null || true)
   echo "  probe $url: $(echo "$h" | head -1) $(echo "$h" | grep -i '^x-cache:' || true) esi-tags=${b:-0}" >&2
+}
+
+# loadgen ROW SECONDS URL: one load window on CPU 0, reported as wrk reports: wrk, or for
+# the full-handshake rows tlsload (wrk resumes every session it can, so it cannot measure
+# full handshakes).
+loadgen() {
+  case $1 in
+    *-tls-full) timeout $(($2 + 30)) taskset -c 0 "$work/tlsload" -c "$C" -d "${2}s" "$3" ;;
+    *) timeout $(($2 + 30)) taskset -c 0 wrk -t1 -c"$C" -d"${2}s" $(wrk_script "$1") "$3" ;;
+  esac
 }
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{ if (NR==0) print "-"; else if (NR%2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2 }'; }
