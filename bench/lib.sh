@@ -95,6 +95,7 @@ scenario() {
     nginx-tls-hit|fg-tls-hit) echo "${1%-hit} /item/1" ;;                  # a cache hit over TLS, keep-alive
     nginx-tls-resumed|fg-tls-resumed) echo "${1%-resumed} /item/1" ;;  # a new connection per request, session resumed
     nginx-tls-full|fg-tls-full) echo "${1%-full} /item/1" ;;           # a new connection per request, full handshake
+    fg-tls-full-mlkem) echo "fg-tls /item/1" ;;                         # the same, with X25519MLKEM768 offered
     nginx-pass|haproxy-pass|fg-pass) echo "${1%-pass} /pass/item/1" ;;
     nginx-post|haproxy-post|fg-post) echo "${1%-post} /pass/buy/1" ;;
     nginx-reject|fg-reject) echo "${1%-reject} /limited/item/1" ;;
@@ -127,9 +128,12 @@ probe() {
 # loadgen ROW SECONDS URL: one load window on CPU 0, reported as wrk reports: wrk, or for
 # the full-handshake rows tlsload (wrk resumes every session it can, so it cannot measure
 # full handshakes).
+# The TLS rows' wrk offers AES-128-GCM first, as browsers do (peers/openssl-client.cnf).
 loadgen() {
   case $1 in
     *-tls-full) timeout $(($2 + 30)) taskset -c 0 "$work/tlsload" -c "$C" -d "${2}s" "$3" ;;
+    *-tls-full-mlkem) timeout $(($2 + 30)) taskset -c 0 "$work/tlsload" -mlkem -c "$C" -d "${2}s" "$3" ;;
+    *-tls-*) OPENSSL_CONF=$here/peers/openssl-client.cnf timeout $(($2 + 30)) taskset -c 0 wrk -t1 -c"$C" -d"${2}s" $(wrk_script "$1") "$3" ;;
     *) timeout $(($2 + 30)) taskset -c 0 wrk -t1 -c"$C" -d"${2}s" $(wrk_script "$1") "$3" ;;
   esac
 }

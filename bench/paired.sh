@@ -35,7 +35,7 @@ trap cleanup EXIT
 . "$here/lib.sh"
 
 ( cd "$here/origin" && go build -o "$work/benchorigin" . )
-case " ${rows[*]} " in *"-tls-full "*) ( cd "$here/tlsload" && go build -o "$work/tlsload" . ) ;; esac
+case " ${rows[*]} " in *"-tls-full"*) ( cd "$here/tlsload" && go build -o "$work/tlsload" . ) ;; esac
 case " ${rows[*]} " in *" fg-"*) case $FLASHGATE_CMD in *flashgate.sh*) "$here/flashgate.sh" build ;; esac ;; esac
 OPORT=$(free_port); ORIGIN=127.0.0.1:$OPORT
 taskset -c 1 "$work/benchorigin" -addr "$ORIGIN" -mode origin 2>"$work/origin.log" & pids+=($!); wait_port "$OPORT"
