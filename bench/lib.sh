@@ -37,10 +37,11 @@ start() {
     ceiling*) taskset -c 1 "$work/benchorigin" -addr "127.0.0.1:$port" -mode "$server" 2>/dev/null & spid=$! ;;
     nginx) start_nginx "$port" ;;
     nginx-tls) tls_cert; start_nginx "$port" tls ;;
-    fg-tls) tls_cert; start_fg "$port" "$work/tls" ;;
+    fg-tls) tls_cert; start_fg "$port" "$FLASHGATE_CMD" "$work/tls" ;;
     varnish) start_varnish "$port" ;;
     haproxy) start_haproxy "$port" ;;
     fg) start_fg "$port" ;;
+    fgb) start_fg "$port" "${FLASHGATE_CMD_B:?fgb rows need FLASHGATE_CMD_B, the command of the build compared with fg}" ;;
     *) echo "unknown server $server" >&2; return 2 ;;
   esac
 }
@@ -65,11 +66,13 @@ start_haproxy() {
   sed -e "s#@PORT@#$port#; s#@ORIGIN@#$ORIGIN#; s#@DIR@#$dir#g" "$here/peers/haproxy.cfg.tmpl" >"$dir/haproxy.cfg"
   taskset -c 1 haproxy -db -f "$dir/haproxy.cfg" >"$dir/out.log" 2>&1 & spid=$!
 }
-# start_fg PORT [TLSDIR]: with TLSDIR, flashgate.sh adds server.tls with its bench.crt/key.
+# start_fg PORT [CMD [TLSDIR]]: CMD defaults to FLASHGATE_CMD; the fgb-* rows pass
+# FLASHGATE_CMD_B, a second build, so an A/B comparison runs in one paired run. With
+# TLSDIR, flashgate.sh adds server.tls with its bench.crt/key.
 start_fg() {
-  local port=$1 cmd=$FLASHGATE_CMD
+  local port=$1 cmd=${2:-$FLASHGATE_CMD}
   cmd=${cmd//@PORT@/$port}; cmd=${cmd//@ORIGIN@/$ORIGIN}
-  taskset -c 1 env FGBENCH_TLS="${2:-}" bash -c "exec $cmd" >"$work/fg.$port.log" 2>&1 & spid=$!
+  taskset -c 1 env FGBENCH_TLS="${3:-}" bash -c "exec $cmd" >"$work/fg.$port.log" 2>&1 & spid=$!
 }
 
 # tls_cert: the one certificate every TLS row serves (ECDSA P-256 for localhost), made once
@@ -91,15 +94,15 @@ scenario() {
     ceiling-reject|ceiling-reject-same) echo "$1 /limited/item/1" ;;
     ceiling-esi) echo "ceiling-esi /esi/page" ;;
     origin) echo "origin /item/1" ;;
-    nginx-hit|varnish-hit|fg-hit) echo "${1%-hit} /item/1" ;;
+    nginx-hit|varnish-hit|fg-hit|fgb-hit) echo "${1%-hit} /item/1" ;;
     nginx-tls-hit|fg-tls-hit) echo "${1%-hit} /item/1" ;;                  # a cache hit over TLS, keep-alive
     nginx-tls-resumed|fg-tls-resumed) echo "${1%-resumed} /item/1" ;;  # a new connection per request, session resumed
     nginx-tls-full|fg-tls-full) echo "${1%-full} /item/1" ;;           # a new connection per request, full handshake
     fg-tls-full-mlkem) echo "fg-tls /item/1" ;;                         # the same, with X25519MLKEM768 offered
-    nginx-pass|haproxy-pass|fg-pass) echo "${1%-pass} /pass/item/1" ;;
-    nginx-post|haproxy-post|fg-post) echo "${1%-post} /pass/buy/1" ;;
-    nginx-reject|fg-reject) echo "${1%-reject} /limited/item/1" ;;
-    varnish-esi|fg-esi) echo "${1%-esi} /esi/page" ;;
+    nginx-pass|haproxy-pass|fg-pass|fgb-pass) echo "${1%-pass} /pass/item/1" ;;
+    nginx-post|haproxy-post|fg-post|fgb-post) echo "${1%-post} /pass/buy/1" ;;
+    nginx-reject|fg-reject|fgb-reject) echo "${1%-reject} /limited/item/1" ;;
+    varnish-esi|fg-esi|fgb-esi) echo "${1%-esi} /esi/page" ;;
     *) echo "unknown scenario $1" >&2; return 2 ;;
   esac
 }

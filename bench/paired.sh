@@ -13,7 +13,9 @@
 #
 # usage: paired.sh [-d SECONDS] [-n ROUNDS] [-c CONNECTIONS] [-p DEPTH] REF ROW...
 #   e.g. paired.sh -d 2 -n 20 ceiling fg-hit nginx-hit varnish-hit
-# Rows are run.sh's scenarios; REF is the row ratios are taken against. FLASHGATE_CMD,
+# Rows are run.sh's scenarios; REF is the row ratios are taken against.
+# An fgb-* row (fgb-hit, fgb-pass, ...) runs FLASHGATE_CMD_B instead of FLASHGATE_CMD: two builds
+# side by side, e.g. FLASHGATE_CMD_B="env FLASHGATE_BIN=/tmp/fg-old bench/flashgate.sh @PORT@ @ORIGIN@". FLASHGATE_CMD,
 # FLASHGATE_BIN and the needed packages are as for run.sh. Takes /tmp/flashgate-bench.lock.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
