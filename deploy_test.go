@@ -383,6 +383,12 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf("%s does not depend on the shop", name)
 		}
 	}
+	// Shared state: the instances' Redis is a service of the file.
+	if gw.Cluster == nil || len(gw.Cluster.Addrs) == 0 {
+		t.Error("gateway.yaml has no cluster: section: the instances would not share their state")
+	} else if host, _, _ := net.SplitHostPort(gw.Cluster.Addrs[0]); services[host] == nil {
+		t.Errorf("cluster.addrs %v: %q is not a service of compose.yaml", gw.Cluster.Addrs, host)
+	}
 	// The balancer: its address is the one trusted for the PROXY
 	// protocol, and HAProxy's backends are the instances' listeners.
 	addr := str(services["balancer"], "networks", "edge", "ipv4_address")
