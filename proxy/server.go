@@ -253,12 +253,17 @@ func (s *Server) openAccessLog(dest string) error {
 // were dropped.
 type fasthttpLogger struct {
 	log     *slog.Logger
-	next    atomic.Int64 // unix ns before which lines are dropped
+	now     func() time.Time // nil: time.Now
+	next    atomic.Int64     // unix ns before which lines are dropped
 	dropped atomic.Int64
 }
 
 func (l *fasthttpLogger) Printf(format string, args ...any) {
-	now := time.Now().UnixNano()
+	clock := l.now
+	if clock == nil {
+		clock = time.Now
+	}
+	now := clock().UnixNano()
 	next := l.next.Load()
 	if now < next || !l.next.CompareAndSwap(next, now+int64(time.Second)) {
 		l.dropped.Add(1)
