@@ -40,6 +40,11 @@ func compileCerts(cfg *rules.Config) (*edge.Certs, error) {
 // handler also sets HSTS; a plain listener keeps the handler as it is.
 func (s *Server) setupEdge(cfg *rules.Config, snap *Snapshot) {
 	s.edge.proxy = cfg.Server.ProxyProtocol
+	if s.edge.proxy != nil {
+		// A connection read through the PROXY protocol is wrapped, and
+		// fasthttp sends one writev only to a bare *net.TCPConn.
+		s.srv.WriteBufferSize = wrappedWriteBuffer
+	}
 	t := cfg.Server.TLS
 	if t == nil {
 		return
@@ -50,7 +55,7 @@ func (s *Server) setupEdge(cfg *rules.Config, snap *Snapshot) {
 		return float64(s.currentCerts().NotAfter().Unix())
 	})
 	s.srv.Handler = s.timeouts.wrap(s.handleTLS)
-	s.srv.WriteBufferSize = tlsWriteBuffer
+	s.srv.WriteBufferSize = wrappedWriteBuffer
 	if t.RedirectListen != "" {
 		_, port, _ := net.SplitHostPort(s.listen)
 		s.edge.port.Store(&port)
@@ -80,14 +85,16 @@ func (s *Server) handleTLS(ctx *fasthttp.RequestCtx, peer netip.Addr) {
 
 var hdrHSTS = []byte("Strict-Transport-Security")
 
-// tlsWriteBuffer is the response write buffer of a TLS listener: one TLS
-// record's worth, as nginx's ssl_buffer_size. With fasthttp's 4 KiB default
-// an 8 KiB page left in two writes, each its own record, AES-GCM seal and
-// syscall (strace: 2.00 writes a response); with 16 KiB it leaves in one.
-// It costs 12 KiB more per open connection, beside the ~40 KiB crypto/tls
-// already holds for one. A plain listener keeps the default: its big
-// responses go out with one writev from where they are.
-const tlsWriteBuffer = 16 << 10
+// wrappedWriteBuffer is the response write buffer of a listener whose
+// connections are wrapped (TLS, PROXY protocol): fasthttp then cannot send
+// a header and body with one writev, and with its 4 KiB default an 8 KiB
+// page left in two writes (over TLS each its own record, AES-GCM seal and
+// syscall: strace counted 2.00 writes a response); with 16 KiB, one TLS
+// record's worth as nginx's ssl_buffer_size, it leaves in one. It costs
+// 12 KiB more per open connection (beside the ~40 KiB crypto/tls holds for
+// one). A plain listener keeps the default: its big responses go out with
+// one writev from where they are.
+const wrappedWriteBuffer = 16 << 10
 
 // edgeListener puts the configured layers around ln.
 func (s *Server) edgeListener(ln net.Listener) net.Listener {
