@@ -92,8 +92,8 @@ var hdrHSTS = []byte("Strict-Transport-Security")
 // syscall: strace counted 2.00 writes a response); with 16 KiB, one TLS
 // record's worth as nginx's ssl_buffer_size, it leaves in one. It costs
 // 12 KiB more per open connection (beside the ~40 KiB crypto/tls holds for
-// one). A plain listener keeps the default: its big responses go out with
-// one writev from where they are.
+// one). A plain listener keeps fasthttp's default (bare_lf.go says what
+// its large responses cost).
 const wrappedWriteBuffer = 16 << 10
 
 // edgeListener puts the configured layers around ln.

@@ -362,3 +362,28 @@ func TestTLSCookiesSecure(t *testing.T) {
 		t.Errorf("%d Set-Cookie %q, want 200 with a Secure fg_device cookie", resp.StatusCode, set)
 	}
 }
+
+// TestTLSBareLFRefused: the bare-LF check reads the decrypted request on a
+// TLS connection: a header block ending lines in LF alone gets its 400
+// at once, and a well-formed request on the same listener is served.
+func TestTLSBareLFRefused(t *testing.T) {
+	g, _, a, _ := tlsGateway(t)
+	for _, tc := range []struct {
+		req, want string
+	}{
+		{"GET /item/1 HTTP/1.1\nHost: a.test\n\n", "bad_line_ending"},
+		{"GET /item/1 HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n", "127.0.0.1 https"},
+	} {
+		c, err := tls.Dial("tcp", g.addr, &tls.Config{ServerName: "a.test", RootCAs: a.Pool()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second)) // well under read_timeout (10s): the answer must not wait for it
+		io.WriteString(c, tc.req)
+		got, _ := io.ReadAll(c)
+		c.Close()
+		if !strings.Contains(string(got), tc.want) {
+			t.Errorf("%q: answered %q, want %q", tc.req, got, tc.want)
+		}
+	}
+}
