@@ -62,7 +62,10 @@ func (s *Server) setupEdge(cfg *rules.Config, snap *Snapshot) {
 		s.edge.redirect = &fasthttp.Server{
 			Handler: edge.Redirect(func() string { return *s.edge.port.Load() }), Logger: &fasthttpLogger{log: s.log},
 			NoDefaultServerHeader: true, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
-			IdleTimeout: 10 * time.Second, ReadBufferSize: s.srv.ReadBufferSize, MaxRequestBodySize: 1,
+			IdleTimeout: 10 * time.Second, ReadBufferSize: s.srv.ReadBufferSize,
+			// A body is never read: the answer is the same whatever it
+			// holds, and the connection closes after it.
+			StreamRequestBody: true,
 		}
 	}
 }

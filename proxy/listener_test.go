@@ -328,7 +328,7 @@ func TestTLSRedirectListener(t *testing.T) {
 	go g.ServeRedirect(ln) //nolint:errcheck // returns on shutdown
 	_, port, _ := net.SplitHostPort(g.addr)
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	req, _ := http.NewRequest("POST", "http://"+ln.Addr().String()+"/buy/1?qty=2", nil)
+	req, _ := http.NewRequest("POST", "http://"+ln.Addr().String()+"/buy/1?qty=2", strings.NewReader(strings.Repeat("x", 2<<20)))
 	req.Host = "a.test:80"
 	resp, err := client.Do(req)
 	if err != nil {
@@ -338,9 +338,12 @@ func TestTLSRedirectListener(t *testing.T) {
 	if want := "https://a.test:" + port + "/buy/1?qty=2"; resp.StatusCode != 308 || resp.Header.Get("Location") != want {
 		t.Errorf("%d Location %q, want 308 to %s", resp.StatusCode, resp.Header.Get("Location"), want)
 	}
+	req, _ = http.NewRequest("GET", "http://"+ln.Addr().String()+"/", nil)
 	req.Host = "evil.test/x@"
 	if resp, err = client.Do(req); err != nil || resp.StatusCode != 400 {
-		t.Errorf("odd Host: %v %v, want 400", resp.StatusCode, err)
+		t.Errorf("odd Host: %v, want 400", err)
+	} else {
+		resp.Body.Close()
 	}
 }
 
