@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -113,7 +114,7 @@ func TestKubernetesManifests(t *testing.T) {
 	}
 	dep, cm, svc, pdb := byKind["Deployment"], byKind["ConfigMap"], byKind["Service"], byKind["PodDisruptionBudget"]
 	if dep == nil || cm == nil || svc == nil || pdb == nil {
-		t.Fatalf("kinds %v, want Deployment, ConfigMap, Service and PodDisruptionBudget", slices.Sorted(mapKeys(byKind)))
+		t.Fatalf("kinds %v, want Deployment, ConfigMap, Service and PodDisruptionBudget", slices.Sorted(maps.Keys(byKind)))
 	}
 	replicas, _ := get(dep, "spec", "replicas").(int)
 	if replicas < 2 {
@@ -322,23 +323,13 @@ func writeFile(t *testing.T, name, text string) {
 	}
 }
 
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
 func TestComposeFile(t *testing.T) {
 	dir := filepath.Join("deploy", "compose")
 	compose := yamlDocs(t, filepath.Join(dir, "compose.yaml"))[0]
 	services, _ := get(compose, "services").(obj)
 	for _, s := range []string{"balancer", "flashgate-1", "flashgate-2", "shop", "redis"} {
 		if services[s] == nil {
-			t.Fatalf("compose.yaml has no %s service (has %v)", s, slices.Sorted(mapKeys(services)))
+			t.Fatalf("compose.yaml has no %s service (has %v)", s, slices.Sorted(maps.Keys(services)))
 		}
 	}
 	// Copy the mounted directory (compose.yaml mounts ./ at /etc/flashgate)
