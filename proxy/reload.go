@@ -74,6 +74,8 @@ func (s *Server) warnRestartOnly(old, cur *rules.Config) {
 	a, b := old.Server, cur.Server
 	a.TrustedProxies, a.Unmatched, a.CaseInsensitive, a.Hosts, a.Pos = nil, "", false, nil, rules.Pos{}
 	b.TrustedProxies, b.Unmatched, b.CaseInsensitive, b.Hosts, b.Pos = nil, "", false, nil, rules.Pos{}
+	a.TLS, a.ProxyProtocol = restartOnlyEdge(a.TLS, a.ProxyProtocol)
+	b.TLS, b.ProxyProtocol = restartOnlyEdge(b.TLS, b.ProxyProtocol)
 	var changed []string
 	if !reflect.DeepEqual(a, b) {
 		changed = append(changed, "server (listen, timeouts, sizes, connection limits)")

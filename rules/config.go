@@ -58,7 +58,12 @@ type Server struct {
 	// edge. Without it, a client choosing Host can mint cache keys at will
 	// and have the origin render pages for a host that is not the shop's.
 	Hosts []string
-	Pos   Pos
+	// TLS, when set, makes the listener speak TLS (rules/tls.go).
+	TLS *TLS
+	// ProxyProtocol, when set, names the balancers that must send a PROXY
+	// protocol header (rules/tls.go).
+	ProxyProtocol *ProxyProtocol
+	Pos           Pos
 }
 
 // Logging configures the process log and the optional access log.

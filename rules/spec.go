@@ -47,6 +47,8 @@ type serverSpec struct {
 	Unmatched       string     `yaml:"unmatched"`
 	CaseInsensitive bool       `yaml:"case_insensitive"`
 	Hosts           []hostName `yaml:"hosts"`
+	TLS             Node       `yaml:"tls"`            // rules/tls.go
+	ProxyProtocol   Node       `yaml:"proxy_protocol"` // rules/tls.go
 }
 
 type loggingSpec struct {

@@ -57,6 +57,8 @@ func (l *loader) buildServer(n Node, s *serverSpec, origins []string) Server {
 	for _, h := range s.Hosts {
 		srv.Hosts = append(srv.Hosts, string(h))
 	}
+	srv.TLS = l.buildTLS(n.Get("tls"), srv.Listen)
+	srv.ProxyProtocol = l.buildProxyProtocol(n.Get("proxy_protocol"))
 	l.nonNegative(n, "max_conns_per_ip", s.MaxConnsPerIP)
 	l.nonNegative(n, "concurrency", s.Concurrency)
 	if srv.Unmatched != "deny" && !slices.Contains(origins, srv.Unmatched) {
