@@ -47,8 +47,22 @@ type Chain struct {
 // other. Out of order is an error rather than silently reordered, so that
 // what the operator reads is what runs.
 func Compile(route string, specs []rules.Node, env *Env) (*Chain, error) {
+	return CompileWithPages(route, rules.Node{}, specs, env)
+}
+
+// CompileWithPages is Compile for a route with its own "pages:" section
+// (pagesSpec), which replaces pages of the gateway's for this route's
+// refusals and question page. Its errors are reported with the filters'.
+func CompileWithPages(route string, pages rules.Node, specs []rules.Node, env *Env) (*Chain, error) {
 	c := &Chain{route: route}
 	var errs []error
+	env.mu.Lock()
+	global := env.pageSet
+	env.mu.Unlock()
+	ps, err := loadPages(pages, global)
+	if err != nil {
+		return nil, err
+	}
 	last, lastKind := -1, ""
 	var holds uint8
 	for _, n := range specs {
@@ -69,7 +83,7 @@ func Compile(route string, specs []rules.Node, env *Env) (*Chain, error) {
 			continue
 		}
 		last, lastKind = k.stage, name
-		f, err := k.build(&Build{Route: route, Kind: name, Node: spec, Env: env, holds: &holds})
+		f, err := k.build(&Build{Route: route, Kind: name, Node: spec, Env: env, holds: &holds, pages: ps})
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -167,7 +181,21 @@ type Build struct {
 	Node  rules.Node // the spec: the value of {kind: spec}
 	Env   *Env
 
-	holds *uint8 // reservation bits used so far in this chain
+	holds *uint8   // reservation bits used so far in this chain
+	pages *pageSet // the route's page templates
+}
+
+// pageSet returns the page templates the filter's pages use.
+func (b *Build) pageSet() *pageSet {
+	if b.pages != nil {
+		return b.pages
+	}
+	b.Env.mu.Lock()
+	defer b.Env.mu.Unlock()
+	if b.Env.pageSet != nil {
+		return b.Env.pageSet
+	}
+	return builtinPages
 }
 
 // HoldBit allocates the bit a reserving filter passes to Request.Hold and

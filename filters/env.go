@@ -46,7 +46,7 @@ type Env struct {
 	gen     uint64
 	tokens  *token.Keyring
 	pages   map[string]fasthttp.RequestHandler
-	tmpls   map[string]string // admission.pages: reason → template
+	pageSet *pageSet // admission.pages: the gateway's page templates
 	states  map[StateID]*stateEntry
 	tagBits map[string]uint8
 	stocks  map[string]*stockGate // route → its serving stock gate, for SetStock
@@ -86,7 +86,7 @@ func NewEnv(store Store, log *slog.Logger) (*Env, error) {
 // templates) and records the token keyring filters sign and verify with
 // (nil when no filter needs tokens).
 func (e *Env) Begin(admission rules.Node, keys *token.Keyring) error {
-	tmpls, err := loadAdmission(admission)
+	pages, err := loadAdmission(admission)
 	if err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func (e *Env) Begin(admission rules.Node, keys *token.Keyring) error {
 	defer e.mu.Unlock()
 	e.gen++
 	e.tokens = keys
-	e.tmpls = tmpls
+	e.pageSet = pages
 	e.pages = map[string]fasthttp.RequestHandler{TimePath: timeHandler(e.Now)}
 	e.seen = map[string]map[uint64]int{}
 	e.pending = map[string]*stockGate{}
@@ -175,13 +175,6 @@ func (e *Env) TagBit(name string) (uint8, error) {
 	b := uint8(len(e.tagBits))
 	e.tagBits[name] = b
 	return b, nil
-}
-
-func (e *Env) pageTemplate(reason string) (string, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	t, ok := e.tmpls[reason]
-	return t, ok
 }
 
 // counter returns the rejection counter of (route, filter, reason). The

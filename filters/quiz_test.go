@@ -440,7 +440,7 @@ func TestQuizCompileErrors(t *testing.T) {
 	tests := []struct{ yaml, want string }{
 		{"- quiz: {mode: riddle}\n", `unknown mode "riddle" (known: text, pow)`},
 		{"- quiz: {mode: pow, difficulty: 40}\n", "must be within 8..26, got 40"},
-		{"- quiz: {difficulty: 12}\n", "difficulty is for mode: pow"},
+		{"- quiz: {difficulty: 12}\n", "difficulty and fallback are for mode: pow"},
 		{"- quiz: {min_solve: 10m, challenge_ttl: 5m}\n", "below challenge_ttl"},
 		{"- quiz: {scope: item}\n", `unknown scope "item" (known: route, path)`},
 		{"- quiz: {max_attempts: -1}\n", "must be at least 1, got -1"},
