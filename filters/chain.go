@@ -36,6 +36,7 @@ type Chain struct {
 	filters   []Filter
 	names     []string
 	observers []Observer
+	peekers   []peeker // final filters, asked before an interim refusal (lookahead.go)
 }
 
 // Compile builds the chain of route from its "filters:" list, each item a
@@ -102,6 +103,9 @@ func (c *Chain) add(name string, f Filter) {
 	if o, ok := f.(Observer); ok {
 		c.observers = append(c.observers, o)
 	}
+	if p, ok := f.(Peeker); ok {
+		c.peekers = append(c.peekers, peeker{p, len(c.filters) - 1})
+	}
 }
 
 func knownKinds() string {
@@ -114,7 +118,9 @@ func knownKinds() string {
 }
 
 // Check runs the filters in order and returns the first rejection, counted
-// by route, filter and reason, or Continue. On a rejection the filters that
+// by route, filter and reason, or Continue. A refusal that asks the client
+// to come back (a question, the line) gives way to a final one a later
+// filter would give (lookahead.go). On a rejection the filters that
 // passed before it cancel their reservations.
 func (c *Chain) Check(r *Request) Verdict {
 	if c == nil {
@@ -122,6 +128,7 @@ func (c *Chain) Check(r *Request) Verdict {
 	}
 	for i, f := range c.filters {
 		if v := f.Check(r); v.rej != nil {
+			v = c.lookAhead(r, i, v)
 			v.rej.counter.Inc()
 			c.cancel(r, i)
 			return v

@@ -20,6 +20,7 @@ type Rejection struct {
 	reason          []byte
 	retryAfter      int64 // fixed Retry-After seconds, 0 = none
 	retryAfterValue bool  // the verdict's value is the Retry-After seconds
+	interim         bool  // asks the client to come back (a question, the line): see lookahead.go
 	html, json      renderedPage
 	counter         *metrics.Counter
 }
@@ -115,6 +116,7 @@ func (b *Build) newRejection(s RejectSpec) (*Rejection, error) {
 		reason:          []byte(s.Reason),
 		retryAfter:      s.RetryAfter,
 		retryAfterValue: s.RetryAfterValue,
+		interim:         interimReasons[s.Reason],
 		html:            htmlPage,
 		json:            jsonPage,
 		counter:         b.Env.counter(b.Route, b.Kind, s.Reason),
