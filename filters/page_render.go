@@ -211,3 +211,19 @@ func appendEscaped(dst, b []byte) []byte {
 	}
 	return dst
 }
+
+// GatewayPage renders the built-in page of one of the gateway's own
+// answers (the shop down for a 5xx status, else a bad request), for
+// package proxy to build its answers once at start.
+func GatewayPage(status int, title, message string) []byte {
+	page := "gateway_error"
+	if status >= 500 {
+		page = "origin_down"
+	}
+	d := &PageData{Shop: builtinPages.shop, Page: page, Status: status, Title: title, Message: message, TimeURL: TimePath}
+	var buf bytes.Buffer
+	if err := builtinPages.pages[page].Execute(&buf, d); err != nil {
+		panic("BUG: filters: built-in page " + page + ": " + err.Error())
+	}
+	return buf.Bytes()
+}

@@ -22,8 +22,9 @@ import (
 var templateFS embed.FS
 
 // pageNames are the pages a shop can replace: every refusal reason, the
-// question page, the quiz's "too many answers" and the shop-down page.
-var pageNames = append(slices.Clone(reasons), "quiz", "quiz_too_many", "origin_down")
+// question page, the quiz's "too many answers", and the gateway's own
+// answers: the shop down (502, 503, 504) and a bad request (4xx).
+var pageNames = append(slices.Clone(reasons), "quiz", "quiz_too_many", "origin_down", "gateway_error")
 
 // pageFiles maps a page to its built-in file; the rest use message.html.
 var pageFiles = map[string]string{

@@ -44,7 +44,7 @@ func (l *loader) buildRoute(n Node, origins []string) *Route {
 	r := &Route{
 		Name: s.Name, Host: string(s.Host), Methods: s.Methods, Path: s.Path, Origin: s.Origin,
 		HostRewrite: string(s.HostRewrite), Timeout: s.Timeout.Duration(), MaxBodyBytes: s.MaxBodySize.Bytes(),
-		Cache: s.Cache, ESI: s.ESI, Filters: s.Filters, Pos: n.Pos(),
+		Cache: s.Cache, ESI: s.ESI, Filters: s.Filters, Pages: s.Pages, Pos: n.Pos(),
 	}
 	switch {
 	case s.Name == "":
