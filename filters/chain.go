@@ -64,6 +64,7 @@ func CompileWithPages(route string, pages rules.Node, specs []rules.Node, env *E
 	if err != nil {
 		return nil, err
 	}
+	env.notePages(ps)
 	last, lastKind := -1, ""
 	var holds uint8
 	for _, n := range specs {

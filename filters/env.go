@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -47,6 +48,8 @@ type Env struct {
 	tokens  *token.Keyring
 	pages   map[string]fasthttp.RequestHandler
 	pageSet *pageSet // admission.pages: the gateway's page templates
+	// page template files read by the committed and the running compile
+	pageFiles, pendingPages map[string][32]byte
 	states  map[StateID]*stateEntry
 	tagBits map[string]uint8
 	stocks  map[string]*stockGate // route → its serving stock gate, for SetStock
@@ -95,6 +98,7 @@ func (e *Env) Begin(admission rules.Node, keys *token.Keyring) error {
 	e.gen++
 	e.tokens = keys
 	e.pageSet = pages
+	e.pendingPages = maps.Clone(pages.read)
 	e.pages = map[string]fasthttp.RequestHandler{TimePath: timeHandler(e.Now)}
 	e.seen = map[string]map[uint64]int{}
 	e.pending = map[string]*stockGate{}
@@ -117,6 +121,7 @@ func (e *Env) Commit() map[string]fasthttp.RequestHandler {
 		}
 	}
 	e.stocks, e.pending = e.pending, map[string]*stockGate{}
+	e.pageFiles, e.pendingPages = e.pendingPages, nil
 	for _, f := range e.commits {
 		f()
 	}

@@ -1,6 +1,7 @@
 package filters
 
 import (
+	"crypto/sha256"
 	"embed"
 	"fmt"
 	"html/template"
@@ -69,6 +70,9 @@ type pageSet struct {
 	// ("layout" for the frame), for error messages and the next level.
 	files map[string]string
 	dir   string
+	// read holds a hash of every operator file parsed into the set, so a
+	// reload can tell that a page changed while the rules did not.
+	read map[string][32]byte
 }
 
 var builtinPages = func() *pageSet {
@@ -151,7 +155,8 @@ func (e *pageError) Error() string { return e.key + ": " + e.msg }
 // once with sample data, so a field that does not exist is found now, not
 // when a shopper is refused.
 func newPageSet(parent *pageSet, spec pagesSpec) (*pageSet, error) {
-	ps := &pageSet{shop: defaultShop, pages: map[string]*template.Template{}, files: map[string]string{}}
+	ps := &pageSet{shop: defaultShop, pages: map[string]*template.Template{}, files: map[string]string{},
+		read: map[string][32]byte{}}
 	if parent != nil {
 		ps.shop, ps.dir = parent.shop, parent.dir
 		for k, v := range parent.files {
@@ -183,7 +188,7 @@ func newPageSet(parent *pageSet, spec pagesSpec) (*pageSet, error) {
 		return nil, err
 	}
 	if f := ps.files["layout"]; f != "" {
-		if base, err = parseFile(base, f); err != nil {
+		if base, err = ps.parseFile(base, f); err != nil {
 			return nil, &pageError{"layout", err.Error()}
 		}
 	}
@@ -208,13 +213,13 @@ func (ps *pageSet) parsePage(base *template.Template, page string) (*template.Te
 		return nil, page, err
 	}
 	if f := ps.files[page]; f != "" {
-		t, err = parseFile(t, f)
+		t, err = ps.parseFile(t, f)
 		return t, page, err
 	}
 	if ps.dir != "" {
 		f := filepath.Join(ps.dir, page+".html")
 		if _, err := os.Stat(f); err == nil {
-			t, err = parseFile(t, f)
+			t, err = ps.parseFile(t, f)
 			return t, "dir", err
 		}
 	}
@@ -240,11 +245,12 @@ func parseBuiltin(t *template.Template, files ...string) (*template.Template, er
 	return t.Lookup(files[len(files)-1]), nil
 }
 
-func parseFile(t *template.Template, path string) (*template.Template, error) {
+func (ps *pageSet) parseFile(t *template.Template, path string) (*template.Template, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read page template: %v", err)
 	}
+	ps.read[path] = sha256.Sum256(b)
 	text, err := migrateLegacy(string(b))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
@@ -334,4 +340,32 @@ func migrateLegacy(text string) (string, error) {
 		return a
 	})
 	return out, bad
+}
+
+// notePages records the page files a compile read (Env.PagesChanged).
+func (e *Env) notePages(ps *pageSet) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.pendingPages == nil {
+		e.pendingPages = map[string][32]byte{}
+	}
+	for p, h := range ps.read {
+		e.pendingPages[p] = h
+	}
+}
+
+// PagesChanged reports whether a page template file read by the last
+// committed compile has changed (or gone) since: the rule files can be
+// byte-identical while a page was edited, and the page must reload too.
+func (e *Env) PagesChanged() bool {
+	e.mu.Lock()
+	files := e.pageFiles
+	e.mu.Unlock()
+	for p, h := range files {
+		b, err := os.ReadFile(p)
+		if err != nil || sha256.Sum256(b) != h {
+			return true
+		}
+	}
+	return false
 }
