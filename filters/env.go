@@ -50,12 +50,12 @@ type Env struct {
 	pageSet *pageSet // admission.pages: the gateway's page templates
 	// page template files read by the committed and the running compile
 	pageFiles, pendingPages map[string][32]byte
-	states  map[StateID]*stateEntry
-	tagBits map[string]uint8
-	stocks  map[string]*stockGate // route → its serving stock gate, for SetStock
-	pending map[string]*stockGate // stock gates of the compile in progress
-	commits []func()              // run by Commit, in registration order
-	seen    map[string]map[uint64]int
+	states                  map[StateID]*stateEntry
+	tagBits                 map[string]uint8
+	stocks                  map[string]*stockGate // route → its serving stock gate, for SetStock
+	pending                 map[string]*stockGate // stock gates of the compile in progress
+	commits                 []func()              // run by Commit, in registration order
+	seen                    map[string]map[uint64]int
 }
 
 type stateEntry struct {
