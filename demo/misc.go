@@ -82,6 +82,10 @@ func (s *Shop) serveAPIItem(ctx *fasthttp.RequestCtx, id int) {
 func (s *Shop) serveLogin(ctx *fasthttp.RequestCtx) {
 	ctx.Response.Header.Set("Cache-Control", "no-store")
 	switch {
+	case ctx.IsPost() && len(ctx.FormValue("signout")) > 0:
+		clearCookie(ctx, "uid")
+		ctx.Response.Header.Set("Location", "/")
+		ctx.SetStatusCode(fasthttp.StatusSeeOther)
 	case ctx.IsPost():
 		user := ctx.FormValue("user")
 		if !validUser(user) {
@@ -107,7 +111,7 @@ func (s *Shop) writeLoginForm(ctx *fasthttp.RequestCtx, status int, problem stri
 	body += `<form class="buy" method="post" action="/login"><label>Your name <input name="user" maxlength="64" required autofocus></label><button type="submit">Sign in</button></form></div>`
 	ctx.SetContentType("text/html; charset=utf-8")
 	ctx.SetStatusCode(status)
-	ctx.SetBodyString(layout("Sign in", body))
+	ctx.SetBodyString(personalLayout(userID(&ctx.Request.Header), "Sign in", body))
 }
 
 // writeNotice answers a browser with a small HTML page about item id.
@@ -120,5 +124,5 @@ func (s *Shop) writeNotice(ctx *fasthttp.RequestCtx, status int, ok bool, title,
 		`</p><p><a href="/item/` + strconv.Itoa(id) + `">Back to the item</a> · <a href="/">All items</a></p></div>`
 	ctx.SetContentType("text/html; charset=utf-8")
 	ctx.SetStatusCode(status)
-	ctx.SetBodyString(layout(title, body))
+	ctx.SetBodyString(personalLayout(userID(&ctx.Request.Header), title, body))
 }

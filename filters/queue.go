@@ -299,7 +299,7 @@ func queueConfig(b *Build, s *queueSpec) (roomConfig, error) {
 func (f *queue) rejections(b *Build) error {
 	var err error
 	f.queued, err = b.Reject(RejectSpec{Reason: "queued", Status: 503, Title: "You are in line",
-		Message: "This sale is busy. Keep this page open: it lets you in automatically when it is your turn.",
+		Message: "This sale is very popular right now, so we let buyers in a few at a time, in the order they arrived.",
 		Value:   "position", Waiting: true, RetryAfter: queuePoll, Vars: map[string]string{"status_url": f.status}})
 	if err != nil {
 		return err

@@ -235,7 +235,7 @@ func (f *quiz) rejections(b *Build, ret string) error {
 		quizURL += "?return=" + url.QueryEscape(ret)
 	}
 	mk := func(reason, msg string) (*Rejection, error) {
-		return b.Reject(RejectSpec{Reason: reason, Status: 403, Title: "One question first",
+		return b.Reject(RejectSpec{Reason: reason, Status: 403, Title: "Just a moment",
 			Message: msg, Vars: map[string]string{"quiz_url": quizURL}})
 	}
 	var err error
@@ -243,7 +243,7 @@ func (f *quiz) rejections(b *Build, ret string) error {
 		dst       **Rejection
 		reason, m string
 	}{
-		{&f.required, "quiz_required", "To keep this sale fair, please answer a short question before you continue."},
+		{&f.required, "quiz_required", "To keep this sale fair, we check that every buyer is a person. It only takes a moment."},
 		{&f.invalid, "quiz_invalid", "Your answer pass is not valid for this page or this device. Please answer a new question."},
 		{&f.expired, "quiz_expired", "Your answer pass has expired. Please answer a new question."},
 		{&f.used, "quiz_used", "Your answer pass has already been used. Please answer a new question."},

@@ -62,8 +62,7 @@ func TestWindowCountdownPage(t *testing.T) {
 	for _, want := range []string{
 		"The sale opens on Wed 25 Nov 2026, 12:00 UTC", // readable without JavaScript
 		`aria-labelledby="fg-left-label">about 3 minutes</p>`,
-		`fetch("/_flashgate/time"`,
-		"var start= 1795608000000 ,",
+		`var end=Date.now()+("125"*1000)`, // the server's count, not the visitor's clock
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("countdown page lacks %q:\n%s", want, body)
