@@ -212,6 +212,16 @@ func (ps *pageSet) parsePage(base *template.Template, page string) (*template.Te
 	if err != nil {
 		return nil, page, err
 	}
+	file := pageFiles[page]
+	if file == "" {
+		file = "message.html"
+	}
+	// The built-in page goes in first even when replaced: its blocks
+	// ("extra", "head") are there for a replacement that calls the frame
+	// and redefines only some of them.
+	if t, err = parseBuiltin(t, file); err != nil {
+		return nil, "layout", err // a built-in page fails only through the operator's layout
+	}
 	if f := ps.files[page]; f != "" {
 		t, err = ps.parseFile(t, f)
 		return t, page, err
@@ -223,12 +233,7 @@ func (ps *pageSet) parsePage(base *template.Template, page string) (*template.Te
 			return t, "dir", err
 		}
 	}
-	file := pageFiles[page]
-	if file == "" {
-		file = "message.html"
-	}
-	t, err = parseBuiltin(t, file)
-	return t, "layout", err // a built-in page fails only through the operator's layout
+	return t, "layout", nil
 }
 
 func parseBuiltin(t *template.Template, files ...string) (*template.Template, error) {

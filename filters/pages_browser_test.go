@@ -58,7 +58,7 @@ const pageRules = `
   - name: ask
     path: /ask/{id}
     origin: shop
-    filters: [{quiz: {mode: pow, difficulty: 10, min_solve: 1s}}]
+    filters: [{quiz: {mode: pow, difficulty: 12, min_solve: 1s}}]
   - name: limit
     path: /limit/{id}
     origin: shop
@@ -301,7 +301,7 @@ func TestBrowserPages(t *testing.T) {
 		t.Run(p.name, func(t *testing.T) {
 			var budget []string
 			if midCheck[p.name] {
-				budget = []string{"--virtual-time-budget=120"}
+				budget = []string{"--virtual-time-budget=600"}
 			}
 			shoot(t, ps.base+p.path, p.name+"-desktop", append(budget, desktop)...)
 			shoot(t, ps.base+p.path, p.name+"-phone", append(budget, phone)...)
