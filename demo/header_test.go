@@ -56,3 +56,15 @@ func TestDoorbusterPage(t *testing.T) {
 		t.Error("item 3 claims to be the doorbuster")
 	}
 }
+
+// TestLoginNext: signing in returns to the page named by next when it is
+// on this site, never to another site.
+func TestLoginNext(t *testing.T) {
+	_, base, c := startShop(t, Options{})
+	for next, want := range map[string]string{"/item/7": "/item/7", "": "/", "//evil.example/x": "/", "https://evil.example/": "/", `/\evil`: "/"} {
+		resp := do(t, c, base, request{method: "POST", path: "/login", body: "user=alice&next=" + next})
+		if resp.StatusCode() != 303 || string(resp.Header.Peek("Location")) != want {
+			t.Errorf("next=%q: %d Location %q, want 303 %q", next, resp.StatusCode(), resp.Header.Peek("Location"), want)
+		}
+	}
+}

@@ -78,7 +78,9 @@ func (s *Shop) serveAPIItem(ctx *fasthttp.RequestCtx, id int) {
 }
 
 // serveLogin is a password-less sign-in for the demo: GET shows a form,
-// POST user=NAME sets cookie "uid" and redirects to the catalogue.
+// POST user=NAME sets cookie "uid" and redirects to next (a path on this
+// site, e.g. the item page the buyer came from), else the catalogue.
+// POST signout=1 signs out.
 func (s *Shop) serveLogin(ctx *fasthttp.RequestCtx) {
 	ctx.Response.Header.Set("Cache-Control", "no-store")
 	switch {
@@ -93,7 +95,7 @@ func (s *Shop) serveLogin(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		setCookie(ctx, "uid", user)
-		ctx.Response.Header.Set("Location", "/")
+		ctx.Response.Header.SetBytesV("Location", localNext(ctx.FormValue("next")))
 		ctx.SetStatusCode(fasthttp.StatusSeeOther)
 	case ctx.IsGet() || ctx.IsHead():
 		s.writeLoginForm(ctx, fasthttp.StatusOK, "")
@@ -108,7 +110,9 @@ func (s *Shop) writeLoginForm(ctx *fasthttp.RequestCtx, status int, problem stri
 	if problem != "" {
 		body += `<p><b>` + html.EscapeString(problem) + `</b></p>`
 	}
-	body += `<form class="buy" method="post" action="/login"><label>Your name <input name="user" maxlength="64" required autofocus></label><button type="submit">Sign in</button></form></div>`
+	body += `<form class="buy" method="post" action="/login"><input type="hidden" name="next" value="` +
+		html.EscapeString(string(localNext(ctx.QueryArgs().Peek("next")))) +
+		`"><label>Your name <input name="user" maxlength="64" required autofocus></label><button type="submit">Sign in</button></form></div>`
 	ctx.SetContentType("text/html; charset=utf-8")
 	ctx.SetStatusCode(status)
 	ctx.SetBodyString(personalLayout(userID(&ctx.Request.Header), "Sign in", body))
@@ -125,4 +129,18 @@ func (s *Shop) writeNotice(ctx *fasthttp.RequestCtx, status int, ok bool, title,
 	ctx.SetContentType("text/html; charset=utf-8")
 	ctx.SetStatusCode(status)
 	ctx.SetBodyString(personalLayout(userID(&ctx.Request.Header), title, body))
+}
+
+// localNext returns next when it is a path on this site ("/item/7"), else
+// "/": a sign-in must not redirect to another site.
+func localNext(next []byte) []byte {
+	if len(next) == 0 || next[0] != '/' || (len(next) > 1 && (next[1] == '/' || next[1] == '\\')) {
+		return []byte("/")
+	}
+	for _, c := range next {
+		if c < 0x21 || c == 0x7f {
+			return []byte("/")
+		}
+	}
+	return next
 }

@@ -45,4 +45,9 @@ const appCSS = `/* flashgate demo shop: components */
 .cart ul{margin:.3rem 0 0;padding-left:1.2rem}
 .notice{background:#fff;border-left:4px solid #e63946;border-radius:6px;padding:1rem 1.25rem}
 .notice.ok{border-color:#2a7a3b}
+.doorbuster{margin:0 0 .3rem;font-weight:600;color:#b42331}
+.badge{display:inline-block;background:#b42331;color:#fff;border-radius:999px;padding:.1rem .65rem;margin-right:.4rem;font-size:.8rem;text-transform:uppercase;letter-spacing:.05em}
+.terms{margin:.4rem 0 0;padding-left:1.2rem;color:#374151}
+.terms li{margin:.2rem 0}
+.countdown{font-variant-numeric:tabular-nums;font-weight:700}
 `

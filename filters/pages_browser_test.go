@@ -1,14 +1,11 @@
 package filters
 
 import (
-	"bytes"
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -201,8 +198,6 @@ func (ps *pageServer) fetch(t *testing.T, path string) (int, string) {
 	return resp.StatusCode(), string(resp.Body())
 }
 
-var lastErr string
-
 var noScriptRE = regexp.MustCompile(`(?s)<script.*?</script>|</?noscript>`)
 
 var (
@@ -210,37 +205,15 @@ var (
 	phone   = "--window-size=390,844"
 )
 
-// chromium runs headless Chromium on url with flags (plus a virtual time
-// budget) and returns its stdout; it fails the test on any console error.
+// chromium runs headless Chromium on url and returns its stdout; it
+// fails the test on any console message.
 func chromium(t *testing.T, url string, flags ...string) string {
 	t.Helper()
-	args := []string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-extensions",
-		"--enable-logging=stderr", "--v=0", "--user-data-dir=" + t.TempDir()}
-	if !slices.ContainsFunc(flags, func(f string) bool { return strings.HasPrefix(f, "--virtual-time-budget=") }) {
-		args = append(args, "--virtual-time-budget=8000")
+	out, console := fgtest.Headless(t, url, flags...)
+	for _, line := range console {
+		t.Errorf("console output on %s: %s", url, line)
 	}
-	cmd := exec.Command(fgtest.Chromium(t), append(append(args, flags...), url)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	done := make(chan error, 1)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatalf("chromium did not finish %s", url)
-	}
-	lastErr = stderr.String()
-	for _, line := range strings.Split(stderr.String(), "\n") {
-		if strings.Contains(line, ":CONSOLE") || strings.Contains(line, "Uncaught") {
-			t.Errorf("console output on %s: %s", url, line)
-		}
-	}
-	return stdout.String()
+	return out
 }
 
 func screenshotDir(t *testing.T) string {
@@ -301,7 +274,7 @@ func TestBrowserPages(t *testing.T) {
 		t.Run(p.name, func(t *testing.T) {
 			var budget []string
 			if midCheck[p.name] {
-				budget = []string{"--virtual-time-budget=600"}
+				budget = []string{"--virtual-time-budget=300"}
 			}
 			shoot(t, ps.base+p.path, p.name+"-desktop", append(budget, desktop)...)
 			shoot(t, ps.base+p.path, p.name+"-phone", append(budget, phone)...)
@@ -323,7 +296,6 @@ var (
 	posRE  = regexp.MustCompile(`id="fg-pos">(\d+)<`)
 	waitRE = regexp.MustCompile(`id="fg-wait">([^<]+)<`)
 	fillRE = regexp.MustCompile(`id="fg-fill" style="width: ?(\d+)%`)
-	_      = lastErr
 )
 
 // TestBrowserWaitingRoomMoves: as the line moves, the page shows a smaller
@@ -338,7 +310,7 @@ func TestBrowserWaitingRoomMoves(t *testing.T) {
 	read := func(dom string) (pos, fill int, wait string) {
 		m, w, f := posRE.FindStringSubmatch(dom), waitRE.FindStringSubmatch(dom), fillRE.FindStringSubmatch(dom)
 		if m == nil || w == nil || f == nil {
-			t.Fatalf("no place, wait or progress in:\n%s\n%s", dom, lastErr)
+			t.Fatalf("no place, wait or progress in:\n%s", dom)
 		}
 		return atoi(m[1]), atoi(f[1]), w[1]
 	}

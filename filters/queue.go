@@ -97,7 +97,7 @@ func newQueue(b *Build) (Filter, error) {
 	if err := b.Decode(&spec); err != nil {
 		return nil, err
 	}
-	f := &queue{store: b.Env.Store, keys: b.Env.Tokens()}
+	f := &queue{store: b.Store(), keys: b.Env.Tokens()}
 	if f.keys == nil {
 		return nil, b.Errorf("", "the queue signs tickets and passes: configure token keys for the gateway")
 	}
@@ -171,7 +171,7 @@ func (f *queue) compileWait(b *Build, spec *queueSpec) error {
 			warnRequireOnly(b, m, spec.Group)
 		}
 	}
-	f.room = b.Env.State(roomID, func() any { return newWaitingRoom(cfg, randomSeed()) }).(*waitingRoom)
+	f.room = b.Env.State(roomID, func() any { return b.newRoom(roomID, cfg) }).(*waitingRoom)
 	f.room.retune(cfg)
 	if m := f.members; m != nil && registerPage {
 		m.wait, m.roomCfg = true, cfg

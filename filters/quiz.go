@@ -111,7 +111,7 @@ func newQuiz(b *Build) (Filter, error) {
 	if err := b.Decode(&spec); err != nil {
 		return nil, err
 	}
-	f := &quiz{store: b.Env.Store, keys: b.Env.Tokens(), route: b.Route, page: quizPrefix + b.Route, pages: b.pageSet()}
+	f := &quiz{store: b.Store(), keys: b.Env.Tokens(), route: b.Route, page: quizPrefix + b.Route, pages: b.pageSet()}
 	if f.keys == nil {
 		return nil, b.Errorf("", "the quiz signs passes: configure token keys for the gateway")
 	}

@@ -172,7 +172,9 @@ func (e *Env) PurgeTag(tag string, soft bool) int {
 	if c == nil {
 		return 0
 	}
-	return c.Purge(cache.Purge{Kind: cache.PurgeTag, Tag: tag, Soft: soft})
+	p := cache.Purge{Kind: cache.PurgeTag, Tag: tag, Soft: soft}
+	e.broadcastPurge(p)
+	return c.Purge(p)
 }
 
 // closeCache stops the cache's goroutines; the Env is closing.
@@ -200,6 +202,7 @@ func (s *Server) Purge(p cache.Purge) int {
 	if c == nil {
 		return 0
 	}
+	s.env.broadcastPurge(p)
 	return c.Purge(p)
 }
 

@@ -21,6 +21,9 @@ type fileSpec struct {
 	Cache     Node        `yaml:"cache"`
 	Admission Node        `yaml:"admission"`
 	Demo      *demoSpec   `yaml:"demo"`
+
+	// Cluster is validated in cluster.go.
+	Cluster *clusterSpec `yaml:"cluster"`
 }
 
 // includedSpec is what an included file may hold.
