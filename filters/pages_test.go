@@ -114,3 +114,34 @@ func TestShopColours(t *testing.T) {
 		}
 	}
 }
+
+// TestPowFallbackWithoutJavaScript: the pow question page asks a text
+// question inside <noscript>; its answer earns the pass as the work would.
+// With fallback: none there is no question, and a text answer is refused.
+func TestPowFallbackWithoutJavaScript(t *testing.T) {
+	for _, tt := range []struct {
+		yaml string
+		ok   bool
+	}{
+		{"- quiz: {mode: pow, difficulty: 8}\n", true},
+		{"- quiz: {mode: pow, difficulty: 8, fallback: none}\n", false},
+	} {
+		env := testEnv(t)
+		f := mustQuiz(t, env, tt.yaml)
+		page := f.servePage(env)
+		body := string(callPage(page, "GET", f.page+"?return=/buy/42", "", at(t0)).Response.Body())
+		hasQ := strings.Contains(body, `<noscript>`) && strings.Contains(body, `<label for="fg-text">What is `)
+		if hasQ != tt.ok {
+			t.Fatalf("%s: question without JavaScript %v, want %v:\n%s", tt.yaml, hasQ, tt.ok, body)
+		}
+		chal := between(body, `name="challenge" value="`, `"`)
+		answer := "1"
+		if tt.ok {
+			answer = solveArithmetic(t, htmlUnescape(between(body, `<label for="fg-text">`, `</label>`)))
+		}
+		post := callPage(page, "POST", f.page, "challenge="+chal+"&answer=&text_answer="+answer+"&return=/buy/42", at(t0+3*sec))
+		if got := post.Response.StatusCode() == 303; got != tt.ok {
+			t.Errorf("%s: text answer accepted %v (%d), want %v", tt.yaml, got, post.Response.StatusCode(), tt.ok)
+		}
+	}
+}
