@@ -75,6 +75,9 @@ type pageServer struct {
 	tick  atomic.Int64
 	hits  sync32            // requests by path
 	jar   map[string]string // cookies of fetch
+	// shareJar makes the browser's requests carry fetch's cookies (set
+	// before the browser starts; fetch must not run while it does).
+	shareJar atomic.Bool
 }
 
 type sync32 struct {
@@ -111,6 +114,14 @@ func newPageServer(t *testing.T, routes string, watch ...string) *pageServer {
 			handler(ctx)
 			ctx.Response.SetBody(noScriptRE.ReplaceAll(ctx.Response.Body(), nil))
 			return
+		}
+		if ps.shareJar.Load() {
+			// The browser is the client fetch has been: same cookies.
+			for k, v := range ps.jar {
+				if len(ctx.Request.Header.Cookie(k)) == 0 {
+					ctx.Request.Header.SetCookie(k, v)
+				}
+			}
 		}
 		now := ps.clock.Add(ps.tick.Load())
 		path := string(ctx.Path())
@@ -315,10 +326,14 @@ func TestBrowserWaitingRoomMoves(t *testing.T) {
 		return atoi(m[1]), atoi(f[1]), w[1]
 	}
 	pos1, fill1, wait1 := read(ps.html(t, "/line/1"))
-	shoot(t, ps.base+"/nojs/line/1", "queued-desktop", desktop)
 	ps.clock.Add(int64(150 * time.Second)) // 15 admitted
 	pos2, fill2, wait2 := read(ps.html(t, "/line/1"))
+	// The pages as this client sees them now, in the browser.
+	ps.shareJar.Store(true)
+	shoot(t, ps.base+"/nojs/line/1", "queued-desktop", desktop)
 	shoot(t, ps.base+"/nojs/line/1", "queued-phone", phone)
+	shoot(t, ps.base+"/line/1", "queued-phone-js", phone, "--virtual-time-budget=1000")
+	ps.shareJar.Store(false)
 	t.Logf("without JavaScript: place %d → %d, wait %q → %q, progress %d%% → %d%%", pos1, pos2, wait1, wait2, fill1, fill2)
 	if pos2 >= pos1 || fill2 <= fill1 || wait1 == wait2 {
 		t.Errorf("the page did not move with the line")
