@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -363,9 +364,8 @@ func between(s, from, to string) string {
 	return v
 }
 
-func htmlUnescape(s string) string {
-	return strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">", "&#34;", `"`, "&#39;", "'").Replace(s)
-}
+// htmlUnescape reads text out of a page (html/template writes "+" as &#43;).
+func htmlUnescape(s string) string { return html.UnescapeString(s) }
 
 func TestQuizReturnIsLocal(t *testing.T) {
 	for in, want := range map[string]string{
