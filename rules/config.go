@@ -85,7 +85,10 @@ type Origin struct {
 	MaxConnWait    time.Duration // wait for a free connection, default 100ms
 	MaxIdleConn    time.Duration // idle keep-alive lifetime, default 30s
 	Health         HealthCheck
-	Pos            Pos
+	// Identity lists the headers the origin reads a user's identity from
+	// (identity.go): they come from the gateway only.
+	Identity []OriginIdentity
+	Pos      Pos
 }
 
 // HealthCheck configures active health checks of an origin's servers.

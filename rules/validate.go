@@ -129,6 +129,7 @@ func (l *loader) buildOrigin(parent Node, name string, n Node) *Origin {
 	l.oneOf(n, "balance", o.Balance, balances)
 	l.nonNegative(n, "max_conns", s.MaxConns)
 	o.Health = l.buildHealth(n.Get("health"), s.Health)
+	o.Identity = l.buildIdentity(n.Get("identity"), s.Identity)
 	return o
 }
 
