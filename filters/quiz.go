@@ -288,7 +288,7 @@ func (f *quiz) issuedHere(c *token.Claims, ret []byte) bool {
 	if c.Scope != f.scopeOf(ret) {
 		return false
 	}
-	return f.bank != nil || c.Seq == uint64(f.pow)
+	return f.bank != nil || powOf(c.Seq) == f.pow
 }
 
 // challengeKey is the flag that spends challenge c. It is the same for

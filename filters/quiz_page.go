@@ -53,8 +53,11 @@ func (f *quiz) challenge(r *Request, ret []byte, status int, problem string) {
 	c := token.Claims{Kind: token.KindQuizChallenge, Scope: f.scopeOf(ret), Subject: subject,
 		IssuedAt: r.Now, ExpiresAt: r.Now + f.chalTTL, Seq: uint64(f.pow)}
 	c.RandomNonce()
-	if b := f.questions(); b != nil {
-		c.Seq = b.next(r.Now)
+	switch {
+	case f.bank != nil:
+		c.Seq = f.bank.next(r.Now)
+	case f.fallback != nil:
+		c.Seq = powSeq(f.pow, f.fallback.next(r.Now))
 	}
 	tok := f.keys.Sign(nil, &c)
 	f.issued.Inc()
@@ -127,18 +130,29 @@ func (f *quiz) solves(chal []byte, c *token.Claims, answer, text []byte, now int
 	case f.bank != nil:
 		return len(answer) <= maxQuestionLen && f.bank.correct(c.Seq, answer, now)
 	case len(answer) == 0 && f.fallback != nil:
-		return len(text) > 0 && len(text) <= maxQuestionLen && f.fallback.correct(c.Seq, text, now)
+		return len(text) > 0 && len(text) <= maxQuestionLen && f.fallback.correct(c.Seq>>8, text, now)
 	}
 	return powSolved(chal, answer, f.pow)
 }
 
-// questions is the bank the challenge's question comes from: the text
-// mode's, or the pow mode's fallback (nil without one).
-func (f *quiz) questions() questionBank {
-	if f.bank != nil {
-		return f.bank
+// In pow mode a challenge's Seq holds the difficulty in its low byte (so
+// only a quiz of that difficulty redeems it, issuedHere) and the fallback
+// question's id above it (question ids fit in 24 bits).
+func powSeq(difficulty int, question uint64) uint64 { return question<<8 | uint64(difficulty) }
+
+func powOf(seq uint64) int { return int(seq & 0xff) }
+
+// question is the text of the challenge's question: text mode's, or pow
+// mode's fallback ("" without one).
+func (f *quiz) question(seq uint64, now int64) string {
+	var q string
+	switch {
+	case f.bank != nil:
+		q, _ = f.bank.question(seq, now)
+	case f.fallback != nil:
+		q, _ = f.fallback.question(seq>>8, now)
 	}
-	return f.fallback
+	return q
 }
 
 func (f *quiz) issuePass(r *Request, scope uint64, ret []byte) {
@@ -225,9 +239,7 @@ func (f *quiz) challengeHTML(r *Request, tok []byte, seq uint64, ret []byte, sta
 	if f.bank != nil {
 		q.Mode = "text"
 	}
-	if b := f.questions(); b != nil {
-		q.Question, _ = b.question(seq, r.Now)
-	}
+	q.Question = f.question(seq, r.Now)
 	f.writePage(r, "quiz", &PageData{Status: status, Title: "One question first", Quiz: q,
 		Message: "To keep this sale fair, we check that every buyer is a person. It only takes a moment."})
 }
