@@ -276,7 +276,7 @@ func TestBrowserPages(t *testing.T) {
 		{"queue_full", "/full/1", "The line is full"},
 		{"queue_required", "/required/1", "Go to the sale page"},
 		{"quiz_required", "/ask/1", "Answer a short question"},
-		{"quiz", "/_flashgate/quiz/ask?return=/ask/1", "One question first"},
+		{"quiz", "/_flashgate/quiz/ask?return=/ask/1", "What is "}, // pow: the question asked without JavaScript
 		{"purchase_limit", "/limit/1", "Purchase limit reached"},
 		{"sold_out", "/gone/1", "Sold out"},
 		{"origin_down", "/down", "Service unavailable"},

@@ -240,6 +240,10 @@ func (f *quiz) challengeHTML(r *Request, tok []byte, seq uint64, ret []byte, sta
 		q.Mode = "text"
 	}
 	q.Question = f.question(seq, r.Now)
-	f.writePage(r, "quiz", &PageData{Status: status, Title: "One question first", Quiz: q,
+	title := "One question first"
+	if q.Mode == "pow" {
+		title = "Just a moment"
+	}
+	f.writePage(r, "quiz", &PageData{Status: status, Title: title, Quiz: q,
 		Message: "To keep this sale fair, we check that every buyer is a person. It only takes a moment."})
 }
