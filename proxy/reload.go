@@ -33,7 +33,7 @@ func (s *Server) Reload() error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	cfg, err := s.load(s.cfgPath)
-	if err == nil && cfg.Digest == s.current.Load().Config.Digest {
+	if err == nil && cfg.Digest == s.current.Load().Config.Digest && !s.pagesChanged() {
 		return nil
 	}
 	s.metrics.reloads.Inc()
@@ -108,4 +108,11 @@ func oneLine(err error) string {
 // rules.Errors and errors.Join print that way).
 func countErrors(err error) int {
 	return 1 + strings.Count(strings.TrimSpace(err.Error()), "\n")
+}
+
+// pagesChanged reports whether a page template the filters read changed
+// while the rule files did not (filters.Env.PagesChanged).
+func (s *Server) pagesChanged() bool {
+	fenv := s.env.admissionFilters()
+	return fenv != nil && fenv.PagesChanged()
 }

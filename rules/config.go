@@ -136,6 +136,7 @@ type Route struct {
 	Cache   Node   // "cache:", decoded by package cache; zero = not cached
 	ESI     Node   // "esi:", decoded by package proxy; zero = off
 	Filters []Node // "filters:", each a one-key map {kind: spec}, decoded by package filters
+	Pages   Node   // "pages:", this route's page templates, decoded by package filters
 	// Priority is the route's class when its origin is overloaded:
 	// critical, normal (default) or sheddable (protect.go).
 	Priority string

@@ -100,6 +100,7 @@ type routeSpec struct {
 	Priority    string     `yaml:"priority"`
 	Bulkhead    int        `yaml:"bulkhead"`
 	Fallback    Node       `yaml:"fallback"`
+	Pages       Node       `yaml:"pages"`
 }
 
 type demoSpec struct {
