@@ -67,7 +67,7 @@ func renderPages(items []item, modTime time.Time) *pages {
 // /frag/user fragment, and without ESI assembly the plain "Sign in" link
 // shows. title is escaped; body is trusted HTML.
 func layout(title, body string) string {
-	return chrome(title, `<esi:include src="/frag/user"/><esi:remove><a class="login" href="/login">Sign in</a></esi:remove>`, body)
+	return chrome(title, `<esi:include src="/frag/user" onerror="continue"/><esi:remove><a class="login" href="/login">Sign in</a></esi:remove>`, body)
 }
 
 // personalLayout is layout for a page rendered for one request (private,
@@ -151,7 +151,7 @@ func renderItem(it *item) string {
 	b.WriteString(`<h1>` + html.EscapeString(it.Name) + `</h1>
 <p class="desc">` + html.EscapeString(it.Description) + `</p>
 <div class="price"><esi:include src="/frag/price/` + id + `"/></div>
-<div class="stock-box"><esi:include src="/frag/stock/` + id + `"/></div>`)
+<div class="stock-box"><esi:include src="/frag/stock/` + id + `" onerror="continue"/></div>`)
 	if it.ID == doorbuster {
 		b.WriteString(doorbusterTerms)
 	}
@@ -166,7 +166,7 @@ func renderItem(it *item) string {
 </form>
 </div>
 </article>
-<aside><esi:include src="/frag/cart"/></aside>`)
+<aside><esi:include src="/frag/cart" onerror="continue"/></aside>`)
 	return layout(it.Name, b.String())
 }
 
