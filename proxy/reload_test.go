@@ -213,3 +213,26 @@ func TestReloadSameRejectionLoggedOnce(t *testing.T) {
 		t.Errorf("a new rejection was not logged:\n%s", g.logs.String())
 	}
 }
+
+// An operator undoes a rejected edit by restoring the file byte for byte:
+// its digest is the serving rules' again, and health must stop showing the
+// old rejection.
+func TestReloadRestoredFilesClearTheRejection(t *testing.T) {
+	addr := startOrigin(t, (&recorder{}).handle)
+	g, fl, mk := reloadGateway(t, addr, addr)
+	fl.set(nil, errors.New("gateway.yaml:3:1: server.bogus: unknown key"))
+	if err := g.Reload(); err == nil {
+		t.Fatal("the bad edit was accepted")
+	}
+	fl.set(mk(1), nil) // the serving rules' digest
+	if err := g.Reload(); err != nil {
+		t.Fatalf("Reload of the restored files: %v", err)
+	}
+	if st := g.LastReload(); !st.OK || st.Error != "" {
+		t.Fatalf("LastReload after restoring the files = %+v, want ok without an error", st)
+	}
+	resp := g.do(t, "GET", "/_flashgate/health", nil)
+	if strings.Contains(string(resp.Body()), "bogus") {
+		t.Fatalf("/_flashgate/health still shows the undone rejection: %s", resp.Body())
+	}
+}

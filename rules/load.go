@@ -33,6 +33,15 @@ func Load(path string) (*Config, error) {
 // LoadBytes is Load with the main file's content given (for tests and
 // fuzzing); included files are still read from disk, relative to path.
 func LoadBytes(path string, data []byte) (*Config, error) {
+	c, err := loadBytes(path, data)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// loadBytes is LoadBytes returning the Config built so far with errors.
+func loadBytes(path string, data []byte) (*Config, error) {
 	l := &loader{main: path, digest: sha256.New()}
 	var spec fileSpec
 	root := l.parse(path, data)
@@ -46,10 +55,7 @@ func LoadBytes(path string, data []byte) (*Config, error) {
 	c.Files = l.abs(l.files)
 	c.WatchDirs = l.watchDirs
 	l.digest.Sum(c.Digest[:0])
-	if err := l.errs.result(l.files); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return c, l.errs.result(l.files)
 }
 
 // loader carries one Load.

@@ -37,6 +37,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	noDemo := fs.Bool("no-demo", false, "do not start the embedded demo shop even if the rules ask for it")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://ADDR/metrics (a private address: not the public listener)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0 // -h asked for the usage, which is not a mistake
+		}
 		return 2
 	}
 	if *check {
@@ -55,20 +58,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Error("flashgate stopped", "err", err)
 		return 1
 	}
-	return 0
-}
-
-// checkRules runs the same load and compile as a reload, without listening.
-func checkRules(path string, stdout, stderr io.Writer) int {
-	cfg, err := rules.Load(path)
-	if err == nil {
-		err = proxy.Check(cfg)
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	fmt.Fprintln(stdout, "ok")
 	return 0
 }
 
