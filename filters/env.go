@@ -95,7 +95,7 @@ func (e *Env) Begin(admission rules.Node, keys *token.Keyring) error {
 	e.gen++
 	e.tokens = keys
 	e.tmpls = tmpls
-	e.pages = map[string]fasthttp.RequestHandler{TimePath: timeHandler(e.Now)}
+	e.pages = map[string]fasthttp.RequestHandler{}
 	e.seen = map[string]map[uint64]int{}
 	e.pending = map[string]*stockGate{}
 	e.commits = nil
