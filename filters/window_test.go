@@ -80,4 +80,3 @@ func TestWindowCountdownPage(t *testing.T) {
 		t.Errorf("JSON = %s (%v)", r.Ctx.Response.Body(), err)
 	}
 }
-
