@@ -46,6 +46,9 @@ type waitingRoom struct {
 	active    int // sessions admitted, not expired, released or revoked
 	claimNext int // first session whose claim deadline has not been processed
 	rnd       *rand.Rand
+
+	paused   bool   // an operator stopped admissions (Env.PauseQueue)
+	admitted uint64 // admissions so far, for Env.Queues
 }
 
 type roomConfig struct {
@@ -161,6 +164,10 @@ func (q *waitingRoom) advance(now int64) {
 		q.open(now)
 	}
 	q.expire(now)
+	if q.paused {
+		q.lastCheck = max(q.lastCheck, now) // no credit builds up while paused
+		return
+	}
 	if q.cfg.rate > 0 && now > q.lastCheck {
 		// Credit accrues at the rate while people wait, however rarely the
 		// line is looked at (admissions catch up at the next visit); an
@@ -184,6 +191,7 @@ func (q *waitingRoom) advance(now int64) {
 		}
 		q.credit--
 		q.active++
+		q.admitted++
 		q.sessions = append(q.sessions, session{seq: q.head, subject: p.subject,
 			claimBy: now + q.cfg.claim, expires: now + q.cfg.session})
 		q.head++

@@ -191,7 +191,7 @@ func (s *Snapshot) commitAdmission(ac *admissionCompile) {
 func (s *Server) SetStock(route, item string, n int) error {
 	fenv := s.env.admissionFilters()
 	if fenv == nil {
-		return fmt.Errorf("route %q has no stock filter (no route has filters)", route)
+		return fmt.Errorf("route %q has no stock filter (no route has filters): %w", route, filters.ErrNotFound)
 	}
 	return fenv.SetStock(route, item, int64(n))
 }

@@ -30,6 +30,7 @@ type Config struct {
 	Cache     Node // top-level "cache:", decoded by package cache
 	Admission Node // top-level "admission:", decoded by package filters
 	Demo      *Demo
+	Admin     *Admin // "admin:", the admin listener; nil = none (admin.go)
 }
 
 // Server holds the public listener's settings. Zero values are replaced by

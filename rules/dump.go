@@ -28,6 +28,7 @@ func (c *Config) Dump() ([]byte, error) {
 	if c.Demo != nil {
 		d.Demo = &dumpDemo{Listen: c.Demo.Listen}
 	}
+	d.Admin = dumpAdminOf(c.Admin)
 	if e.budget < 0 {
 		return nil, errTooLarge
 	}
@@ -42,6 +43,7 @@ type dumpFile struct {
 	Cache     *yaml.Node            `yaml:"cache,omitempty"`
 	Admission *yaml.Node            `yaml:"admission,omitempty"`
 	Demo      *dumpDemo             `yaml:"demo,omitempty"`
+	Admin     *dumpAdmin            `yaml:"admin,omitempty"`
 }
 
 type dumpServer struct {

@@ -170,7 +170,7 @@ func (l *loader) includes(list Node, globs []string) {
 // mainOnlyKeys are the sections only the main file may hold: one process
 // has one listener, one log and one cache, and includes do not nest (so
 // they cannot form cycles).
-var mainOnlyKeys = []string{"server", "logging", "include", "cache", "admission", "demo"}
+var mainOnlyKeys = []string{"server", "logging", "include", "cache", "admission", "demo", "admin"}
 
 func (l *loader) include(item Node, name string) {
 	if st, err := os.Stat(name); err == nil && !st.Mode().IsRegular() {

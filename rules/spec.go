@@ -21,6 +21,7 @@ type fileSpec struct {
 	Cache     Node        `yaml:"cache"`
 	Admission Node        `yaml:"admission"`
 	Demo      *demoSpec   `yaml:"demo"`
+	Admin     *adminSpec  `yaml:"admin"`
 }
 
 // includedSpec is what an included file may hold.
