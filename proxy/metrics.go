@@ -41,24 +41,44 @@ func (m *Metrics) Set() *metrics.Set { return m.set }
 // WritePrometheus writes every metric in Prometheus text format.
 func (m *Metrics) WritePrometheus(w io.Writer) { m.set.WritePrometheus(w) }
 
-// statusCounters is flashgate_requests_total{route, class} for one route,
-// indexed by status/100 (index 0 holds anything outside 1xx..5xx).
-// Created once per route name at compile time, so counting allocates
-// nothing.
-type statusCounters [6]*metrics.Counter
+// statusCounters is flashgate_requests_total{route, class} and
+// flashgate_request_duration_seconds{route, class} for one route, indexed
+// by status/100 (index 0 holds anything outside 1xx..5xx). Created once
+// per route name at compile time (the set dedups by name, so a recompile
+// shares them), so recording allocates nothing.
+type statusCounters struct {
+	count   [6]*metrics.Counter
+	latency [6]*metrics.PrometheusHistogram
+}
+
+// LatencyBuckets are the upper bounds (seconds) of the request and origin
+// latency histograms: a cache hit answers in well under a millisecond, an
+// origin call in tens of milliseconds, a timeout in seconds.
+var LatencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
 func newStatusCounters(s *metrics.Set, routeName string) statusCounters {
 	var c statusCounters
 	for i, class := range [...]string{"other", "1xx", "2xx", "3xx", "4xx", "5xx"} {
-		c[i] = s.GetOrCreateCounter(`flashgate_requests_total{route="` + routeName + `",class="` + class + `"}`)
+		labels := `{route="` + routeName + `",class="` + class + `"}`
+		c.count[i] = s.GetOrCreateCounter(`flashgate_requests_total` + labels)
+		c.latency[i] = s.GetOrCreatePrometheusHistogramExt(`flashgate_request_duration_seconds`+labels, LatencyBuckets)
 	}
 	return c
 }
 
-func (c *statusCounters) inc(status int) {
+func statusIndex(status int) int {
 	i := status / 100
 	if i < 1 || i > 5 {
 		i = 0
 	}
-	c[i].Inc()
+	return i
+}
+
+func (c *statusCounters) inc(status int) { c.count[statusIndex(status)].Inc() }
+
+// record counts an answer and its time from receipt to the handler's end.
+func (c *statusCounters) record(status int, nanos int64) {
+	i := statusIndex(status)
+	c.count[i].Inc()
+	c.latency[i].Update(float64(nanos) / 1e9)
 }

@@ -37,6 +37,10 @@ type upstream struct {
 	down     atomic.Bool // false = healthy: servers start in rotation
 	inflight atomic.Int64
 	gauge    *metrics.Gauge // flashgate_upstream_up{origin,server}: 1 or 0
+	// flashgate_origin_duration_seconds{origin,server}, and
+	// flashgate_origin_server_errors_total{origin,server}
+	latency *metrics.PrometheusHistogram
+	errs    *metrics.Counter
 }
 
 // errNoHealthy means every server of the pool is marked down.
@@ -68,6 +72,9 @@ func newPool(o *rules.Origin, set *metrics.Set, dial func(string) (net.Conn, err
 		u := &upstream{addr: addr, client: newHostClient(o, addr, dial)}
 		u.gauge = set.GetOrCreateGauge(`flashgate_upstream_up{origin="`+o.Name+`",server="`+addr+`"}`, nil)
 		u.gauge.Set(1)
+		labels := `{origin="` + o.Name + `",server="` + addr + `"}`
+		u.latency = set.GetOrCreatePrometheusHistogramExt(`flashgate_origin_duration_seconds`+labels, LatencyBuckets)
+		u.errs = set.GetOrCreateCounter(`flashgate_origin_server_errors_total` + labels)
 		p.servers = append(p.servers, u)
 	}
 	return p
@@ -162,10 +169,13 @@ func (p *Pool) Do(req *fasthttp.Request, resp *fasthttp.Response, timeout time.D
 		req.URI().SetScheme("https")
 	}
 	u.inflight.Add(1)
+	start := time.Now()
 	err := u.client.DoTimeout(req, resp, timeout)
+	u.latency.Update(time.Since(start).Seconds())
 	u.inflight.Add(-1)
 	if err != nil {
 		p.errs[classify(err)].Inc()
+		u.errs.Inc()
 	}
 	return err
 }

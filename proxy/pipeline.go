@@ -26,9 +26,10 @@ func (s *Server) handleFrom(ctx *fasthttp.RequestCtx, peer netip.Addr) {
 	counters := s.serve(x)
 	ctx.Response.Header.SetCanonical(keyRequestID, x.RequestID)
 	status := ctx.Response.StatusCode()
-	counters.inc(status)
+	end := s.now().UnixNano()
+	counters.record(status, end-x.Now)
 	if s.access != nil {
-		s.access.record(x, status, s.now().UnixNano())
+		s.access.record(x, status, end)
 	}
 	releaseExchange(x)
 }

@@ -35,7 +35,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	check := fs.Bool("check", false, "validate the rules, print ok or every error, and exit")
 	listen := fs.String("listen", "", "override server.listen")
 	noDemo := fs.Bool("no-demo", false, "do not start the embedded demo shop even if the rules ask for it")
-	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://ADDR/metrics (a private address: not the public listener)")
+	metricsAddr := fs.String("metrics", "", "also serve the admin listener's Prometheus metrics at http://ADDR/metrics (a private address: not the public listener)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0 // -h asked for the usage, which is not a mistake
@@ -90,6 +90,11 @@ func serve(path string, cfg *rules.Config, opt options, log *slog.Logger, stdout
 	if err != nil {
 		return err
 	}
+	stopAdmin, err := startAdmin(cfg, srv, log, stdout)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
 	if opt.metrics != "" {
 		stopMetrics, addr, err := serveMetrics(opt.metrics, srv, log)
 		if err != nil {
