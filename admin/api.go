@@ -46,7 +46,9 @@ func (a *Admin) statusNow() statusBody {
 	return statusBody{Version: a.version, StartedAt: a.started, Uptime: now.Sub(a.started).Seconds(), Status: a.gw.Status()}
 }
 
-func (a *Admin) status(w http.ResponseWriter, _ *http.Request) { reply(w, http.StatusOK, a.statusNow()) }
+func (a *Admin) status(w http.ResponseWriter, _ *http.Request) {
+	reply(w, http.StatusOK, a.statusNow())
+}
 
 // reload reads the rule files again, as SIGHUP does. A rejected edit is
 // 422 with every error; the last good rules keep serving either way.
@@ -227,4 +229,3 @@ func nonNil[T any](s []T) []T {
 	}
 	return s
 }
-

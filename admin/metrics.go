@@ -136,4 +136,3 @@ func b2u(b bool) uint64 {
 	}
 	return 0
 }
-

@@ -14,15 +14,15 @@ import (
 // one answer. Counters are totals since the start; the dashboard turns
 // the difference between two answers into rates.
 type overviewBody struct {
-	TimeMS     int64                 `json:"time_ms"`
-	Status     statusBody            `json:"status"`
-	Requests   map[string]float64    `json:"requests"`   // by status class, every route
-	Rejections map[string]float64    `json:"rejections"` // by reason
-	Cache      map[string]float64    `json:"cache"`      // lookups by result, plus bytes and items
-	Latency    histogram             `json:"origin_latency"`
-	Origins    []proxy.OriginServer  `json:"origins"`
-	Queues     []filters.QueueStats  `json:"queues"`
-	Items      []filters.StockItem   `json:"items"`
+	TimeMS     int64                `json:"time_ms"`
+	Status     statusBody           `json:"status"`
+	Requests   map[string]float64   `json:"requests"`   // by status class, every route
+	Rejections map[string]float64   `json:"rejections"` // by reason
+	Cache      map[string]float64   `json:"cache"`      // lookups by result, plus bytes and items
+	Latency    histogram            `json:"origin_latency"`
+	Origins    []proxy.OriginServer `json:"origins"`
+	Queues     []filters.QueueStats `json:"queues"`
+	Items      []filters.StockItem  `json:"items"`
 }
 
 // histogram is a cumulative histogram: Counts[i] observations ≤ LE[i],
