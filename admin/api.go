@@ -122,8 +122,16 @@ func (a *Admin) purge(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n := a.gw.Purge(p)
-	a.change(r, "purge", slog.String("url", req.URL), slog.String("prefix", req.Prefix),
-		slog.String("tag", req.Tag), slog.Bool("all", req.All), slog.Bool("soft", req.Soft), slog.Int("entries", n))
+	what := slog.Bool("all", true)
+	switch {
+	case req.URL != "":
+		what = slog.String("url", req.URL)
+	case req.Prefix != "":
+		what = slog.String("prefix", req.Prefix)
+	case req.Tag != "":
+		what = slog.String("tag", req.Tag)
+	}
+	a.change(r, "purge", what, slog.Bool("soft", req.Soft), slog.Int("entries", n))
 	reply(w, http.StatusOK, struct {
 		Purged int  `json:"purged"`
 		Lazy   bool `json:"lazy"` // prefix and all purges apply on lookup: no count
@@ -178,8 +186,13 @@ func (a *Admin) setItem(w http.ResponseWriter, r *http.Request) {
 		failErr(w, err)
 		return
 	}
-	a.change(r, "stock", slog.String("route", route), slog.String("item", item),
-		slog.Any("set", c.Set), slog.Any("add", c.Add), slog.Bool("reset", c.Reset), slog.Int64("stock", it.Stock))
+	what := slog.Bool("reset", true)
+	if c.Set != nil {
+		what = slog.Int("set", *c.Set)
+	} else if c.Add != nil {
+		what = slog.Int("add", *c.Add)
+	}
+	a.change(r, "stock", slog.String("route", route), slog.String("item", item), what, slog.Int64("stock", it.Stock))
 	reply(w, http.StatusOK, it)
 }
 
