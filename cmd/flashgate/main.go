@@ -2,7 +2,8 @@
 //
 // With no arguments it loads ./gateway.yaml and, when that file has a demo:
 // section, starts the embedded demo shop in-process so the gateway runs out of
-// the box. `flashgate -check -config FILE` validates rules like `nginx -t`.
+// the box. `flashgate -check -config FILE` validates rules like `nginx -t`;
+// `flashgate ctl ...` is the admin API's client (docs/admin.md).
 package main
 
 import (
@@ -29,6 +30,9 @@ func main() {
 
 // run is main without the process exit, so tests can drive it.
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "ctl" {
+		return ctl(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("flashgate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "gateway.yaml", "rule file to load")
