@@ -84,6 +84,9 @@ func (s *Server) warnRestartOnly(old, cur *rules.Config) {
 	if old.Logging.AccessLog != cur.Logging.AccessLog {
 		changed = append(changed, "logging.access_log")
 	}
+	if adminOf(old) != adminOf(cur) {
+		changed = append(changed, "admin")
+	}
 	if len(changed) > 0 {
 		s.log.LogAttrs(context.Background(), slog.LevelWarn,
 			"reloaded, but these settings take effect only at the next restart: "+strings.Join(changed, ", "))
@@ -101,6 +104,16 @@ func (s *Server) restored() {
 	s.last.Store(&ReloadStatus{OK: true, At: now})
 	s.log.LogAttrs(context.Background(), slog.LevelInfo,
 		"rule files are back to the serving rules (loaded at "+s.loadedAt.Format("15:04:05")+"); the rejected edit is gone")
+}
+
+// adminOf is the admin section without its position, for comparison.
+func adminOf(c *rules.Config) rules.Admin {
+	if c.Admin == nil {
+		return rules.Admin{}
+	}
+	a := *c.Admin
+	a.Pos = rules.Pos{}
+	return a
 }
 
 // reject records a failed reload.

@@ -84,6 +84,7 @@ func TestReloadRejectsBadConfigAndKeepsServing(t *testing.T) {
 	good := mk(3)
 	good.Routes = good.Routes[:1]
 	good.Server.ReadTimeout = 3 * time.Second
+	good.Admin = &rules.Admin{Listen: "127.0.0.1:9191"}
 	fl.set(good, nil)
 	if err := g.Reload(); err != nil {
 		t.Fatalf("Reload of a good config: %v", err)
@@ -91,7 +92,7 @@ func TestReloadRejectsBadConfigAndKeepsServing(t *testing.T) {
 	if g.Snapshot() == before || !g.LastReload().OK {
 		t.Fatal("a good reload did not swap the snapshot")
 	}
-	if !strings.Contains(g.logs.String(), "take effect only at the next restart: server (listen, timeouts, sizes, connection limits)") {
+	if !strings.Contains(g.logs.String(), "take effect only at the next restart: server (listen, timeouts, sizes, connection limits), admin") {
 		t.Errorf("no warning that the server limits need a restart:\n%s", g.logs.String())
 	}
 	if resp := g.do(t, "GET", "/static/a.css", nil); resp.StatusCode() != 404 {
