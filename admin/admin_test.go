@@ -18,6 +18,7 @@ var endpoints = []struct {
 	{"GET", "/api/items", "", false},
 	{"GET", "/api/items/buy/7", "", false},
 	{"GET", "/api/queues", "", false},
+	{"GET", "/api/origins", "", false},
 	{"GET", "/metrics", "", false},
 	{"POST", "/api/reload", "", true},
 	{"POST", "/api/purge", `{"tag": "item:1"}`, true},

@@ -28,6 +28,7 @@ func (a *Admin) routes() []route {
 		{"/api/items", map[string]endpoint{"GET": get(a.items)}},
 		{"/api/items/{route}/{item}", map[string]endpoint{"GET": get(a.item), "POST": post(a.setItem)}},
 		{"/api/queues", map[string]endpoint{"GET": get(a.queues)}},
+		{"/api/origins", map[string]endpoint{"GET": get(a.origins)}},
 		{"/api/queues/{name}/pause", map[string]endpoint{"POST": post(a.pauseQueue(true))}},
 		{"/api/queues/{name}/resume", map[string]endpoint{"POST": post(a.pauseQueue(false))}},
 	}
@@ -194,6 +195,10 @@ func (a *Admin) setItem(w http.ResponseWriter, r *http.Request) {
 	}
 	a.change(r, "stock", slog.String("route", route), slog.String("item", item), what, slog.Int64("stock", it.Stock))
 	reply(w, http.StatusOK, it)
+}
+
+func (a *Admin) origins(w http.ResponseWriter, _ *http.Request) {
+	reply(w, http.StatusOK, nonNil(a.gw.OriginServers()))
 }
 
 func (a *Admin) queues(w http.ResponseWriter, _ *http.Request) {

@@ -31,6 +31,7 @@ commands:
   stock [ROUTE] ITEM [--set N | --add N | --reset]
   queues                                   waiting rooms
   queue NAME --pause | --resume
+  origins                                  origin servers: health, in flight, limit
 
 The admin listener and token come from -addr and -token, else from
 FLASHGATE_ADMIN_ADDR and FLASHGATE_ADMIN_TOKEN, else from the admin:
@@ -192,14 +193,15 @@ func (c *ctlClient) call(method, path string, body any, out any) (printed bool, 
 
 // ctlCommands maps each command to its runner.
 var ctlCommands = map[string]func(c *ctlClient, args []string) error{
-	"status": ctlStatus,
-	"reload": ctlReload,
-	"rules":  ctlRules,
-	"purge":  ctlPurge,
-	"items":  ctlItems,
-	"stock":  ctlStock,
-	"queues": ctlQueues,
-	"queue":  ctlQueue,
+	"status":  ctlStatus,
+	"reload":  ctlReload,
+	"rules":   ctlRules,
+	"purge":   ctlPurge,
+	"items":   ctlItems,
+	"stock":   ctlStock,
+	"queues":  ctlQueues,
+	"queue":   ctlQueue,
+	"origins": ctlOrigins,
 }
 
 type ctlStatusBody struct {
@@ -506,4 +508,30 @@ func ctlQueue(c *ctlClient, args []string) error {
 	}
 	printQueues(c.out, []ctlQueueBody{q})
 	return nil
+}
+
+func ctlOrigins(c *ctlClient, args []string) error {
+	if err := noArgs("origins", args); err != nil {
+		return err
+	}
+	var list []struct {
+		Origin   string `json:"origin"`
+		Server   string `json:"server"`
+		Up       bool   `json:"up"`
+		InFlight int64  `json:"in_flight"`
+		MaxConns int    `json:"max_conns"`
+	}
+	if printed, err := c.call("GET", "/api/origins", nil, &list); printed || err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "ORIGIN\tSERVER\tHEALTH\tIN FLIGHT\tLIMIT\t")
+	for _, o := range list {
+		health := "up"
+		if !o.Up {
+			health = "DOWN"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t\n", o.Origin, o.Server, health, o.InFlight, o.MaxConns)
+	}
+	return tw.Flush()
 }

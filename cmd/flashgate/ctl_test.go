@@ -124,6 +124,7 @@ func TestCtlAgainstARunningGateway(t *testing.T) {
 		t.Errorf("ctl -json items: %v %v", items, err)
 	}
 	contains(ctlRun(0, "rules"), "name: buy")
+	contains(ctlRun(0, "origins"), "ORIGIN", "shop", origin, "up")
 	contains(ctlRun(0, "reload"), "reloaded: rules loaded at")
 	contains(ctlRun(1, "-token", "wrong-token-0123456789", "purge", "--all"), "(unauthorized)")
 	contains(ctlRun(2, "frobnicate"), `unknown command "frobnicate"`)
