@@ -202,3 +202,18 @@ func TestEveryEndpointDocumented(t *testing.T) {
 		}
 	}
 }
+
+// On loopback the API answers only to Host names of this machine, so a
+// page whose name resolves to 127.0.0.1 cannot read it (DNS rebinding).
+func TestLoopbackRefusesForeignHost(t *testing.T) {
+	g := startGateway(t, "127.0.0.1:0", testToken)
+	a := call(t, "GET", g.admin+"/api/status", "", "", "Host", "evil.example")
+	if a.status != http.StatusForbidden || a.errorCode() != "bad_host" {
+		t.Fatalf("Host evil.example: %d %s, want 403 bad_host", a.status, a.body)
+	}
+	for _, host := range []string{"localhost:9090", "127.0.0.1", "[::1]:9090"} {
+		if a := call(t, "GET", g.admin+"/api/status", "", "", "Host", host); a.status != 200 {
+			t.Errorf("Host %s: %d", host, a.status)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package admin
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"net"
 	"net/http"
 	"strings"
 )
@@ -12,6 +13,13 @@ import (
 // listener is reachable beyond loopback.
 func (a *Admin) guard(mutating bool, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if a.loopback && !localHost(r.Host) {
+			// A page elsewhere whose name resolves to 127.0.0.1 (DNS
+			// rebinding) must not read what loopback serves without a token.
+			fail(w, http.StatusForbidden, "bad_host",
+				"on a loopback address the admin API answers only to Host 127.0.0.1, [::1] or localhost, not "+r.Host)
+			return
+		}
 		if !mutating && a.loopback {
 			h(w, r)
 			return
@@ -29,6 +37,20 @@ func (a *Admin) guard(mutating bool, h http.HandlerFunc) http.HandlerFunc {
 		}
 		h(w, r)
 	}
+}
+
+// localHost reports whether a Host header names this machine: a loopback
+// IP or localhost, with or without a port.
+func localHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // tokenOK compares the request's bearer token with ours in constant time;

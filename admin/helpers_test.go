@@ -26,7 +26,7 @@ const testToken = "test-token-0123456789abcdef"
 
 // testRules: a cached item page (tag item:{id}), a buy route with a
 // waiting room and a stock gate, in front of the test's origin.
-const testRules = `server: {listen: "127.0.0.1:0", hosts: [shop.test]}
+const testRules = `server: {listen: "127.0.0.1:0", hosts: [shop.test, 127.0.0.1]}
 logging: {level: warn}
 origins:
   shop: {servers: ["%ORIGIN%"]}
@@ -184,9 +184,12 @@ func call(t *testing.T, method, url, token, body string, header ...string) answe
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	for i := 0; i+1 < len(header); i += 2 {
+		if header[i] == "Host" {
+			req.Host = header[i+1]
+			continue
+		}
 		req.Header.Set(header[i], header[i+1])
 	}
-	req.Host = "shop.test"
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
