@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"flashgate/filters"
+	"flashgate/origin"
 )
 
 // The Go API the admin listener (package admin) is built on: what an
@@ -100,13 +101,11 @@ func (s *Server) filtersFor(format, name string) (*filters.Env, error) {
 	return f, nil
 }
 
-// OriginServer is one origin server's state now.
+// OriginServer is one origin server's state now, with its connection
+// limit.
 type OriginServer struct {
-	Origin   string `json:"origin"`
-	Server   string `json:"server"`
-	Up       bool   `json:"up"`
-	InFlight int64  `json:"in_flight"`
-	MaxConns int    `json:"max_conns"`
+	origin.ServerStatus
+	MaxConns int `json:"max_conns"`
 }
 
 // OriginServers lists the servers of the serving rules' origins, by origin
@@ -119,9 +118,8 @@ func (s *Server) OriginServers() []OriginServer {
 		if p == nil {
 			continue
 		}
-		for _, u := range p.servers {
-			out = append(out, OriginServer{Origin: o.Name, Server: u.addr, Up: !u.down.Load(),
-				InFlight: u.inflight.Load(), MaxConns: orInt(o.MaxConns, defaultMaxConns)})
+		for _, st := range p.Status() {
+			out = append(out, OriginServer{ServerStatus: st, MaxConns: p.MaxConns()})
 		}
 	}
 	return out

@@ -9,6 +9,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"flashgate/origin"
 	"flashgate/route"
 	"flashgate/rules"
 )
@@ -22,7 +23,7 @@ type Snapshot struct {
 	table      *route.Table
 	routes     []*Route // index = route table index
 	byName     map[string]*Route
-	pools      map[string]*Pool
+	pools      map[string]*origin.Pool
 	trusted    []netip.Prefix
 	hosts      [][]byte     // server.hosts, lowercased; empty = any Host
 	allowTable *route.Table // method-less (host, pattern) entries, see compileAllow
@@ -39,7 +40,7 @@ type Snapshot struct {
 type Route struct {
 	Name        string
 	Spec        *rules.Route // the rule it was compiled from (nil for the unmatched fallback)
-	Origin      *Pool
+	Origin      *origin.Pool
 	HostRewrite []byte        // Host sent upstream; nil keeps the client's
 	Timeout     time.Duration // whole origin exchange
 	// MaxBodyBytes is the route's request body limit; 0 = the server's.
@@ -89,7 +90,7 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 		env.passive = true
 	}
 	s := &Snapshot{
-		Config: cfg, byName: map[string]*Route{}, pools: map[string]*Pool{},
+		Config: cfg, byName: map[string]*Route{}, pools: map[string]*origin.Pool{},
 		trusted: cfg.Server.TrustedProxies,
 		hosts:   hostList(cfg.Server.Hosts),
 	}
@@ -166,8 +167,8 @@ func (s *Snapshot) compileRoute(i int, r *rules.Route, m *Metrics) (*Route, erro
 	}
 	rt := &Route{
 		Name: r.Name, Spec: r, Origin: p,
-		HostRewrite:  hostRewrite(r.HostRewrite, p.spec.HostRewrite),
-		Timeout:      orDur(r.Timeout, orDur(p.spec.ReadTimeout, defaultOriginTimeout)),
+		HostRewrite:  hostRewrite(r.HostRewrite, p.Spec().HostRewrite),
+		Timeout:      orDur(r.Timeout, p.Timeout()),
 		MaxBodyBytes: int(r.MaxBodyBytes),
 		requests:     newStatusCounters(m.set, r.Name),
 	}
@@ -187,8 +188,8 @@ func (s *Snapshot) compileFallback(cfg *rules.Config, m *Metrics) error {
 		return posErr(cfg.Server.Pos, "server.unmatched", "unknown origin %q (known: deny, %s)", name, s.poolNames())
 	}
 	s.fallback = &Route{
-		Name: "_unmatched", Origin: p, HostRewrite: hostRewrite("", p.spec.HostRewrite),
-		Timeout:  orDur(p.spec.ReadTimeout, defaultOriginTimeout),
+		Name: "_unmatched", Origin: p, HostRewrite: hostRewrite("", p.Spec().HostRewrite),
+		Timeout:  p.Timeout(),
 		requests: newStatusCounters(m.set, "_unmatched"),
 	}
 	s.fallback.fetch = s.fallback.Fetch

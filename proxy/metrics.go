@@ -4,6 +4,8 @@ import (
 	"io"
 
 	"github.com/VictoriaMetrics/metrics"
+
+	"flashgate/origin"
 )
 
 // Metrics holds the gateway's Prometheus metrics in its own metrics.Set
@@ -51,10 +53,9 @@ type statusCounters struct {
 	latency [6]*metrics.PrometheusHistogram
 }
 
-// LatencyBuckets are the upper bounds (seconds) of the request and origin
-// latency histograms: a cache hit answers in well under a millisecond, an
-// origin call in tens of milliseconds, a timeout in seconds.
-var LatencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+// LatencyBuckets are the bounds of the request latency histograms, the
+// same as the origin calls' (origin.LatencyBuckets).
+var LatencyBuckets = origin.LatencyBuckets
 
 func newStatusCounters(s *metrics.Set, routeName string) statusCounters {
 	var c statusCounters

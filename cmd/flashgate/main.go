@@ -33,6 +33,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "ctl" {
 		return ctl(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "rehearse" {
+		return runRehearse(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("flashgate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "gateway.yaml", "rule file to load")
