@@ -67,6 +67,7 @@ var families = map[string]family{
 
 	// Origins.
 	"flashgate_origin_duration_seconds":    {"histogram", "origin,server", "Time of origin calls (connect to last byte), by origin server."},
+	"flashgate_origin_requests_total":      {"counter", "origin,server", "Calls sent to an origin server (what reached the shop)."},
 	"flashgate_origin_errors_total":        {"counter", "origin,kind", "Failed origin calls, by origin and kind (timeout, refused, busy, no_healthy, ...)."},
 	"flashgate_origin_server_errors_total": {"counter", "origin,server", "Failed origin calls, by origin server."},
 	"flashgate_origin_in_flight":           {"gauge", "origin,server", "Origin calls in progress, by origin server."},

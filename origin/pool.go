@@ -36,9 +36,11 @@ type server struct {
 	down     atomic.Bool // false = healthy: servers start in rotation
 	inflight atomic.Int64
 	gauge    *metrics.Gauge // flashgate_upstream_up{origin,server}: 1 or 0
-	// flashgate_origin_duration_seconds{origin,server}, and
+	// flashgate_origin_duration_seconds{origin,server},
+	// flashgate_origin_requests_total{origin,server} and
 	// flashgate_origin_server_errors_total{origin,server}
 	latency *metrics.PrometheusHistogram
+	calls   *metrics.Counter
 	errs    *metrics.Counter
 }
 
@@ -75,6 +77,7 @@ func New(o *rules.Origin, set *metrics.Set, dial func(string) (net.Conn, error))
 		u.gauge.Set(1)
 		labels := `{origin="` + o.Name + `",server="` + addr + `"}`
 		u.latency = set.GetOrCreatePrometheusHistogramExt(`flashgate_origin_duration_seconds`+labels, LatencyBuckets)
+		u.calls = set.GetOrCreateCounter(`flashgate_origin_requests_total` + labels)
 		u.errs = set.GetOrCreateCounter(`flashgate_origin_server_errors_total` + labels)
 		p.servers = append(p.servers, u)
 	}
@@ -181,6 +184,7 @@ func (p *Pool) Do(req *fasthttp.Request, resp *fasthttp.Response, timeout time.D
 		req.URI().SetScheme("https")
 	}
 	u.inflight.Add(1)
+	u.calls.Inc()
 	start := time.Now()
 	err := u.client.DoTimeout(req, resp, timeout)
 	u.latency.Update(time.Since(start).Seconds())
