@@ -42,7 +42,9 @@ func TestAlertsNameExistingSeries(t *testing.T) {
 			if strings.Count(r.Expr, "(") != strings.Count(r.Expr, ")") {
 				t.Errorf("%s: unbalanced parentheses in %s", r.Alert, r.Expr)
 			}
-			labels := map[string]bool{"le": true}
+			// le is a histogram's; instance and job are added by Prometheus
+			// to every series it scrapes.
+			labels := map[string]bool{"le": true, "instance": true, "job": true}
 			found := 0
 			for _, m := range series.FindAllStringSubmatch(r.Expr, -1) {
 				fam := familyOf(m[1])

@@ -45,6 +45,15 @@ var families = map[string]family{
 	"flashgate_cluster_evictions_total":         {"counter", "table", "Filter state entries evicted from the in-memory store to make room."},
 	"flashgate_cluster_untracked_total":         {"counter", "table", "Keys the in-memory store refused to track (full of protected entries)."},
 
+	// Shared state in Redis (cluster: redis; docs/cluster.md).
+	"flashgate_cluster_redis_up":                  {"gauge", "", "1 while this instance reaches Redis, 0 while its breaker has it answer by the on_failure policy."},
+	"flashgate_cluster_redis_state_changes_total": {"counter", "", "Times Redis went from reachable to unreachable or back."},
+	"flashgate_cluster_redis_errors_total":        {"counter", "", "Redis calls that failed or timed out."},
+	"flashgate_cluster_redis_calls_total":         {"counter", "", "Calls made to Redis."},
+	"flashgate_cluster_fallback_total":            {"counter", "on_failure", "Decisions taken by the on_failure policy while Redis was unreachable."},
+	"flashgate_cluster_unenforced_total":          {"counter", "", "Stock, purchase and limit checks let through unenforced (on_failure: open) while Redis was unreachable."},
+	"flashgate_cluster_leased_total":              {"counter", "", "Rate-limit budget taken from Redis in leased batches."},
+
 	// Cache.
 	"flashgate_cache_requests_total":            {"counter", "result", "Cache lookups by result: hit, miss, stale, expired, bypass."},
 	"flashgate_cache_coalesced_total":           {"counter", "", "Requests that waited for another request's origin fetch instead of fetching."},
@@ -62,8 +71,9 @@ var families = map[string]family{
 	"flashgate_cache_items":                     {"gauge", "", "Responses held by the response cache (approximate while stores are in flight)."},
 
 	// ESI.
-	"flashgate_esi_pages_total":  {"counter", "path", "Pages assembled, by how (path: the assembly path taken)."},
-	"flashgate_esi_errors_total": {"counter", "", "ESI pages whose assembly failed (a fragment failed without a fallback, a bad template)."},
+	"flashgate_esi_pages_total":           {"counter", "path", "Pages assembled, by how (path: the assembly path taken)."},
+	"flashgate_esi_errors_total":          {"counter", "", "ESI pages whose assembly failed (a fragment failed without a fallback, a bad template)."},
+	"flashgate_esi_template_errors_total": {"counter", "", "Answers whose ESI template could not be parsed (502 esi_template_error)."},
 
 	// Origins.
 	"flashgate_origin_duration_seconds":    {"histogram", "origin,server", "Time of origin calls (connect to last byte), by origin server."},

@@ -154,13 +154,18 @@ func (e *Env) stockGates() []*stockGate {
 type QueueStats struct {
 	// Name is the queue's group, or its route when it has none: the name
 	// of its page /_flashgate/queue/<name>/status.
-	Name      string  `json:"name"`
-	Waiting   int     `json:"waiting"`  // places in line, lobby included
-	Active    int     `json:"active"`   // sessions admitted and not over
-	Admitted  uint64  `json:"admitted"` // admissions since the line was made
+	Name    string `json:"name"`
+	Waiting int    `json:"waiting"` // places in line, lobby included
+	// Active and Admitted are this instance's: sessions admitted and not
+	// over, admissions since the line was made. A line shared by every
+	// instance (Shared, cluster: redis) counts them in Redis; Waiting is
+	// then the shared line's.
+	Active    int     `json:"active"`
+	Admitted  uint64  `json:"admitted"`
 	AdmitRate float64 `json:"admit_rate_per_second"`
 	MaxActive int     `json:"max_active"`
 	Paused    bool    `json:"paused"`
+	Shared    bool    `json:"shared"`
 }
 
 // Queues lists the waiting rooms of the serving rules, by name.
@@ -181,6 +186,12 @@ func (e *Env) PauseQueue(name string, paused bool) error {
 	q := e.rooms()[name]
 	if q == nil {
 		return notFound("no waiting room named %q", name)
+	}
+	if q.shared != nil {
+		// The shared line admits in Redis, for every instance at once;
+		// one instance's pause would stop nothing.
+		return fmt.Errorf("waiting room %q is shared by every instance through Redis: pausing it is not supported; "+
+			"lower its admit_rate in the rules instead", name)
 	}
 	q.mu.Lock()
 	q.paused = paused
@@ -204,10 +215,11 @@ func (e *Env) rooms() map[string]*waitingRoom {
 }
 
 func (q *waitingRoom) stats(name string) QueueStats {
+	waiting := q.length() // the shared line's when there is one
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return QueueStats{
-		Name: name, Waiting: int(q.tail-q.head) + len(q.lobby), Active: q.active,
-		Admitted: q.admitted, AdmitRate: q.cfg.rate * 1e9, MaxActive: q.cfg.maxActive, Paused: q.paused,
+		Name: name, Waiting: waiting, Active: q.active, Admitted: q.admitted, AdmitRate: q.cfg.rate * 1e9,
+		MaxActive: q.cfg.maxActive, Paused: q.paused, Shared: q.shared != nil,
 	}
 }

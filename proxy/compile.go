@@ -9,6 +9,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"flashgate/cache"
 	"flashgate/origin"
 	"flashgate/route"
 	"flashgate/rules"
@@ -25,10 +26,11 @@ type Snapshot struct {
 	byName     map[string]*Route
 	pools      map[string]*origin.Pool
 	trusted    []netip.Prefix
-	hosts      [][]byte     // server.hosts, lowercased; empty = any Host
-	allowTable *route.Table // method-less (host, pattern) entries, see compileAllow
-	allow      []string     // Allow header value per allowTable index
-	fallback   *Route       // unmatched requests when server.unmatched names an origin; nil = deny
+	hosts      [][]byte           // server.hosts, lowercased; empty = any Host
+	allowTable *route.Table       // method-less (host, pattern) entries, see compileAllow
+	allow      []string           // Allow header value per allowTable index
+	fallback   *Route             // unmatched requests when server.unmatched names an origin; nil = deny
+	personal   cache.PersonalMode // top-level cache.personal: how personal answers leave (personal.go)
 	// gateway holds the pages the admission filters registered (quiz,
 	// queue status), by full path; see admission.go.
 	gateway map[string]fasthttp.RequestHandler
@@ -53,6 +55,7 @@ type Route struct {
 	Cache     Cache     // response cache around the origin call
 	ESI       Assembler // ESI assembly after the origin/cache answer
 
+	identity identityHeaders // the origin's identity headers: from the gateway only (identity.go)
 	requests statusCounters
 	fetch    FetchFunc // rt.Fetch, bound once so that passing it allocates nothing
 }
@@ -102,7 +105,7 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 		}
 		s.pools[o.Name] = env.pool(o)
 	}
-	rc, err := env.cacheFor(cfg.Cache) // response cache and ESI: cache_stage.go, esi_stage.go
+	rc, err := env.cacheFor(cfg.Cache, s) // response cache and ESI: cache_stage.go, esi_stage.go
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -111,7 +114,8 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 	for i, r := range cfg.Routes {
 		rt, err := s.compileRoute(i, r, env.Metrics)
 		if err == nil {
-			err = compileResponseStages(rt, rc, frags, env.Metrics)
+			err = compileResponseStages(rt, rc, frags, env)
+			rt.keyIdentity()
 		}
 		if err != nil {
 			errs = append(errs, err)
@@ -120,6 +124,9 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 		entries = append(entries, route.Entry{Host: r.Host, Methods: r.Methods, Pattern: r.Pattern})
 		s.routes = append(s.routes, rt)
 		s.byName[rt.Name] = rt
+	}
+	if err := env.clusterFor(cfg.Cluster); err != nil { // shared state: cluster.go
+		errs = append(errs, posErr(cfg.Cluster.Pos, "cluster", "%v", err))
 	}
 	adm, err := s.compileAdmission(cfg, env) // admission filters: admission.go
 	if err != nil {
@@ -170,6 +177,7 @@ func (s *Snapshot) compileRoute(i int, r *rules.Route, m *Metrics) (*Route, erro
 		HostRewrite:  hostRewrite(r.HostRewrite, p.Spec().HostRewrite),
 		Timeout:      orDur(r.Timeout, p.Timeout()),
 		MaxBodyBytes: int(r.MaxBodyBytes),
+		identity:     compileIdentity(p.Spec().Identity),
 		requests:     newStatusCounters(m.set, r.Name),
 	}
 	rt.fetch = rt.Fetch
@@ -190,6 +198,7 @@ func (s *Snapshot) compileFallback(cfg *rules.Config, m *Metrics) error {
 	s.fallback = &Route{
 		Name: "_unmatched", Origin: p, HostRewrite: hostRewrite("", p.Spec().HostRewrite),
 		Timeout:  p.Timeout(),
+		identity: compileIdentity(p.Spec().Identity),
 		requests: newStatusCounters(m.set, "_unmatched"),
 	}
 	s.fallback.fetch = s.fallback.Fetch

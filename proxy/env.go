@@ -31,6 +31,7 @@ type Env struct {
 	pools map[poolKey]*origin.Pool
 	rc    responseCache // the process-lifetime response cache, see cache_stage.go
 	adm   admissionEnv  // filter state store and filters.Env, see admission_env.go
+	cl    clusterEnv    // the Redis instances share, see cluster.go
 }
 
 // TickerFunc starts health-check tickers (see origin.TickerFunc).
@@ -138,6 +139,7 @@ func (e *Env) Retain(live ...*Snapshot) {
 func (e *Env) Close() {
 	e.Retain()
 	e.closeCache()
+	e.closeCluster()
 }
 
 func orInt(v, def int) int {

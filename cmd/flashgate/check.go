@@ -29,6 +29,9 @@ func checkRules(path string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	for _, w := range proxy.IdentityWarnings(cfg) {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
 	fmt.Fprintln(stdout, "ok")
 	return 0
 }
