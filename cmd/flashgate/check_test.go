@@ -36,7 +36,7 @@ func TestHelpExitsZero(t *testing.T) {
 	if code := run([]string{"-h"}, &out, &errOut); code != 0 {
 		t.Fatalf("-h: exit %d, want 0", code)
 	}
-	if !strings.Contains(errOut.String(), "-config") {
+	if !strings.Contains(errOut.String(), "-config") || !strings.Contains(errOut.String(), "flashgate ctl COMMAND") {
 		t.Fatalf("-h printed no usage: %q", errOut.String())
 	}
 }

@@ -43,6 +43,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "", "override server.listen")
 	noDemo := fs.Bool("no-demo", false, "do not start the embedded demo shop even if the rules ask for it")
 	metricsAddr := fs.String("metrics", "", "also serve the admin listener's Prometheus metrics at http://ADDR/metrics (a private address: not the public listener)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "usage: flashgate [flags]          run the gateway\n"+
+			"       flashgate ctl COMMAND     call a running gateway's admin API (flashgate ctl -h)\n"+
+			"       flashgate rehearse        rehearse a sale (flashgate rehearse -h)\n\nflags:\n")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0 // -h asked for the usage, which is not a mistake
