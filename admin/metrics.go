@@ -55,7 +55,7 @@ func writeLiveGauges(w io.Writer, gw *proxy.Server, version string) {
 	}
 	for _, o := range gw.OriginServers() {
 		l := `{origin=` + quote(o.Origin) + `,server=` + quote(o.Server) + `}`
-		metrics.WriteGaugeUint64(w, "flashgate_origin_in_flight"+l, uint64(max(0, o.InFlight)))
+		metrics.WriteGaugeUint64(w, "flashgate_origin_server_in_flight"+l, uint64(max(0, o.InFlight)))
 		metrics.WriteGaugeUint64(w, "flashgate_origin_max_conns"+l, uint64(o.MaxConns))
 	}
 }

@@ -104,7 +104,7 @@ func TestMetricsAllDocumented(t *testing.T) {
 	}
 	for _, want := range []string{
 		"flashgate_request_duration_seconds", "flashgate_requests_total", "flashgate_origin_duration_seconds",
-		"flashgate_origin_in_flight", "flashgate_origin_server_errors_total", "flashgate_origin_requests_total", "flashgate_filter_rejections_total",
+		"flashgate_origin_server_in_flight", "flashgate_origin_server_errors_total", "flashgate_origin_requests_total", "flashgate_filter_rejections_total",
 		"flashgate_cache_requests_total", "flashgate_cache_items", "flashgate_cache_bytes", "flashgate_queue_waiting",
 		"flashgate_queue_admissions_total", "flashgate_stock_left", "flashgate_stock_sold_out", "flashgate_esi_errors_total",
 		"flashgate_reload_total", "flashgate_reload_last_ok", "go_goroutines", "process_resident_memory_bytes",
