@@ -2,6 +2,7 @@ package filters
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -75,5 +76,25 @@ func TestQueuePauseStopsAdmissionsWithoutBurst(t *testing.T) {
 	}
 	if err := env.PauseQueue("nope", true); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("PauseQueue(nope) = %v", err)
+	}
+}
+
+// A line shared through Redis reports the shared length on every instance
+// and refuses a one-instance pause (it would stop nothing).
+func TestSharedQueueStatsAndPause(t *testing.T) {
+	envs := redisEnvs(t, 2)
+	a := mustQueue(t, envs[0], "- queue: {admit_rate: 1/s}\n")
+	b := mustQueue(t, envs[1], "- queue: {admit_rate: 1/s}\n")
+	newClient(1).visit(a, t0) // admitted: the line was empty
+	newClient(2).visit(a, t0+ms())
+	newClient(3).visit(b, t0+2*ms())
+	for i, env := range envs {
+		q := env.Queues()
+		if len(q) != 1 || !q[0].Shared || q[0].Waiting != 2 {
+			t.Errorf("instance %d: Queues = %+v, want the shared line with 2 waiting", i, q)
+		}
+	}
+	if err := envs[0].PauseQueue("buy", true); err == nil || !strings.Contains(err.Error(), "shared by every instance") {
+		t.Fatalf("PauseQueue of a shared line: %v", err)
 	}
 }
