@@ -19,12 +19,16 @@ var endpoints = []struct {
 	{"GET", "/api/items/buy/7", "", false},
 	{"GET", "/api/queues", "", false},
 	{"GET", "/api/origins", "", false},
+	{"GET", "/api/hotkeys", "", false},
+	{"GET", "/api/switches", "", false},
 	{"GET", "/metrics", "", false},
 	{"POST", "/api/reload", "", true},
 	{"POST", "/api/purge", `{"tag": "item:1"}`, true},
 	{"POST", "/api/items/buy/7", `{"add": 1}`, true},
 	{"POST", "/api/queues/sale/pause", "", true},
 	{"POST", "/api/queues/sale/resume", "", true},
+	{"POST", "/api/switches", `{"kind": "close", "route": "item", "message": "Back at 20:00"}`, true},
+	{"DELETE", "/api/switches/close:item", "", true},
 }
 
 func TestEveryEndpointOnLoopback(t *testing.T) {
@@ -95,6 +99,12 @@ func TestBadInputAnswers(t *testing.T) {
 		{"GET", "/api/items/buy/8", "", 404, "not_found", `no stock number for item "8"`},
 		{"POST", "/api/items/buy/8", `{"reset": true}`, 404, "not_found", `give item "8" no stock`},
 		{"POST", "/api/queues/nope/pause", "", 404, "not_found", `no waiting room named "nope"`},
+		{"POST", "/api/switches", `{"kind": "close", "route": "nope"}`, 400, "bad_request", `unknown route "nope"`},
+		{"POST", "/api/switches", `{"kind": "melt", "route": "item"}`, 400, "bad_request", `unknown switch kind "melt"`},
+		{"POST", "/api/switches", `{"kind": "scale", "route": "item", "factor": 50}`, 400, "bad_request", "want 0 < factor <= 10"},
+		{"POST", "/api/switches", `{"kind": "down", "origin": "shop", "server": "10.9.9.9:1"}`, 400, "bad_request", `no server "10.9.9.9:1"`},
+		{"POST", "/api/switches", `{"knd": "close"}`, 400, "bad_json", `unknown field "knd"`},
+		{"DELETE", "/api/switches/close:item", "", 404, "not_found", "no such switch"},
 		{"GET", "/api/nothing", "", 404, "not_found", "no admin API at /api/nothing"},
 		{"DELETE", "/api/status", "", 405, "method_not_allowed", "allowed GET"},
 		{"GET", "/nothing", "", 404, "not_found", "nothing at /nothing"},
@@ -196,7 +206,8 @@ func TestEveryEndpointDocumented(t *testing.T) {
 				t.Errorf("docs/admin.md has no section for `%s %s`", m, r.pattern)
 			}
 		}
-		curl := strings.NewReplacer("{route}", "singles-day-buy", "{item}", "7", "{name}", "singles-day").Replace(r.pattern)
+		curl := strings.NewReplacer("{route}", "singles-day-buy", "{item}", "7", "{name}", "singles-day",
+			"{name...}", "close:singles-day-buy").Replace(r.pattern)
 		if !strings.Contains(string(doc), "$A"+curl) {
 			t.Errorf("docs/admin.md has no curl example of %s", curl)
 		}
@@ -215,5 +226,40 @@ func TestLoopbackRefusesForeignHost(t *testing.T) {
 		if a := call(t, "GET", g.admin+"/api/status", "", "", "Host", host); a.status != 200 {
 			t.Errorf("Host %s: %d", host, a.status)
 		}
+	}
+}
+
+// A switch set through the admin API changes what the public port
+// answers, shows in the list and the logs, and clears.
+func TestSwitchTakesEffectOnThePublicPort(t *testing.T) {
+	g := startGateway(t, "127.0.0.1:0", testToken)
+	a := call(t, "POST", g.admin+"/api/switches", testToken, `{"kind": "close", "route": "item", "message": "Back at 20:00"}`)
+	if a.status != 200 || a.json["kind"] != "close" || a.json["since"] == nil {
+		t.Fatalf("set: %d %s", a.status, a.body)
+	}
+	if a := call(t, "GET", g.public+"/item/1", "", ""); a.status != 503 || !strings.Contains(a.body, "Back at 20:00") {
+		t.Fatalf("closed route: %d %s", a.status, a.body)
+	}
+	if a := call(t, "GET", g.admin+"/api/switches", "", ""); len(a.list) != 1 {
+		t.Fatalf("switches: %s", a.body)
+	}
+	if a := call(t, "DELETE", g.admin+"/api/switches/close:item", testToken, ""); a.status != 200 || len(a.list) != 0 {
+		t.Fatalf("clear: %d %s", a.status, a.body)
+	}
+	if a := call(t, "GET", g.public+"/item/1", "", ""); a.status != 200 {
+		t.Fatalf("after clearing: %d %s", a.status, a.body)
+	}
+	for _, want := range []string{`msg="admin: switch on" switch=close:item`, `msg="admin: switch off" switch=close:item`} {
+		if !strings.Contains(g.logs.String(), want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+	hot := call(t, "GET", g.admin+"/api/hotkeys", "", "")
+	if len(hot.list) != 1 || !strings.Contains(hot.body, `"key": "item:7"`) {
+		t.Errorf("hot keys: %s, want the static item:7", hot.body)
+	}
+	o := call(t, "GET", g.admin+"/api/origins", "", "")
+	if len(o.list) != 1 || !strings.Contains(o.body, `"healthy": true`) || !strings.Contains(o.body, `"max_conns": 512`) {
+		t.Errorf("origins: %s", o.body)
 	}
 }

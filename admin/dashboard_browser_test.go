@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,7 +25,8 @@ import (
 
 // harness loads the dashboard in a frame of the same origin, reads what
 // it shows while the test sends traffic, clicks the waiting room's pause
-// button, and reports each step to /test/event.
+// button, then the origin server's "take out" button (a Plan B switch),
+// then that switch's "turn off", and reports each step to /test/event.
 const harness = `<!doctype html><html><body>
 <iframe id="f" src="/#token=` + testToken + `" style="width:1400px;height:1000px"></iframe>
 <script>
@@ -35,15 +37,20 @@ f.addEventListener("load", () => {
   w.addEventListener("error", (ev) => report("console-error " + ev.message));
   const orig = w.console.error.bind(w.console);
   w.console.error = (...a) => { report("console-error " + a.join(" ")); orig(...a); };
-  let clicked = false, last = "";
+  let step = 0, last = "";
   setInterval(() => {
     const rps = d.getElementById("k-rps").textContent, rej = d.getElementById("k-rej").textContent;
     const state = d.querySelector("#queues td:last-child span");
+    const sw = d.querySelector("#switches tr[data-k]");
     const v = "rps=" + rps + " refused=" + rej + " live=" + d.getElementById("live").textContent +
-      " queue=" + (state ? state.textContent : "none") + " items=" + d.querySelectorAll("#items tr[data-k]").length;
+      " queue=" + (state ? state.textContent : "none") + " items=" + d.querySelectorAll("#items tr[data-k]").length +
+      " hot=" + d.querySelectorAll("#hotkeys tr[data-k]").length + " switch=" + (sw ? sw.dataset.k : "none");
     if (v !== last) { report("seen " + v); last = v; }
-    const b = d.querySelector("#queues button.pause");
-    if (!clicked && b && parseFloat(rps) > 0) { clicked = true; b.click(); report("clicked pause"); }
+    const click = (sel, what) => { const b = d.querySelector(sel); if (b) { b.click(); report("clicked " + what); step++; } };
+    if (step === 0 && parseFloat(rps) > 0) click("#queues button.pause", "pause");
+    else if (step === 1 && state && state.textContent === "paused") click("#origins button.server-down", "take out");
+    else if (step === 2 && sw) { report("switch on " + sw.dataset.k); click("#switches button.switch-off", "turn off"); }
+    else if (step === 3 && !sw) { report("switch off"); step++; }
   }, 150);
 });
 </script></body></html>`
@@ -91,13 +98,8 @@ func TestDashboardInChromium(t *testing.T) {
 
 	var console bytes.Buffer
 	stop := startChromium(t, chromium, &console, base+"/test/harness")
-	waitFor(t, events, 20*time.Second, func(seen []string) bool {
-		for _, e := range seen {
-			if strings.Contains(e, "queue=paused") {
-				return true
-			}
-		}
-		return false
+	waitFor(t, events, 30*time.Second, func(seen []string) bool {
+		return slices.Contains(seen, "switch off")
 	})
 	stop()
 
@@ -116,6 +118,17 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	if q := g.gw.Queues(); len(q) != 1 || !q[0].Paused {
 		t.Errorf("the pause button did not pause the waiting room: %+v", q)
+	}
+	// The take-out button turned a down switch on (the page listed it), and
+	// its turn-off button cleared it.
+	if !slices.ContainsFunc(seen, func(e string) bool { return strings.HasPrefix(e, "switch on server:shop/127.0.0.1:") }) {
+		t.Errorf("the take-out button turned no server switch on; seen:\n%s", strings.Join(seen, "\n"))
+	}
+	if sw := g.gw.Switches(); len(sw) != 0 {
+		t.Errorf("switches still on after the turn-off button: %+v", sw)
+	}
+	if !slices.ContainsFunc(seen, func(e string) bool { return strings.Contains(e, " hot=1 ") }) {
+		t.Errorf("the hot-key table never showed the static hot key")
 	}
 	for _, line := range strings.Split(console.String(), "\n") {
 		if strings.Contains(line, ":CONSOLE") && (strings.Contains(line, "Uncaught") || strings.Contains(line, "Refused") ||

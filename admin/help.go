@@ -83,6 +83,19 @@ var families = map[string]family{
 	"flashgate_origin_server_in_flight":    {"gauge", "origin,server", "Origin calls in progress, by origin server."},
 	"flashgate_origin_max_conns":           {"gauge", "origin,server", "Connection limit of an origin server (origins.*.max_conns)."},
 	"flashgate_upstream_up":                {"gauge", "origin,server", "1 while the health check keeps the server in rotation."},
+	"flashgate_origin_breaker_open":        {"gauge", "origin,server", "1 while the server's circuit breaker is open (or half-open: probing)."},
+	"flashgate_origin_in_flight":           {"gauge", "origin", "Calls holding a slot of the origin's concurrency limit."},
+	"flashgate_origin_limit":               {"gauge", "origin", "The origin's current concurrency limit (static or adaptive; 0: none)."},
+	"flashgate_origin_shed_total":          {"counter", "origin,priority", "Calls shed by the origin's concurrency limit, by route priority."},
+
+	// Hot keys and Plan B switches (docs/protection.md).
+	"flashgate_hotspot_turned_hot_total":   {"counter", "kind", "Keys that turned hot, by key kind."},
+	"flashgate_hotspot_cooled_total":       {"counter", "kind", "Hot keys that cooled down, by key kind."},
+	"flashgate_hotspot_hot_keys":           {"gauge", "", "Keys hot now (static ones included)."},
+	"flashgate_hotspot_samples_total":      {"counter", "", "Requests sampled for hot-key detection."},
+	"flashgate_hotspot_samples_lost_total": {"counter", "", "Samples dropped because the detector fell behind."},
+	"flashgate_switches_on":                {"gauge", "", "Plan B switches on now."},
+	"flashgate_switch_changes_total":       {"counter", "kind", "Plan B switches turned on or off, by kind."},
 	"flashgate_access_log_dropped_total":   {"counter", "", "Access log lines dropped because the writer fell behind."},
 
 	// The process (from VictoriaMetrics/metrics; the rest of its series are

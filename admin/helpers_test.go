@@ -25,9 +25,11 @@ import (
 const testToken = "test-token-0123456789abcdef"
 
 // testRules: a cached item page (tag item:{id}), a buy route with a
-// waiting room and a stock gate, in front of the test's origin.
+// waiting room and a stock gate, in front of the test's origin; item 7 is
+// a static hot key.
 const testRules = `server: {listen: "127.0.0.1:0", hosts: [shop.test, 127.0.0.1]}
 logging: {level: warn}
+hotspot: {rate: 1000/s, static: [{kind: param, key: "item:7"}]}
 origins:
   shop: {servers: ["%ORIGIN%"]}
 routes:

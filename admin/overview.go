@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"flashgate/filters"
+	"flashgate/hotspot"
 	"flashgate/proxy"
 )
 
@@ -23,6 +24,9 @@ type overviewBody struct {
 	Origins    []proxy.OriginServer `json:"origins"`
 	Queues     []filters.QueueStats `json:"queues"`
 	Items      []filters.StockItem  `json:"items"`
+	HotKeys    []hotspot.HotKey     `json:"hot_keys"`
+	Switches   []proxy.Switch       `json:"switches"`
+	Routes     []string             `json:"routes"` // names, for the switch form
 }
 
 // histogram is a cumulative histogram: Counts[i] observations ≤ LE[i],
@@ -40,6 +44,10 @@ func (a *Admin) overview(w http.ResponseWriter, _ *http.Request) {
 		TimeMS: a.now().UnixMilli(), Status: a.statusNow(),
 		Requests: map[string]float64{}, Rejections: map[string]float64{}, Cache: map[string]float64{},
 		Origins: nonNil(a.gw.OriginServers()), Queues: nonNil(a.gw.Queues()), Items: nonNil(a.gw.Items()),
+		HotKeys: nonNil(a.gw.HotKeys()), Switches: nonNil(a.gw.Switches()), Routes: []string{},
+	}
+	for _, rt := range a.gw.Snapshot().Routes() {
+		o.Routes = append(o.Routes, rt.Name)
 	}
 	byLE := map[float64]float64{}
 	eachSample(raw.Bytes(), func(name string, labels map[string]string, v float64) {

@@ -124,3 +124,7 @@ func (s *Server) OriginServers() []OriginServer {
 	}
 	return out
 }
+
+// ErrSwitchUnknown matches (errors.Is) ClearSwitch's error for a name no
+// switch that is on has.
+var ErrSwitchUnknown = errSwitchUnknown

@@ -166,6 +166,9 @@ function update(o) {
   renderQueues(o);
   renderItems(o.items);
   renderOrigins(o.origins);
+  renderHotKeys(o.hot_keys);
+  renderSwitches(o.switches);
+  renderRouteChoices(o.routes);
   prev = o;
 }
 
@@ -264,21 +267,94 @@ function renderItems(items) {
   }, "no item has a stock number", 7);
 }
 
+// Origins: each server's state, with the buttons of its server switches:
+// take it out of rotation, keep it in whatever its checks say, or back to
+// automatic (the switch cleared).
 function renderOrigins(list) {
-  syncRows($("origins"), list, (x) => x.origin + " " + x.server, () => {
+  syncRows($("origins"), list, (x) => x.origin + " " + x.server, (x) => {
     const tr = document.createElement("tr");
-    const c = cells(tr, 5);
-    c[3].className = c[4].className = "n";
+    const c = cells(tr, 7);
+    c[4].className = c[5].className = "n";
+    const name = "server:" + x.origin + "/" + x.server;
+    const button = (label, cls, run) => {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = cls;
+      b.textContent = label;
+      b.addEventListener("click", run);
+      c[6].appendChild(b);
+    };
+    button("take out", "server-down", () => act("take out " + x.server, "POST", "/api/switches", { kind: "down", origin: x.origin, server: x.server }));
+    button("keep in", "server-up", () => act("keep in " + x.server, "POST", "/api/switches", { kind: "up", origin: x.origin, server: x.server }));
+    button("auto", "server-auto", () => act("automatic " + x.server, "DELETE", "/api/switches/" + name));
     return tr;
   }, (tr, x) => {
     const c = tr.children;
     c[0].textContent = x.origin;
     c[1].textContent = x.server;
-    c[2].textContent = x.up ? "up" : "DOWN";
+    c[2].textContent = (x.up ? "up" : "DOWN") + (x.forced ? " (" + x.forced + " by operator)" : x.healthy ? "" : " (health)");
     c[2].className = x.up ? "up" : "down";
-    c[3].textContent = x.in_flight;
-    c[4].textContent = x.max_conns;
-  }, "no origins", 5);
+    c[3].textContent = x.breaker || "–";
+    c[3].className = x.breaker && x.breaker !== "closed" ? "down" : "";
+    c[4].textContent = x.in_flight;
+    c[5].textContent = x.limit ? x.origin_in_flight + " / " + x.limit : "max " + x.max_conns;
+  }, "no origins", 7);
+}
+
+function renderHotKeys(list) {
+  syncRows($("hotkeys"), list, (h) => h.kind + " " + h.key, () => {
+    const tr = document.createElement("tr");
+    const c = cells(tr, 5);
+    c[2].className = c[3].className = "n";
+    return tr;
+  }, (tr, h) => {
+    const c = tr.children;
+    c[0].textContent = h.kind;
+    c[1].textContent = h.key;
+    c[2].textContent = h.static ? "static" : fmtRate(h.rate) + "/s";
+    c[3].textContent = h.static ? "–" : (h.share * 100).toFixed(1) + " %";
+    c[4].textContent = fmtTime(h.since);
+  }, "nothing hot", 5);
+}
+
+function switchName(w) {
+  return (w.kind === "down" || w.kind === "up") ? "server:" + w.origin + "/" + w.server : w.kind + ":" + w.route;
+}
+
+function renderSwitches(list) {
+  syncRows($("switches"), list, switchName, (w) => {
+    const tr = document.createElement("tr");
+    const c = cells(tr, 4);
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "switch-off";
+    b.textContent = "turn off";
+    b.addEventListener("click", () => act("turn off " + switchName(w), "DELETE", "/api/switches/" + switchName(w)));
+    c[3].appendChild(b);
+    return tr;
+  }, (tr, w) => {
+    const c = tr.children;
+    c[0].textContent = w.kind;
+    c[0].className = "paused";
+    c[1].textContent = (w.route || w.origin + " " + w.server) + (w.factor ? " ×" + w.factor : "") + (w.message ? " “" + w.message + "”" : "");
+    c[2].textContent = fmtTime(w.since);
+  }, "no switch on: every route runs as its rules say", 4);
+}
+
+// The route choices of the switch form follow the serving rules; the
+// chosen one stays chosen.
+function renderRouteChoices(routes) {
+  const sel = $("sw-route");
+  const have = Array.from(sel.options).map((o) => o.value).join("\n");
+  if (have === routes.join("\n")) return;
+  const keep = sel.value;
+  sel.innerHTML = "";
+  for (const r of routes) {
+    const o = document.createElement("option");
+    o.value = o.textContent = r;
+    sel.appendChild(o);
+  }
+  if (routes.includes(keep)) sel.value = keep;
 }
 
 // Charts: lines over the history, y from 0 to the largest value shown.
@@ -380,6 +456,14 @@ function init() {
     act("purge " + (kind === "all" ? "everything" : v), "POST", "/api/purge", body);
   });
   $("reload-btn").addEventListener("click", () => act("reload", "POST", "/api/reload"));
+  $("sw-kind").addEventListener("change", () => { $("sw-factor").hidden = $("sw-kind").value !== "scale"; });
+  $("switch-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const body = { kind: $("sw-kind").value, route: $("sw-route").value };
+    if (body.kind === "scale") body.factor = Number($("sw-factor").value);
+    if (body.kind === "close" && $("sw-message").value.trim()) body.message = $("sw-message").value.trim();
+    act(body.kind + " " + body.route, "POST", "/api/switches", body);
+  });
   poll();
   setInterval(poll, POLL_MS);
 }

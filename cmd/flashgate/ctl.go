@@ -28,7 +28,13 @@ commands:
   stock [ROUTE] ITEM [--set N | --add N | --reset]
   queues                                   waiting rooms
   queue NAME --pause | --resume
-  origins                                  origin servers: health, in flight, limit
+  origins                                  origin servers: health, breaker, in flight, limits
+  hotkeys                                  the hot set
+  switch [list]                            Plan B switches that are on
+  switch close|degrade|stale_only ROUTE [--message M]
+  switch scale ROUTE --factor F
+  switch down|up ORIGIN SERVER
+  switch off NAME                          e.g. close:buy, server:shop/10.0.0.11:8080
 
 The admin listener and token come from -addr and -token, else from
 FLASHGATE_ADMIN_ADDR and FLASHGATE_ADMIN_TOKEN, else from the admin:

@@ -26,6 +26,8 @@ var ctlCommands = map[string]func(c *ctlClient, args []string) error{
 	"queues":  ctlQueues,
 	"queue":   ctlQueue,
 	"origins": ctlOrigins,
+	"hotkeys": ctlHotKeys,
+	"switch":  ctlSwitch,
 }
 
 type ctlStatusBody struct {
@@ -339,23 +341,145 @@ func ctlOrigins(c *ctlClient, args []string) error {
 		return err
 	}
 	var list []struct {
-		Origin   string `json:"origin"`
-		Server   string `json:"server"`
-		Up       bool   `json:"up"`
-		InFlight int64  `json:"in_flight"`
-		MaxConns int    `json:"max_conns"`
+		Origin         string `json:"origin"`
+		Server         string `json:"server"`
+		Healthy        bool   `json:"healthy"`
+		Forced         string `json:"forced"`
+		Breaker        string `json:"breaker"`
+		Up             bool   `json:"up"`
+		InFlight       int64  `json:"in_flight"`
+		Limit          int    `json:"limit"`
+		OriginInFlight int64  `json:"origin_in_flight"`
+		MaxConns       int    `json:"max_conns"`
 	}
 	if printed, err := c.call("GET", "/api/origins", nil, &list); printed || err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "ORIGIN\tSERVER\tHEALTH\tIN FLIGHT\tLIMIT\t")
+	fmt.Fprintln(tw, "ORIGIN\tSERVER\tSTATE\tBREAKER\tIN FLIGHT\tMAX CONNS\tORIGIN LIMIT\t")
 	for _, o := range list {
-		health := "up"
-		if !o.Up {
-			health = "DOWN"
+		state := "up"
+		switch {
+		case o.Forced != "":
+			state = strings.ToUpper(o.Forced) + " (operator)"
+		case !o.Up && !o.Healthy:
+			state = "DOWN (health)"
+		case !o.Up:
+			state = "DOWN"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t\n", o.Origin, o.Server, health, o.InFlight, o.MaxConns)
+		limit := "none"
+		if o.Limit > 0 {
+			limit = fmt.Sprintf("%d/%d", o.OriginInFlight, o.Limit)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t\n", o.Origin, o.Server, state, firstOf(o.Breaker, "-"), o.InFlight, o.MaxConns, limit)
 	}
 	return tw.Flush()
+}
+
+func ctlHotKeys(c *ctlClient, args []string) error {
+	if err := noArgs("hotkeys", args); err != nil {
+		return err
+	}
+	var list []struct {
+		Kind   string    `json:"kind"`
+		Key    string    `json:"key"`
+		Rate   float64   `json:"rate"`
+		Share  float64   `json:"share"`
+		Since  time.Time `json:"since"`
+		Static bool      `json:"static"`
+	}
+	if printed, err := c.call("GET", "/api/hotkeys", nil, &list); printed || err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(c.out, "nothing hot")
+		return nil
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "KIND\tKEY\tRATE/S\tSHARE\tSINCE\t")
+	for _, h := range list {
+		rate, share := fmt.Sprintf("%.0f", h.Rate), fmt.Sprintf("%.1f%%", h.Share*100)
+		if h.Static {
+			rate, share = "static", "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", h.Kind, h.Key, rate, share, h.Since.Local().Format("15:04:05"))
+	}
+	return tw.Flush()
+}
+
+// ctlSwitchBody is a Plan B switch as the API takes and lists it.
+type ctlSwitchBody struct {
+	Kind    string    `json:"kind"`
+	Route   string    `json:"route,omitempty"`
+	Origin  string    `json:"origin,omitempty"`
+	Server  string    `json:"server,omitempty"`
+	Message string    `json:"message,omitempty"`
+	Factor  float64   `json:"factor,omitempty"`
+	Since   time.Time `json:"since,omitzero"`
+}
+
+func (w ctlSwitchBody) name() string {
+	if w.Kind == "down" || w.Kind == "up" {
+		return "server:" + w.Origin + "/" + w.Server
+	}
+	return w.Kind + ":" + w.Route
+}
+
+func printSwitches(out io.Writer, list []ctlSwitchBody) {
+	if len(list) == 0 {
+		fmt.Fprintln(out, "no switch on")
+		return
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SWITCH\tSINCE\tDETAIL")
+	for _, w := range list {
+		detail := w.Message
+		if w.Factor != 0 {
+			detail = fmt.Sprintf("factor %g", w.Factor)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", w.name(), w.Since.Local().Format("15:04:05"), detail)
+	}
+	tw.Flush()
+}
+
+const switchUsage = "usage: switch [list] | switch close|degrade|stale_only ROUTE [--message M] | switch scale ROUTE --factor F | " +
+	"switch down|up ORIGIN SERVER | switch off NAME"
+
+// ctlSwitch lists, turns on or turns off Plan B switches.
+func ctlSwitch(c *ctlClient, args []string) error {
+	fs := flag.NewFlagSet("switch", flag.ContinueOnError)
+	message := fs.String("message", "", "")
+	factor := fs.Float64("factor", 0, "")
+	pos, err := subFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	var list []ctlSwitchBody
+	switch {
+	case len(pos) == 0 || (len(pos) == 1 && pos[0] == "list"):
+		if printed, err := c.call("GET", "/api/switches", nil, &list); printed || err != nil {
+			return err
+		}
+	case pos[0] == "off" && len(pos) == 2:
+		if printed, err := c.call("DELETE", "/api/switches/"+pos[1], nil, &list); printed || err != nil {
+			return err
+		}
+	case (pos[0] == "down" || pos[0] == "up") && len(pos) == 3:
+		var on ctlSwitchBody
+		if printed, err := c.call("POST", "/api/switches", ctlSwitchBody{Kind: pos[0], Origin: pos[1], Server: pos[2]}, &on); printed || err != nil {
+			return err
+		}
+		list = []ctlSwitchBody{on}
+	case len(pos) == 2 && pos[0] != "off" && pos[0] != "down" && pos[0] != "up":
+		var on ctlSwitchBody
+		body := ctlSwitchBody{Kind: pos[0], Route: pos[1], Message: *message, Factor: *factor}
+		if printed, err := c.call("POST", "/api/switches", body, &on); printed || err != nil {
+			return err
+		}
+		list = []ctlSwitchBody{on}
+	default:
+		return usageError(switchUsage)
+	}
+	printSwitches(c.out, list)
+	return nil
 }

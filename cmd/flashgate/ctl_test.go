@@ -20,6 +20,7 @@ import (
 const ctlTestRules = `server: {listen: "127.0.0.1:0", shutdown_timeout: 5s}
 logging: {level: warn}
 admin: {listen: "127.0.0.1:0", token_file: admin-token}
+hotspot: {rate: 1000/s, static: [{kind: param, key: "item:7"}]}
 origins:
   shop: {servers: [%s]}
 routes:
@@ -125,6 +126,20 @@ func TestCtlAgainstARunningGateway(t *testing.T) {
 	}
 	contains(ctlRun(0, "rules"), "name: buy")
 	contains(ctlRun(0, "origins"), "ORIGIN", "shop", origin, "up")
+	contains(ctlRun(0, "hotkeys"), "KIND", "item:7", "static")
+
+	contains(ctlRun(0, "switch", "close", "page", "--message", "Back at 20:00"), "close:page", "Back at 20:00")
+	if code, body, _ := c.Get(nil, "http://"+public+"/page/2"); code != 503 || !bytes.Contains(body, []byte("Back at 20:00")) {
+		t.Errorf("closed route: %d %s", code, body)
+	}
+	contains(ctlRun(0, "switch"), "SWITCH", "close:page")
+	contains(ctlRun(0, "switch", "down", "shop", origin), "server:shop/"+origin)
+	contains(ctlRun(0, "origins"), "DOWN (operator)")
+	contains(ctlRun(0, "switch", "off", "server:shop/"+origin), "close:page")
+	contains(ctlRun(0, "switch", "off", "close:page"), "no switch on")
+	contains(ctlRun(1, "switch", "off", "close:page"), "(not_found)")
+	contains(ctlRun(1, "switch", "scale", "page", "--factor", "99"), "want 0 < factor <= 10")
+	contains(ctlRun(2, "switch", "off"), "usage: switch")
 	contains(ctlRun(0, "reload"), "reloaded: rules loaded at")
 	contains(ctlRun(1, "-token", "wrong-token-0123456789", "purge", "--all"), "(unauthorized)")
 	contains(ctlRun(2, "frobnicate"), `unknown command "frobnicate"`)
