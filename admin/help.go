@@ -15,7 +15,7 @@ var families = map[string]family{
 	// route matched; _gateway: /_flashgate/ pages; _unmatched: forwarded
 	// by server.unmatched) and status class.
 	"flashgate_requests_total":           {"counter", "route,class", "Requests answered, by route and status class (1xx..5xx, other)."},
-	"flashgate_request_duration_seconds": {"histogram", "route,class", "Time from receiving a request to the end of its handler, by route and status class."},
+	"flashgate_request_duration_seconds": {"histogram", "route,class", "Time from receiving a request to the end of its handler, by route and status class; sampled: the first answer of each route and class, then one in 16, is timed."},
 
 	// Rules.
 	"flashgate_reload_total":                          {"counter", "", "Reloads that found changed rule files."},

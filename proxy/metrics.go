@@ -81,9 +81,22 @@ func statusIndex(status int) int {
 
 func (c *statusCounters) inc(status int) { c.count[statusIndex(status)].Inc() }
 
-// record counts an answer and its time from receipt to the handler's end.
-func (c *statusCounters) record(status int, nanos int64) {
+// timedEvery is the sampling of the request latency histograms: one
+// answer in timedEvery of each route and class is timed. Timing needs a
+// clock read at the handler's end, ≈80 ns on the bench box, ~10% of a
+// cache hit; one in 16 costs 5 ns a request and still gives a histogram
+// per route and class that fills in seconds under sale traffic.
+const timedEvery = 16
+
+// counted counts an answer and reports whether to time it: the first of
+// each route and class, then every timedEvery-th.
+func (c *statusCounters) counted(status int) bool {
 	i := statusIndex(status)
 	c.count[i].Inc()
-	c.latency[i].Update(float64(nanos) / 1e9)
+	return c.count[i].Get()%timedEvery == 1
+}
+
+// observe records the time from a request's receipt to its handler's end.
+func (c *statusCounters) observe(status int, nanos int64) {
+	c.latency[statusIndex(status)].Update(float64(nanos) / 1e9)
 }

@@ -26,9 +26,15 @@ func (s *Server) handleFrom(ctx *fasthttp.RequestCtx, peer netip.Addr) {
 	counters := s.serve(x)
 	ctx.Response.Header.SetCanonical(keyRequestID, x.RequestID)
 	status := ctx.Response.StatusCode()
-	end := s.now().UnixNano()
-	counters.record(status, end-x.Now)
+	var end int64
+	if counters.counted(status) {
+		end = s.now().UnixNano()
+		counters.observe(status, end-x.Now)
+	}
 	if s.access != nil {
+		if end == 0 {
+			end = s.now().UnixNano()
+		}
 		s.access.record(x, status, end)
 	}
 	releaseExchange(x)
