@@ -78,19 +78,24 @@ func CompileWithPages(route string, pages rules.Node, specs []rules.Node, env *E
 			errs = append(errs, n.Errorf(name, "unknown filter kind %q (known: %s)", name, knownKinds()))
 			continue
 		}
-		if k.stage < last {
+		misplaced := k.stage < last
+		if misplaced {
 			errs = append(errs, n.Errorf(name, "%q (stage %s) is listed after %q (stage %s); "+
 				"filters run in the listed order, which must follow the stage order %s",
 				name, stageNames[k.stage], lastKind, stageNames[last], strings.Join(stageNames, " → ")))
-			continue
+		} else {
+			last, lastKind = k.stage, name
 		}
-		last, lastKind = k.stage, name
-		f, err := k.build(&Build{Route: route, Kind: name, Node: spec, Env: env, holds: &holds, pages: ps})
-		if err != nil {
+		// Built even when misplaced, so its own errors are reported too.
+		b := &Build{Route: route, Kind: name, Node: spec, Env: env, holds: &holds, pages: ps}
+		f, err := k.build(b)
+		if err = b.allErrors(err); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		c.add(name, f)
+		if !misplaced {
+			c.add(name, f)
+		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -189,8 +194,9 @@ type Build struct {
 	Node  rules.Node // the spec: the value of {kind: spec}
 	Env   *Env
 
-	holds *uint8   // reservation bits used so far in this chain
-	pages *pageSet // the route's page templates
+	holds     *uint8   // reservation bits used so far in this chain
+	pages     *pageSet // the route's page templates
+	decodeErr error    // what Decode found; the constructor still checks the rest
 }
 
 // pageSet returns the page templates the filter's pages use.
@@ -217,8 +223,43 @@ func (b *Build) HoldBit() (uint8, error) {
 	return bit, nil
 }
 
-// Decode decodes the spec strictly into v (unknown keys are errors).
-func (b *Build) Decode(v any) error { return b.Node.Decode(v) }
+// Decode decodes the spec strictly into v (unknown keys and bad values
+// are errors). It keeps its errors for Compile and returns nil, so the
+// constructor goes on to check the values that did decode: one run
+// reports every error of the spec (`flashgate -check` promises it). A
+// value that failed to decode is left zero.
+func (b *Build) Decode(v any) error {
+	b.decodeErr = b.Node.Decode(v)
+	return nil
+}
+
+// allErrors joins what Decode found with the constructor's own error, which
+// is dropped when it names a key Decode already reported (a value that
+// did not decode and is therefore zero).
+func (b *Build) allErrors(err error) error {
+	if b.decodeErr == nil || err == nil {
+		return firstErr(b.decodeErr, err)
+	}
+	var re *rules.Error
+	if errors.As(err, &re) {
+		var des rules.Errors
+		if errors.As(b.decodeErr, &des) {
+			for _, d := range des {
+				if d.Path == re.Path || strings.HasPrefix(d.Path, re.Path+".") {
+					return b.decodeErr
+				}
+			}
+		}
+	}
+	return errors.Join(b.decodeErr, err)
+}
+
+func firstErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
 
 // Errorf returns an error positioned at the spec's key (or the spec).
 func (b *Build) Errorf(key, format string, args ...any) error {

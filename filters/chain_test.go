@@ -127,3 +127,30 @@ func TestOperatorPageErrors(t *testing.T) {
 		})
 	}
 }
+
+// `flashgate -check` promises every error: a spec with an unknown key and a
+// bad value reports both, and a filter listed out of stage order reports
+// its own errors beside the order error.
+func TestCompileReportsEveryErrorOfAFilter(t *testing.T) {
+	_, err := compileErr(t, testEnv(t), `
+- stock: {overbook: 500, bogus: 3, sold_out: {status: 409}}
+- ratelimit: {rate: 10/x, key: ip}
+`, "", nil)
+	if err == nil {
+		t.Fatal("compiled")
+	}
+	for _, want := range []string{
+		`stock.bogus: unknown key "bogus"`,
+		`stock.overbook: must be within 1..100, got 500`,
+		`"ratelimit" (stage limits) is listed after "stock"`,
+		`ratelimit.rate: bad rate "10/x"`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("errors lack %q:\n%v", want, err)
+		}
+	}
+	// A value that did not decode is reported once, not again as missing.
+	if n := strings.Count(err.Error(), "ratelimit.rate"); n != 1 {
+		t.Errorf("ratelimit.rate reported %d times:\n%v", n, err)
+	}
+}

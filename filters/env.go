@@ -102,7 +102,7 @@ func (e *Env) Begin(admission rules.Node, keys *token.Keyring) error {
 	e.tokens = keys
 	e.pageSet = pages
 	e.pendingPages = maps.Clone(pages.read)
-	e.pages = map[string]fasthttp.RequestHandler{TimePath: timeHandler(e.Now)}
+	e.pages = map[string]fasthttp.RequestHandler{}
 	e.seen = map[string]map[uint64]int{}
 	e.pending = map[string]*stockGate{}
 	e.commits = nil

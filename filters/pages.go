@@ -2,7 +2,6 @@ package filters
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/valyala/fasthttp"
 
@@ -10,7 +9,8 @@ import (
 )
 
 // TimePath is the gateway page that tells countdown scripts the server's
-// clock, so a page's countdown does not trust the visitor's clock.
+// clock, so a page's countdown does not trust the visitor's clock. The
+// proxy serves it (it is not one of the pages filters register).
 const TimePath = "/_flashgate/time"
 
 // admissionSpec is the top-level "admission:" section.
@@ -36,19 +36,6 @@ func loadAdmission(n rules.Node) (*pageSet, error) {
 		return nil, err
 	}
 	return loadPages(spec.Pages, nil)
-}
-
-// timeHandler answers {"now_ms": <server unix ms>} for countdown scripts.
-func timeHandler(now func() int64) fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) {
-		var buf [48]byte
-		b := append(buf[:0], `{"now_ms":`...)
-		b = strconv.AppendInt(b, now()/1e6, 10)
-		b = append(b, "}\n"...)
-		ctx.Response.Header.SetContentType("application/json")
-		ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-store")
-		ctx.Response.SetBody(b)
-	}
 }
 
 // AddPage registers a gateway page at path (under /_flashgate/) for the

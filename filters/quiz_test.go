@@ -43,8 +43,9 @@ func buildOne(t testing.TB, env *Env, filtersYAML string, extra map[string]strin
 		t.Fatal(err)
 	}
 	ctor := map[string]Constructor{"quiz": newQuiz, "queue": newQueue}[name]
-	f, err := ctor(&Build{Route: "buy", Kind: name, Node: spec, Env: env, holds: new(uint8)})
-	if err == nil {
+	b := &Build{Route: "buy", Kind: name, Node: spec, Env: env, holds: new(uint8)}
+	f, err := ctor(b)
+	if err = b.allErrors(err); err == nil {
 		env.Commit()
 	}
 	return f, err

@@ -79,23 +79,3 @@ func TestWindowCountdownPage(t *testing.T) {
 		t.Errorf("JSON = %s (%v)", r.Ctx.Response.Body(), err)
 	}
 }
-
-func TestTimePage(t *testing.T) {
-	env := testEnv(t)
-	if _, err := compileErr(t, env, "- window: {start: 2026-11-25T12:00:00Z}\n", "", nil); err != nil {
-		t.Fatal(err)
-	}
-	pages := env.Commit()
-	h := pages[TimePath]
-	if h == nil {
-		t.Fatalf("no %s page among %d", TimePath, len(pages))
-	}
-	r := newReq(TimePath)
-	h(r.Ctx)
-	if got, want := string(r.Ctx.Response.Body()), "{\"now_ms\":1795608000000}\n"; got != want {
-		t.Errorf("time page = %q, want %q", got, want)
-	}
-	if got := string(r.Ctx.Response.Header.Peek("Cache-Control")); got != "no-store" {
-		t.Errorf("Cache-Control = %q", got)
-	}
-}

@@ -72,15 +72,18 @@ func (p *Pool) DoCall(req *fasthttp.Request, resp *fasthttp.Response, timeout ti
 		req.URI().SetScheme("https")
 	}
 	u.inflight.Add(1)
+	u.calls.Inc()
 	p.inflightG.Inc()
 	err := u.client.DoTimeout(req, resp, timeout)
 	p.inflightG.Dec()
 	u.inflight.Add(-1)
 	end := p.now()
+	u.latency.Update(end.Sub(now).Seconds())
 	var kind Kind = -1
 	if err != nil {
 		kind = Classify(err)
 		p.errs[kind].Inc()
+		u.errs.Inc()
 	}
 	u.breaker.done(t, err == nil && resp.StatusCode() < 500, end)
 	if p.limit != nil {

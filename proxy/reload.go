@@ -23,7 +23,9 @@ type ReloadStatus struct {
 func (s *Server) LastReload() ReloadStatus { return *s.last.Load() }
 
 // Reload reads the configuration again, compiles it and swaps it in. When
-// the files are byte-identical (same Digest) it does nothing. On any error
+// the files are byte-identical (same Digest) to the serving rules it keeps
+// them, and records success if the last reload had been rejected (the bad
+// edit was undone). On any error
 // the current snapshot keeps serving; the error is logged ("rejected
 // FILE:LINE:COL ...; still serving rules loaded at HH:MM:SS"), counted and
 // kept for LastReload, and returned. Requests already running finish on
@@ -34,6 +36,7 @@ func (s *Server) Reload() error {
 	defer s.reloadMu.Unlock()
 	cfg, err := s.load(s.cfgPath)
 	if err == nil && cfg.Digest == s.current.Load().Config.Digest && !s.pagesChanged() {
+		s.restored()
 		return nil
 	}
 	s.metrics.reloads.Inc()
@@ -83,10 +86,36 @@ func (s *Server) warnRestartOnly(old, cur *rules.Config) {
 	if old.Logging.AccessLog != cur.Logging.AccessLog {
 		changed = append(changed, "logging.access_log")
 	}
+	if adminOf(old) != adminOf(cur) {
+		changed = append(changed, "admin")
+	}
 	if len(changed) > 0 {
 		s.log.LogAttrs(context.Background(), slog.LevelWarn,
 			"reloaded, but these settings take effect only at the next restart: "+strings.Join(changed, ", "))
 	}
+}
+
+// restored records a reload that found the files byte for byte as the
+// serving rules: after a rejected edit was undone, the rejection is no
+// longer what the files say, so health and status must stop showing it.
+func (s *Server) restored() {
+	if s.LastReload().OK {
+		return
+	}
+	now := s.now()
+	s.last.Store(&ReloadStatus{OK: true, At: now})
+	s.log.LogAttrs(context.Background(), slog.LevelInfo,
+		"rule files are back to the serving rules (loaded at "+s.loadedAt.Format("15:04:05")+"); the rejected edit is gone")
+}
+
+// adminOf is the admin section without its position, for comparison.
+func adminOf(c *rules.Config) rules.Admin {
+	if c.Admin == nil {
+		return rules.Admin{}
+	}
+	a := *c.Admin
+	a.Pos = rules.Pos{}
+	return a
 }
 
 // reject records a failed reload.

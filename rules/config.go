@@ -32,6 +32,7 @@ type Config struct {
 	Hotspot   Node // top-level "hotspot:", decoded by package proxy
 	Demo      *Demo
 	Cluster   *Cluster // top-level "cluster:"; nil = state in process memory (cluster.go)
+	Admin     *Admin   // "admin:", the admin listener; nil = none (admin.go)
 }
 
 // Server holds the public listener's settings. Zero values are replaced by

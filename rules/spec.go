@@ -22,6 +22,7 @@ type fileSpec struct {
 	Admission Node        `yaml:"admission"`
 	Hotspot   Node        `yaml:"hotspot"`
 	Demo      *demoSpec   `yaml:"demo"`
+	Admin     *adminSpec  `yaml:"admin"`
 
 	// Cluster is validated in cluster.go.
 	Cluster *clusterSpec `yaml:"cluster"`

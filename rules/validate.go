@@ -27,6 +27,7 @@ func (l *loader) build(c *Config, root Node, spec *fileSpec) {
 	c.Server = l.buildServer(root.Get("server"), &spec.Server, known)
 	c.Logging = l.buildLogging(root.Get("logging"), spec.Logging)
 	c.Routes = l.buildRoutes(known, c.Server.CaseInsensitive)
+	c.Admin = l.buildAdmin(root.Get("admin"), spec.Admin, c.Server.Listen)
 	c.Cluster = l.buildCluster(root, spec.Cluster)
 	if spec.Demo != nil {
 		c.Demo = &Demo{Listen: string(spec.Demo.Listen), Pos: root.Get("demo").Pos()}
