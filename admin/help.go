@@ -87,6 +87,7 @@ var families = map[string]family{
 	"flashgate_origin_in_flight":           {"gauge", "origin", "Calls holding a slot of the origin's concurrency limit."},
 	"flashgate_origin_limit":               {"gauge", "origin", "The origin's current concurrency limit (static or adaptive; 0: none)."},
 	"flashgate_origin_shed_total":          {"counter", "origin,priority", "Calls shed by the origin's concurrency limit, by route priority."},
+	"flashgate_origin_all_down_total":      {"counter", "origin", "Requests sent to servers the health checks marked down, because all of them were (health.all_down: send)."},
 
 	// Hot keys and Plan B switches (docs/protection.md).
 	"flashgate_hotspot_turned_hot_total":   {"counter", "kind", "Keys that turned hot, by key kind."},
