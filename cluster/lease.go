@@ -32,6 +32,10 @@ type leaseShard struct {
 
 // lease is one key's cells in hand on this instance.
 type lease struct {
+	// mu orders fill against lapse: without it a request that saw the
+	// old expiry could void cells another had just been granted (lost to
+	// every instance until the limit refills). take stays lock-free.
+	mu        sync.Mutex
 	left      atomic.Int64
 	expires   atomic.Int64 // unix nanos; cells left after it are void
 	waitUntil atomic.Int64 // Redis refused a batch and a cell: refuse locally until then
@@ -92,7 +96,7 @@ func (l *leases) allow(v *RedisView, key uint64, now, emission, tolerance int64)
 		return false, 0, false
 	}
 	if now >= ls.expires.Load() {
-		ls.left.Store(0)
+		ls.lapse(now)
 	}
 	if left, took := ls.take(); took {
 		if left < cells/2 {
@@ -130,10 +134,22 @@ func (ls *lease) take() (int64, bool) {
 }
 
 func (ls *lease) fill(n, now, emission, tolerance, cells int64) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
 	ls.left.Add(n)
 	// Cells older than the span GCRA would have regenerated them in are
 	// void: spending them later would be a burst the limit never allowed.
 	ls.expires.Store(now + tolerance + cells*emission)
+}
+
+// lapse voids the cells in hand if they are still past their expiry
+// once no fill is under way.
+func (ls *lease) lapse(now int64) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if now >= ls.expires.Load() {
+		ls.left.Store(0)
+	}
 }
 
 // refill takes the next batch in the background, one at a time per key.
