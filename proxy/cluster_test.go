@@ -30,7 +30,7 @@ admission:
   keys: [{id: 1, secret: "0123456789abcdef0123456789abcdef"}]
 cluster:
   addrs: ["REDIS"]
-  timeout: 200ms
+  timeout: TIMEOUT
   on_failure: POLICY
   filters: {purchase_limit: closed}
   breaker: {failures: 3, open: 50ms}
@@ -74,13 +74,23 @@ func clusterGateways(t *testing.T, n int, shop, redis, policy string, lease int)
 // clusterGatewaysAt is clusterGateways with the gateways' clock.
 func clusterGatewaysAt(t *testing.T, n int, shop, redis, policy string, lease int, now func() time.Time) []*gateway {
 	t.Helper()
+	return clusterGatewaysTimeout(t, n, shop, redis, policy, lease, now, "200ms")
+}
+
+// clusterGatewaysTimeout is clusterGatewaysAt with the Redis call timeout.
+// 200ms keeps the tests of a slow or dead Redis short; a test that counts
+// what Redis granted passes a long one, since a call that times out on a
+// loaded machine is refused by the policy after Redis may have spent the
+// cell.
+func clusterGatewaysTimeout(t *testing.T, n int, shop, redis, policy string, lease int, now func() time.Time, timeout string) []*gateway {
+	t.Helper()
 	plain := startOrigin(t, func(ctx *fasthttp.RequestCtx) {
 		plainHits.Add(1)
 		ctx.Response.Header.Set("Cache-Control", "public, max-age=3600")
 		ctx.SetBodyString("ok")
 	})
 	text := strings.NewReplacer("SHOP", shop, "PLAIN", plain, "REDIS", redis, "POLICY", policy,
-		"LEASE", fmt.Sprint(lease)).Replace(clusterRules)
+		"LEASE", fmt.Sprint(lease), "TIMEOUT", timeout).Replace(clusterRules)
 	var gws []*gateway
 	for i := range n {
 		path := filepath.Join(t.TempDir(), "gateway.yaml")
@@ -147,7 +157,7 @@ func TestClusterGlobalLimit(t *testing.T) {
 	for _, lease := range []int{0, 10} {
 		t.Run(fmt.Sprintf("lease=%d", lease), func(t *testing.T) {
 			srv := fgtest.StartRedis(t)
-			gws := clusterGateways(t, 3, so.addr, srv.Addr, "closed", lease)
+			gws := clusterGatewaysTimeout(t, 3, so.addr, srv.Addr, "closed", lease, nil, "1s")
 			got := hammer(t, gws, 1500, 24, func(c *fasthttp.HostClient, _ int) int { return get(c, "/limited") })
 			t.Logf("answers: %v", got)
 			min := 300
