@@ -55,7 +55,15 @@ func rehearsalRules(t *testing.T) string {
 		}
 	}
 	edit("../../gateway.yaml", filepath.Join(dir, "gateway.yaml"), "127.0.0.1:9081", shop,
-		"max_conn_wait: 100ms", "max_conn_wait: 10s", "fragment_timeout: 500ms", "fragment_timeout: 10s")
+		"max_conn_wait: 100ms", "max_conn_wait: 10s", "fragment_timeout: 500ms", "fragment_timeout: 10s",
+		// The shop's read timeout caps the buy route's: left at 5s, a purchase
+		// slowed by a loaded machine was a 504 (the stock gate counts it
+		// taken: 35 of 100 sold under -race with three test packages running).
+		"read_timeout: 5s ", "read_timeout: 30s ", "write_timeout: 5s\n", "write_timeout: 30s\n",
+		// The fragment routes' own timeouts (after fragment_timeout above,
+		// which contains this text): an include that fails is fetched again
+		// on every reload, which loads the machine further.
+		"timeout: 500ms", "timeout: 10s")
 	edit("../../sales/singles-day.yaml", filepath.Join(dir, "sales", "singles-day.yaml"),
 		"difficulty: 16", "difficulty: 8",
 		"min_solve: 2s", "min_solve: 100ms",
@@ -66,14 +74,14 @@ func rehearsalRules(t *testing.T) string {
 }
 
 // TestRehearseDemoSale runs a small rehearsal of the demo's doorbuster
-// (2,000 arrivals, 10% bots, 100 units) through the command, as an
+// (1,000 arrivals, 10% bots, 100 units) through the command, as an
 // operator would, and checks the report's invariants.
 func TestRehearseDemoSale(t *testing.T) {
 	rules := rehearsalRules(t)
 	html := filepath.Join(t.ArtifactDir(), "rehearsal.html")
 	var out bytes.Buffer
 	var errOut fgtest.Buffer
-	code := run([]string{"rehearse", "-config", rules, "-shoppers", "2000", "-bots", "0.1", "-over", "1s",
+	code := run([]string{"rehearse", "-config", rules, "-shoppers", "1000", "-bots", "0.1", "-over", "1s",
 		"-poll", "200ms", "-duration", "90s", "-json", "-html", html}, &out, &errOut)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
@@ -101,6 +109,16 @@ func TestRehearseDemoSale(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("the JSON report does not parse: %v\n%s", err, out.String())
 	}
+	// On failure the report, without its timeline, says why.
+	defer func() {
+		if t.Failed() {
+			var m map[string]any
+			_ = json.Unmarshal(out.Bytes(), &m)
+			delete(m, "timeline")
+			b, _ := json.MarshalIndent(m, "", " ")
+			t.Logf("report: %s", b)
+		}
+	}()
 	for _, c := range rep.Checks {
 		if !c.OK {
 			t.Errorf("check %q failed: %s", c.Name, c.Detail)
@@ -116,8 +134,8 @@ func TestRehearseDemoSale(t *testing.T) {
 		t.Errorf("users over the limit %d, bots through %d, refusals without reason %d: want 0, 0, 0",
 			rep.Inventory.UsersOverLimit, rep.BotsThrough, rep.Unexplained)
 	}
-	if rep.Arrived != 2000 || rep.Shoppers+rep.Bots != rep.Arrived || rep.Bots < 100 || rep.Bots > 300 {
-		t.Errorf("arrived %d = %d shoppers + %d bots: want 2000, about 10%% bots", rep.Arrived, rep.Shoppers, rep.Bots)
+	if rep.Arrived != 1000 || rep.Shoppers+rep.Bots != rep.Arrived || rep.Bots < 50 || rep.Bots > 150 {
+		t.Errorf("arrived %d = %d shoppers + %d bots: want 1000, about 10%% bots", rep.Arrived, rep.Shoppers, rep.Bots)
 	}
 	var ended int64
 	for o, n := range rep.Outcomes {
