@@ -38,10 +38,10 @@ import (
 // holds nothing (a replay, an expired hold), changes nothing.
 type reserveSpec struct {
 	Window      rules.Duration `yaml:"window"`
-	OrderHeader string       `yaml:"order_header"`
-	Success     []int        `yaml:"success"`
-	Secret      string       `yaml:"secret"`
-	SecretEnv   string       `yaml:"secret_env"`
+	OrderHeader string         `yaml:"order_header"`
+	Success     []int          `yaml:"success"`
+	Secret      string         `yaml:"secret"`
+	SecretEnv   string         `yaml:"secret_env"`
 }
 
 // maxOrderID bounds the order ids the gate records (bytes); longer ids,
