@@ -119,8 +119,10 @@ type Route struct {
 
 // Demo asks cmd/flashgate to start the embedded demo shop on Listen.
 type Demo struct {
-	Listen string
-	Pos    Pos
+	Listen     string
+	Mode       string        // order (default), payment or reserve: see rules/demo.go
+	HoldWindow time.Duration // mode reserve: how long an unpaid order holds its units; 0 = the shop's default
+	Pos        Pos
 }
 
 // Pos is a position in a rule file.

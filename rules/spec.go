@@ -90,7 +90,9 @@ type routeSpec struct {
 }
 
 type demoSpec struct {
-	Listen listenAddr `yaml:"listen"`
+	Listen     listenAddr `yaml:"listen"`
+	Mode       string     `yaml:"mode"`
+	HoldWindow Duration   `yaml:"hold_window"`
 }
 
 // listenAddr is host:port to listen on; the host may be empty (all
