@@ -114,6 +114,7 @@ type Route struct {
 	Cache   Node   // "cache:", decoded by package cache; zero = not cached
 	ESI     Node   // "esi:", decoded by package proxy; zero = off
 	Filters []Node // "filters:", each a one-key map {kind: spec}, decoded by package filters
+	Async   *Async // "async:", queued purchases (rules/async.go); nil = forward at once
 	Pos     Pos
 }
 

@@ -46,6 +46,7 @@ func (l *loader) buildRoute(n Node, origins []string) *Route {
 		HostRewrite: string(s.HostRewrite), Timeout: s.Timeout.Duration(), MaxBodyBytes: s.MaxBodySize.Bytes(),
 		Cache: s.Cache, ESI: s.ESI, Filters: s.Filters, Pos: n.Pos(),
 	}
+	r.Async = l.buildAsync(n.Get("async"))
 	switch {
 	case s.Name == "":
 		l.errs.add(n.Errorf("name", "missing: every route needs a unique name (state such as rate limits is kept by it)"))

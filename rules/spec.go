@@ -87,6 +87,7 @@ type routeSpec struct {
 	Cache       Node       `yaml:"cache"`
 	ESI         Node       `yaml:"esi"`
 	Filters     []Node     `yaml:"filters"`
+	Async       Node       `yaml:"async"`
 }
 
 type demoSpec struct {
