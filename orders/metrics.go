@@ -87,4 +87,3 @@ func (m *Metrics) finished(r Result) {
 		m.statuses[c].Inc()
 	}
 }
-
