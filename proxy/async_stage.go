@@ -1,0 +1,237 @@
+package proxy
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"flashgate/filters"
+	"flashgate/orders"
+	"flashgate/route"
+	"flashgate/rules"
+)
+
+// asyncQueue is the purchase queue of one route with an async: section
+// (docs/orders.md): admitted requests are queued and answered 202 with a
+// ticket; its dispatcher delivers them to the route's origin. It lives in
+// the Env under the route's name for the life of the process, so a reload
+// keeps the queue, its tickets and their outcomes; the tunables follow
+// the rules. Safe for concurrent use.
+type asyncQueue struct {
+	name  string
+	q     orders.Queue
+	ds    *orders.Dispatcher
+	m     *orders.Metrics
+	live  atomic.Pointer[asyncLive]
+	now   func() time.Time
+	queue int // the limit the queue was made with (a restart applies another)
+}
+
+// asyncLive is what the serving rules say about the queue.
+type asyncLive struct {
+	rt    *Route
+	spec  *rules.Async
+	table *route.Table // the route's pattern alone, to find a job's item again
+}
+
+// asyncMeta is what a job carries to be settled after delivery: the
+// admission chain that admitted it and that chain's view of the request,
+// whose reservations (stock, purchase limit) the outcome settles.
+type asyncMeta struct {
+	chain *filters.Chain
+	freq  filters.Request
+}
+
+// asyncEnv holds the Env's route queues.
+type asyncEnv struct {
+	mu     sync.Mutex
+	queues map[string]*asyncQueue
+}
+
+// asyncFor returns the queue of route name, creating (and, in a live Env,
+// starting) it on first use.
+func (e *Env) asyncFor(name string, a *rules.Async) *asyncQueue {
+	e.async.mu.Lock()
+	defer e.async.mu.Unlock()
+	if aq := e.async.queues[name]; aq != nil {
+		return aq
+	}
+	if e.async.queues == nil {
+		e.async.queues = map[string]*asyncQueue{}
+	}
+	aq := &asyncQueue{name: name, queue: a.Queue}
+	mem := orders.NewMemory(a.Queue, int64(a.Keep))
+	aq.q = mem
+	aq.m = orders.NewMetrics(e.Metrics.set, name, mem)
+	aq.now = e.adm.clock // Options.Now, nil = time.Now
+	if aq.now == nil {
+		aq.now = time.Now
+	}
+	aq.ds = orders.NewDispatcher(mem, aq, dispatchConfig(a, 0), aq.m, aq.now)
+	e.async.queues[name] = aq
+	return aq
+}
+
+func dispatchConfig(a *rules.Async, routeTimeout time.Duration) orders.Config {
+	return orders.Config{Interval: a.Rate.Interval(), Concurrency: a.Concurrency,
+		Timeout: orDur(a.Timeout, orDur(routeTimeout, defaultOriginTimeout)), Retries: a.Retries, TTL: a.TTL}
+}
+
+// compileAsync gives every route with an async: section its queue. The
+// queues take the new rules when the snapshot is committed (commitAsync).
+func (s *Snapshot) compileAsync(cfg *rules.Config, env *Env) error {
+	var errs []error
+	for _, r := range cfg.Routes {
+		if r.Async == nil {
+			continue
+		}
+		rt := s.byName[r.Name]
+		if rt == nil || rt.Spec != r {
+			continue
+		}
+		t, err := route.NewTable([]route.Entry{{Pattern: r.Pattern}}, cfg.Server.CaseInsensitive)
+		if err != nil {
+			errs = append(errs, posErr(r.Async.Pos, "async", "%v", err))
+			continue
+		}
+		rt.Async = env.asyncFor(r.Name, r.Async)
+		rt.asyncLive = &asyncLive{rt: rt, spec: r.Async, table: t}
+	}
+	return errors.Join(errs...)
+}
+
+// commitAsync points each queue at the committed rules and starts its
+// dispatcher (a passive Env, as -check uses, starts nothing).
+func (s *Snapshot) commitAsync(env *Env) {
+	for _, rt := range s.routes {
+		if rt.Async == nil {
+			continue
+		}
+		l := rt.asyncLive
+		rt.Async.live.Store(l)
+		if m, ok := rt.Async.q.(*orders.Memory); ok {
+			m.SetKeep(int64(l.spec.Keep))
+		}
+		if !env.passive {
+			rt.Async.ds.SetConfig(dispatchConfig(l.spec, rt.Timeout))
+		}
+	}
+}
+
+// stopAsync stops every dispatcher, letting deliveries in flight finish.
+// Orders still queued in memory are lost (docs/orders.md).
+func (e *Env) stopAsync() {
+	for _, aq := range e.asyncQueues() {
+		aq.ds.Stop()
+	}
+}
+
+// accept queues an admitted request and answers 202 with its ticket (or
+// the pending ticket the user already has for the item), or 503 when the
+// queue is full. Whatever the filters reserved travels with the job.
+func (aq *asyncQueue) accept(x *Exchange, host []byte) {
+	l := aq.live.Load()
+	j := &orders.Job{Ticket: orders.NewTicket(), Item: string(x.freq.Item(l.spec.Param)), Accepted: x.Now,
+		Dedupe: aq.dedupe(x, l.spec), Req: &fasthttp.Request{}}
+	buildOutbound(x, &x.out, host)
+	x.outBuilt = true
+	x.out.CopyTo(j.Req)
+	j.Req.Header.Set(hdrIdempotencyKey, j.Ticket)
+	meta := &asyncMeta{freq: x.freq}
+	if a, ok := x.Route.Admission.(*admissionStage); ok {
+		meta.chain = a.chain
+	}
+	meta.freq.Ctx, meta.freq.Params, meta.freq.Scratch = nil, nil, nil // the request's; rebuilt at settlement
+	j.Meta = meta
+	ticket, place, dup, err := aq.q.Submit(j, x.Now)
+	aq.m.Accepted(dup, err)
+	if err != nil || dup {
+		// Nothing of this request is queued: give back what it reserved.
+		if meta.chain != nil {
+			meta.chain.Release(&x.freq)
+		}
+	}
+	if err != nil {
+		ansQueueFull.write(x.Ctx)
+	} else {
+		writeTicket(x.Ctx, orders.Status{Ticket: ticket, State: orders.Pending, Place: place, Accepted: x.Now}, x.Now)
+	}
+	addFilterCookies(x)
+}
+
+// dedupe is the job's user-and-item value: one pending ticket each.
+func (aq *asyncQueue) dedupe(x *Exchange, a *rules.Async) uint64 {
+	var who []byte
+	switch src, name, _ := strings.Cut(a.User, ":"); src {
+	case "cookie":
+		who = x.Ctx.Request.Header.Cookie(name)
+	case "header":
+		who = x.Ctx.Request.Header.Peek(name)
+	}
+	h := filters.HashString("ip:" + x.ClientIP.String())
+	if len(who) > 0 {
+		h = filters.Mix(filters.HashString(a.User), filters.HashBytes(who))
+	}
+	return filters.Mix(h, filters.HashBytes(x.freq.Item(a.Param))) | 1 // never 0 ("none")
+}
+
+// Deliver sends a job to the route's origin as the serving rules define it.
+func (aq *asyncQueue) Deliver(j *orders.Job, resp *fasthttp.Response, timeout time.Duration) error {
+	rt := aq.live.Load().rt
+	if err := rt.Origin.Do(j.Req, resp, timeout); err != nil {
+		return err
+	}
+	cleanResponse(resp)
+	return nil
+}
+
+// SoldOut asks the admitting chain's stock gates about the job's item.
+func (aq *asyncQueue) SoldOut(j *orders.Job) bool {
+	m := j.Meta.(*asyncMeta)
+	if m.chain == nil {
+		return false
+	}
+	return m.chain.SoldOut(aq.request(j, m))
+}
+
+// Settle shows the outcome to the filters that admitted the job, as the
+// synchronous path does after the origin's answer: an answer (or, when
+// every attempt failed, a 502) is observed; a job answered at the edge
+// (sold out, expired) gives its reservations back.
+func (aq *asyncQueue) Settle(j *orders.Job, resp *fasthttp.Response) bool {
+	m := j.Meta.(*asyncMeta)
+	if m.chain == nil {
+		return false
+	}
+	r := aq.request(j, m)
+	if resp == nil {
+		m.chain.Release(r)
+		return false
+	}
+	m.chain.Observe(r, resp)
+	return m.chain.SoldOut(r)
+}
+
+// request rebuilds the filters' view of a job's request: the stored
+// admission state over a context holding the job's request, and its path
+// parameters found again.
+func (aq *asyncQueue) request(j *orders.Job, m *asyncMeta) *filters.Request {
+	ctx := &fasthttp.RequestCtx{}
+	ctx.Init(j.Req, nil, nil)
+	r := m.freq
+	var ps route.Params
+	path := ctx.Request.URI().Path()
+	aq.live.Load().table.Match(nil, ctx.Method(), path, &ps)
+	r.Ctx, r.Params, r.Now = ctx, &ps, aq.now().UnixNano()
+	return &r
+}
+
+// hdrIdempotencyKey names the key each delivery of a ticket carries.
+const hdrIdempotencyKey = "Idempotency-Key"
+
+var ansQueueFull = newAnswer(fasthttp.StatusServiceUnavailable, "queue_full", "Very busy",
+	"The order queue is full. Please try again in a few seconds.", "5")
