@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 
 	"flashgate/filters"
@@ -50,6 +51,18 @@ type asyncMeta struct {
 type asyncEnv struct {
 	mu     sync.Mutex
 	queues map[string]*asyncQueue
+	reads  ticketReads
+}
+
+// ticketReads counts reads of /_flashgate/orders/{ticket} by what they
+// found: the polling load that waiting buyers put on the gateway.
+type ticketReads struct{ pending, done, unknown *metrics.Counter }
+
+func newTicketReads(set *metrics.Set) ticketReads {
+	c := func(state string) *metrics.Counter {
+		return set.GetOrCreateCounter(`flashgate_orders_ticket_reads_total{state="` + state + `"}`)
+	}
+	return ticketReads{pending: c("pending"), done: c("done"), unknown: c("unknown")}
 }
 
 // asyncFor returns the queue of route name, creating (and, in a live Env,
@@ -62,6 +75,7 @@ func (e *Env) asyncFor(name string, a *rules.Async) *asyncQueue {
 	}
 	if e.async.queues == nil {
 		e.async.queues = map[string]*asyncQueue{}
+		e.async.reads = newTicketReads(e.Metrics.set)
 	}
 	aq := &asyncQueue{name: name, queue: a.Queue}
 	mem := orders.NewMemory(a.Queue, int64(a.Keep))
@@ -125,7 +139,8 @@ func (s *Snapshot) commitAsync(env *Env) {
 // stopAsync stops every dispatcher, letting deliveries in flight finish.
 // Orders still queued in memory are lost (docs/orders.md).
 func (e *Env) stopAsync() {
-	for _, aq := range e.asyncQueues() {
+	qs, _ := e.asyncQueues()
+	for _, aq := range qs {
 		aq.ds.Stop()
 	}
 }

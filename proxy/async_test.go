@@ -26,6 +26,7 @@ type countingShop struct {
 	arrivals  []time.Time
 	keys      map[string]int // Idempotency-Key → deliveries
 	after     func(ctx *fasthttp.RequestCtx, first bool)
+	before    func() // runs before the shop sees a purchase
 }
 
 func startCountingShop(t *testing.T, opts demo.Options) *countingShop {
@@ -37,6 +38,9 @@ func startCountingShop(t *testing.T, opts demo.Options) *countingShop {
 		if !ctx.IsPost() {
 			h(ctx)
 			return
+		}
+		if cs.before != nil {
+			cs.before()
 		}
 		n := cs.inFlight.Add(1)
 		defer cs.inFlight.Add(-1)

@@ -97,13 +97,22 @@ var outcomePage = template.Must(template.New("outcome").Parse(`<!doctype html>
 
 // serveOrder answers /_flashgate/orders/{ticket} from the route queues.
 func (s *Server) serveOrder(x *Exchange, ticket []byte) {
+	queues, reads := s.env.asyncQueues()
 	if orders.ValidTicket(ticket) {
-		for _, aq := range s.env.asyncQueues() {
+		for _, aq := range queues {
 			if st, ok := aq.q.Status(string(ticket), x.Now); ok {
+				if st.State == orders.Done {
+					reads.done.Inc()
+				} else {
+					reads.pending.Inc()
+				}
 				writeTicket(x.Ctx, st, x.Now)
 				return
 			}
 		}
+	}
+	if reads.unknown != nil { // nil until a route had an async section
+		reads.unknown.Inc()
 	}
 	ansNoTicket.write(x.Ctx)
 }
@@ -111,13 +120,13 @@ func (s *Server) serveOrder(x *Exchange, ticket []byte) {
 var ansNoTicket = newAnswer(fasthttp.StatusNotFound, "unknown_ticket", "Unknown ticket",
 	"There is no order under this ticket: it never existed or its outcome was kept long enough and is gone.", "")
 
-// asyncQueues returns the route queues.
-func (e *Env) asyncQueues() []*asyncQueue {
+// asyncQueues returns the route queues and the ticket read counters.
+func (e *Env) asyncQueues() ([]*asyncQueue, ticketReads) {
 	e.async.mu.Lock()
 	defer e.async.mu.Unlock()
 	qs := make([]*asyncQueue, 0, len(e.async.queues))
 	for _, aq := range e.async.queues {
 		qs = append(qs, aq)
 	}
-	return qs
+	return qs, e.async.reads
 }

@@ -69,18 +69,7 @@ func TestReserveSale(t *testing.T) {
 	go shopSrv.Serve(shopLn) //nolint:errcheck // returns when shut down
 	t.Cleanup(func() { _ = shopSrv.Shutdown() })
 
-	path := filepath.Join(t.TempDir(), "gateway.yaml")
-	writeRules(t, path, fmt.Sprintf(reserveRules, shopLn.Addr().String()))
-	cfg, err := rules.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(Options{Config: cfg, ConfigPath: path, Now: clock.now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(gwLn) //nolint:errcheck // returns on shutdown
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	srv := loopbackGateway(t, gwLn, fmt.Sprintf(reserveRules, shopLn.Addr().String()), clock.now)
 	c := &fasthttp.Client{MaxConnsPerHost: 128, MaxConnWaitTimeout: 30 * time.Second, MaxIdemponentCallAttempts: 1}
 
 	post := func(path, user, body string) (int, []byte) {
@@ -167,6 +156,25 @@ func TestReserveSale(t *testing.T) {
 	if n := so.buys.Load(); n > int64(units)*3 {
 		t.Errorf("the shop saw %d purchase attempts for %d units and ~%d returned ones", n, units, abandoned.Load())
 	}
+}
+
+// loopbackGateway serves the rules text on ln (a real listener, for
+// clients outside the process: the shop's confirmations, a browser).
+func loopbackGateway(t *testing.T, ln net.Listener, text string, now func() time.Time) *Server {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	writeRules(t, path, text)
+	cfg, err := rules.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Options{Config: cfg, ConfigPath: path, Now: now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln) //nolint:errcheck // returns on shutdown
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	return srv
 }
 
 func listen(t *testing.T) net.Listener {
