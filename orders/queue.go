@@ -25,7 +25,8 @@ type Queue interface {
 	// DrainItem answered) and frees its Dedupe value.
 	Finish(j *Job, r Result, now int64)
 	// Status looks a ticket up; false when unknown or forgotten (its
-	// outcome is kept for the queue's keep span).
+	// outcome is kept for the queue's keep span). It keeps no reference
+	// to ticket (callers pass request bytes viewed as a string).
 	Status(ticket string, now int64) (Status, bool)
 	// DrainItem takes every pending job of item out of the queue and
 	// returns them; the caller answers and Finishes each.
@@ -163,7 +164,7 @@ func (m *Memory) Status(ticket string, now int64) (Status, bool) {
 	if e == nil {
 		return Status{}, false
 	}
-	return Status{Ticket: ticket, State: e.state, Place: m.placeLocked(e), Accepted: e.job.Accepted,
+	return Status{Ticket: e.job.Ticket, State: e.state, Place: m.placeLocked(e), Accepted: e.job.Accepted,
 		Finished: e.finished, Result: e.result}, true
 }
 

@@ -52,6 +52,12 @@ type asyncEnv struct {
 	mu     sync.Mutex
 	queues map[string]*asyncQueue
 	reads  ticketReads
+	list   atomic.Pointer[asyncSet] // queues and reads, for asyncList
+}
+
+type asyncSet struct {
+	queues []*asyncQueue
+	reads  ticketReads
 }
 
 // ticketReads counts reads of /_flashgate/orders/{ticket} by what they
@@ -87,6 +93,11 @@ func (e *Env) asyncFor(name string, a *rules.Async) *asyncQueue {
 	}
 	aq.ds = orders.NewDispatcher(mem, aq, dispatchConfig(a, 0), aq.m, aq.now)
 	e.async.queues[name] = aq
+	set := &asyncSet{reads: e.async.reads}
+	for _, q := range e.async.queues {
+		set.queues = append(set.queues, q)
+	}
+	e.async.list.Store(set)
 	return aq
 }
 
@@ -173,7 +184,7 @@ func (aq *asyncQueue) accept(x *Exchange, host []byte) {
 	if err != nil {
 		ansQueueFull.write(x.Ctx)
 	} else {
-		writeTicket(x.Ctx, orders.Status{Ticket: ticket, State: orders.Pending, Place: place, Accepted: x.Now}, x.Now)
+		x.scratch = writeTicket(x.Ctx, orders.Status{Ticket: ticket, State: orders.Pending, Place: place, Accepted: x.Now}, x.scratch)
 	}
 	addFilterCookies(x)
 }
@@ -187,7 +198,8 @@ func (aq *asyncQueue) dedupe(x *Exchange, a *rules.Async) uint64 {
 	case "header":
 		who = x.Ctx.Request.Header.Peek(name)
 	}
-	h := filters.HashString("ip:" + x.ClientIP.String())
+	ip := x.ClientIP.As16()
+	h := filters.HashBytes(ip[:])
 	if len(who) > 0 {
 		h = filters.Mix(filters.HashString(a.User), filters.HashBytes(who))
 	}

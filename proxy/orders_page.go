@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"html/template"
+	"strconv"
+	"unsafe"
 
 	"github.com/valyala/fasthttp"
 
@@ -20,6 +22,23 @@ type ticketJSON struct {
 	State     string `json:"state"`
 	Place     int    `json:"place,omitempty"`
 	StatusURL string `json:"status_url"`
+}
+
+// appendTicketJSON appends a pending ticket as ticketJSON does (tickets,
+// states and the URL need no escaping).
+func appendTicketJSON(b []byte, st orders.Status, url []byte) []byte {
+	b = append(b, `{"ticket":"`...)
+	b = append(b, st.Ticket...)
+	b = append(b, `","state":"`...)
+	b = append(b, st.State.String()...)
+	b = append(b, '"')
+	if st.Place > 0 {
+		b = append(b, `,"place":`...)
+		b = strconv.AppendInt(b, int64(st.Place), 10)
+	}
+	b = append(b, `,"status_url":"`...)
+	b = append(b, url...)
+	return append(b, "\"}\n"...)
 }
 
 // ticketPage is a pending ticket for browsers: it reloads itself from the
@@ -40,32 +59,48 @@ var ticketPage = template.Must(template.New("ticket").Parse(`<!doctype html>
 
 // writeTicket answers with a ticket: 202 and where to read it while it is
 // pending, else its outcome.
-func writeTicket(ctx *fasthttp.RequestCtx, st orders.Status, now int64) {
+//
+// The JSON answer to a pending ticket (what polling apps read every
+// second during a sale) allocates nothing: scratch holds the status URL.
+func writeTicket(ctx *fasthttp.RequestCtx, st orders.Status, scratch []byte) []byte {
 	resp := &ctx.Response
 	resp.Reset()
 	h := &resp.Header
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Order-Ticket", st.Ticket)
+	h.SetCanonical(hdrCacheControl, valNoStore)
+	h.SetCanonical(hdrOrderTicket, s2b(st.Ticket))
 	if st.State == orders.Done {
 		writeOutcome(ctx, st)
-		return
+		return scratch
 	}
-	t := ticketJSON{Ticket: st.Ticket, State: st.State.String(), Place: st.Place,
-		StatusURL: string(ordersPrefix) + st.Ticket}
-	h.Set("Location", t.StatusURL)
-	h.Set("Retry-After", "1")
+	scratch = append(append(scratch[:0], ordersPrefix...), st.Ticket...)
+	h.SetCanonical(hdrLocation, scratch)
+	h.SetCanonical(hdrRetryAfter, valOne)
 	resp.SetStatusCode(fasthttp.StatusAccepted)
 	if filters.WantsJSON(ctx) {
-		b, _ := json.Marshal(t) // strings and an int: cannot fail
 		h.SetContentType("application/json")
-		resp.SetBody(append(b, '\n'))
-		return
+		n := len(scratch)
+		scratch = appendTicketJSON(scratch, st, scratch[:n])
+		resp.SetBody(scratch[n:])
+		return scratch
 	}
+	t := ticketJSON{Ticket: st.Ticket, State: st.State.String(), Place: st.Place, StatusURL: string(scratch)}
 	var b bytes.Buffer
 	_ = ticketPage.Execute(&b, t) // a fixed template over plain fields
 	h.SetContentType("text/html; charset=utf-8")
 	resp.SetBody(b.Bytes())
+	return scratch
 }
+
+var (
+	hdrOrderTicket = []byte("X-Order-Ticket")
+	hdrLocation    = []byte("Location")
+	hdrRetryAfter  = []byte("Retry-After")
+	valNoStore     = []byte("no-store")
+	valOne         = []byte("1")
+)
+
+// s2b views s as bytes for a fasthttp setter that copies them.
+func s2b(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // writeOutcome answers a finished ticket: the shop's status and body as it
 // gave them, or the gateway's answer (sold out at the edge, expired, not
@@ -97,16 +132,19 @@ var outcomePage = template.Must(template.New("outcome").Parse(`<!doctype html>
 
 // serveOrder answers /_flashgate/orders/{ticket} from the route queues.
 func (s *Server) serveOrder(x *Exchange, ticket []byte) {
-	queues, reads := s.env.asyncQueues()
+	queues, reads := s.env.asyncList()
 	if orders.ValidTicket(ticket) {
 		for _, aq := range queues {
-			if st, ok := aq.q.Status(string(ticket), x.Now); ok {
+			// Status keeps no reference to the ticket it is asked
+			// about (orders.Queue), so the request's bytes serve as the
+			// key without a copy.
+			if st, ok := aq.q.Status(unsafe.String(&ticket[0], len(ticket)), x.Now); ok {
 				if st.State == orders.Done {
 					reads.done.Inc()
 				} else {
 					reads.pending.Inc()
 				}
-				writeTicket(x.Ctx, st, x.Now)
+				x.scratch = writeTicket(x.Ctx, st, x.scratch)
 				return
 			}
 		}
@@ -119,6 +157,16 @@ func (s *Server) serveOrder(x *Exchange, ticket []byte) {
 
 var ansNoTicket = newAnswer(fasthttp.StatusNotFound, "unknown_ticket", "Unknown ticket",
 	"There is no order under this ticket: it never existed or its outcome was kept long enough and is gone.", "")
+
+// asyncList returns the route queues and the ticket read counters
+// without locking or allocating: the ticket page runs it per poll.
+func (e *Env) asyncList() ([]*asyncQueue, ticketReads) {
+	l := e.async.list.Load()
+	if l == nil {
+		return nil, ticketReads{}
+	}
+	return l.queues, l.reads
+}
 
 // asyncQueues returns the route queues and the ticket read counters.
 func (e *Env) asyncQueues() ([]*asyncQueue, ticketReads) {
