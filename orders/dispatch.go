@@ -127,7 +127,7 @@ func (ds *Dispatcher) handle(j *Job) {
 	defer fasthttp.ReleaseResponse(resp)
 	attempts, answered := 0, false
 	for attempts <= cfg.Retries {
-		if !ds.waitSlot(cfg.Interval) {
+		if !ds.waitSlot(cfg.Interval, cfg.Concurrency) {
 			break // stopping: the job is settled as failed below
 		}
 		attempts++
@@ -168,11 +168,14 @@ func (ds *Dispatcher) finish(j *Job, resp *fasthttp.Response, r Result) {
 
 // waitSlot waits for the next delivery slot: slots are interval apart,
 // whichever worker takes them, so deliveries start at most at the rate.
-func (ds *Dispatcher) waitSlot(interval time.Duration) bool {
+// Each worker holds at most one slot ahead, so a next slot further than
+// concurrency intervals away was set under a slower rate (a reload raised
+// it): it starts again from now.
+func (ds *Dispatcher) waitSlot(interval time.Duration, concurrency int) bool {
 	ds.pace.Lock()
 	now := ds.now()
 	slot := ds.next
-	if slot.Before(now) {
+	if slot.Before(now) || slot.Sub(now) > time.Duration(concurrency)*interval {
 		slot = now
 	}
 	ds.next = slot.Add(interval)

@@ -161,6 +161,9 @@ func (e *Env) stopAsync() {
 // queue is full. Whatever the filters reserved travels with the job.
 func (aq *asyncQueue) accept(x *Exchange, host []byte) {
 	l := aq.live.Load()
+	if x.Route.Admission == nil {
+		x.admissionRequest() // the item and client as the filters would see them
+	}
 	j := &orders.Job{Ticket: orders.NewTicket(), Item: string(x.freq.Item(l.spec.Param)), Accepted: x.Now,
 		Dedupe: aq.dedupe(x, l.spec), Req: &fasthttp.Request{}}
 	buildOutbound(x, &x.out, host)

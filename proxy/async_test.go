@@ -264,3 +264,24 @@ func TestAsyncRetrySellsOnce(t *testing.T) {
 		t.Fatalf("delivered %d times, sold %d; want a retry and one sale", deliveries, cs.shop.Sold(1))
 	}
 }
+
+// TestAsyncQueueSurvivesReload: an unrelated edit (another route, a new
+// rate) keeps the route's queue: a pending ticket stays readable and the
+// buyer asking again still gets it.
+func TestAsyncQueueSurvivesReload(t *testing.T) {
+	g, path := fileGateway(t, fmt.Sprintf(asyncRules, "%s", 10, "1/h", 1, "1s"), deadAddr(t))
+	c := g.client("203.0.113.7")
+	asyncBuy(t, c, "ann") // taken by the dispatcher at once
+	_, first, _ := asyncBuy(t, c, "bob")
+	writeRules(t, path, fmt.Sprintf(asyncRules, deadAddr(t), 10, "2/h", 1, "1s")+
+		"  - {name: home, methods: [GET], path: /, origin: shop}\n")
+	if err := g.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if r := readTicket(t, c, first.Ticket); r.StatusCode() != 202 {
+		t.Fatalf("pending ticket after reload: %d %s", r.StatusCode(), r.Body())
+	}
+	if _, again, _ := asyncBuy(t, c, "bob"); again.Ticket != first.Ticket {
+		t.Fatalf("asking again after reload: ticket %s, want %s", again.Ticket, first.Ticket)
+	}
+}
