@@ -37,7 +37,9 @@ start() {
     ceiling*) taskset -c 1 "$work/benchorigin" -addr "127.0.0.1:$port" -mode "$server" 2>/dev/null & spid=$! ;;
     nginx) start_nginx "$port" ;;
     varnish) start_varnish "$port" ;;
+    haproxy) start_haproxy "$port" ;;
     fg) start_fg "$port" ;;
+    fgb) start_fg "$port" "${FLASHGATE_CMD_B:?fgb rows need FLASHGATE_CMD_B, the command of the build compared with fg}" ;;
     *) echo "unknown server $server" >&2; return 2 ;;
   esac
 }
@@ -52,8 +54,15 @@ start_varnish() {
   taskset -c 1 varnishd -F -a "127.0.0.1:$port" -f "$dir/default.vcl" -s malloc,256m \
     -n "$dir/n" -p thread_pools=1 -p thread_pool_min=50 >"$dir/out.log" 2>&1 & spid=$!
 }
+start_haproxy() {
+  local port=$1 dir=$work/haproxy.$1; mkdir -p "$dir"
+  sed -e "s#@PORT@#$port#; s#@ORIGIN@#$ORIGIN#; s#@DIR@#$dir#g" "$here/peers/haproxy.cfg.tmpl" >"$dir/haproxy.cfg"
+  taskset -c 1 haproxy -db -f "$dir/haproxy.cfg" >"$dir/out.log" 2>&1 & spid=$!
+}
+# start_fg PORT [CMD]: CMD defaults to FLASHGATE_CMD; the fgb-* rows pass
+# FLASHGATE_CMD_B, a second build, so an A/B comparison runs in one paired run.
 start_fg() {
-  local port=$1 cmd=$FLASHGATE_CMD
+  local port=$1 cmd=${2:-$FLASHGATE_CMD}
   cmd=${cmd//@PORT@/$port}; cmd=${cmd//@ORIGIN@/$ORIGIN}
   taskset -c 1 bash -c "exec $cmd" >"$work/fg.$port.log" 2>&1 & spid=$!
 }
@@ -65,19 +74,31 @@ scenario() {
     ceiling-reject|ceiling-reject-same) echo "$1 /limited/item/1" ;;
     ceiling-esi) echo "ceiling-esi /esi/page" ;;
     origin) echo "origin /item/1" ;;
-    nginx-hit|varnish-hit|fg-hit) echo "${1%-hit} /item/1" ;;
-    nginx-pass|fg-pass) echo "${1%-pass} /pass/item/1" ;;
-    nginx-reject|fg-reject) echo "${1%-reject} /limited/item/1" ;;
-    varnish-esi|fg-esi) echo "${1%-esi} /esi/page" ;;
+    nginx-hit|varnish-hit|fg-hit|fgb-hit) echo "${1%-hit} /item/1" ;;
+    nginx-pass|haproxy-pass|fg-pass|fgb-pass) echo "${1%-pass} /pass/item/1" ;;
+    nginx-post|haproxy-post|fg-post|fgb-post) echo "${1%-post} /pass/buy/1" ;;
+    nginx-reject|fg-reject|fgb-reject) echo "${1%-reject} /limited/item/1" ;;
+    varnish-esi|fg-esi|fgb-esi) echo "${1%-esi} /esi/page" ;;
     *) echo "unknown scenario $1" >&2; return 2 ;;
+  esac
+}
+
+# wrk_script ROW: the wrk -s arguments of a row: the POST rows send the
+# purchase form (peers/post.lua, pipelined when -p is given); the others use
+# the pipelining script when -p is given (the caller's pipe array).
+wrk_script() {
+  case $1 in
+    *-post) echo "-s $here/peers/post.lua" ;;
+    *) echo "${pipe[*]:-}" ;;
   esac
 }
 
 # probe: one request after the warm-up, so a row that measures the wrong thing (a miss, an
 # unassembled page, a 200 where a 429 was meant) says so on stderr.
 probe() {
-  local url=$1 h b
-  h=$(curl -s --max-time 3 -o "$work/probe.body" -D - "$url" | tr -d '\r') || true
+  local url=$1 h b post=()
+  case $url in */pass/buy/*) post=(-X POST -d qty=1) ;; esac
+  h=$(curl -s --max-time 3 "${post[@]}" -o "$work/probe.body" -D - "$url" | tr -d '\r') || true
   b=$(grep -c '<esi:' "$work/probe.body" 2>/dev/null || true)
   echo "  probe $url: $(echo "$h" | head -1) $(echo "$h" | grep -i '^x-cache:' || true) esi-tags=${b:-0}" >&2
 }

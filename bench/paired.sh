@@ -13,7 +13,9 @@
 #
 # usage: paired.sh [-d SECONDS] [-n ROUNDS] [-c CONNECTIONS] [-p DEPTH] REF ROW...
 #   e.g. paired.sh -d 2 -n 20 ceiling fg-hit nginx-hit varnish-hit
-# Rows are run.sh's scenarios; REF is the row ratios are taken against. FLASHGATE_CMD,
+# Rows are run.sh's scenarios; REF is the row ratios are taken against.
+# An fgb-* row (fgb-hit, fgb-pass, ...) runs FLASHGATE_CMD_B instead of FLASHGATE_CMD: two builds
+# side by side, e.g. FLASHGATE_CMD_B="env FLASHGATE_BIN=/tmp/fg-old bench/flashgate.sh @PORT@ @ORIGIN@". FLASHGATE_CMD,
 # FLASHGATE_BIN and the needed packages are as for run.sh. Takes /tmp/flashgate-bench.lock.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -50,7 +52,7 @@ for r in "${rows[@]}"; do
   url[$r]=http://127.0.0.1:$port$path
 done
 for r in "${rows[@]}"; do   # warm every cache, then check each row answers what it should
-  timeout 30 taskset -c 0 wrk -t1 -c"$C" -d2s "${pipe[@]}" "${url[$r]}" >/dev/null 2>&1 || true
+  timeout 30 taskset -c 0 wrk -t1 -c"$C" -d2s $(wrk_script "$r") "${url[$r]}" >/dev/null 2>&1 || true
   probe "${url[$r]}"
 done
 
@@ -58,7 +60,7 @@ done
 window() {
   local t0 t1 n rps
   t0=$(cpu_ticks "${pid[$1]}")
-  timeout $((D + 30)) taskset -c 0 wrk -t1 -c"$C" -d"${D}s" "${pipe[@]}" "${url[$1]}" >"$work/wrk.out" 2>&1 || true
+  timeout $((D + 30)) taskset -c 0 wrk -t1 -c"$C" -d"${D}s" $(wrk_script "$1") "${url[$1]}" >"$work/wrk.out" 2>&1 || true
   t1=$(cpu_ticks "${pid[$1]}")
   rps=$(awk '/^Requests\/sec/{print $2}' "$work/wrk.out")
   n=$(awk '/requests in/{print $1}' "$work/wrk.out")

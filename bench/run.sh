@@ -64,10 +64,10 @@ taskset -c 1 "$work/benchorigin" -addr "$ORIGIN" -mode origin 2>"$work/origin.lo
 # load URL PID → "rps p50-ms p99-ms non2xx cpu-us/req" (cpu of PID's process tree)
 load() {
   local url=$1 pid=$2 t0 t1 n
-  timeout 30 taskset -c 0 wrk -t1 -c"$C" -d2s "${pipe[@]}" "$url" >/dev/null 2>&1 || true          # warm-up
+  timeout 30 taskset -c 0 wrk -t1 -c"$C" -d2s $(wrk_script "$s") "$url" >/dev/null 2>&1 || true          # warm-up
   probe "$url"
   t0=$(cpu_ticks "$pid")
-  timeout $((D + 30)) taskset -c 0 wrk -t1 -c"$C" -d"${D}s" --latency "${pipe[@]}" "$url" >"$work/wrk.out" 2>&1 || true
+  timeout $((D + 30)) taskset -c 0 wrk -t1 -c"$C" -d"${D}s" --latency $(wrk_script "$s") "$url" >"$work/wrk.out" 2>&1 || true
   local rps p50 p99 non2xx
   rps=$(awk '/^Requests\/sec/{print $2}' "$work/wrk.out")
   p50=$(awk '$1=="50%"{print $2}' "$work/wrk.out" | to_ms)

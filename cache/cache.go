@@ -57,6 +57,10 @@ type Options struct {
 	// HitForMiss is how long a key whose response was uncacheable skips the
 	// coalescing queue. Default 10s; negative disables.
 	HitForMiss time.Duration
+	// Personal is how personal answers leave the gateway (MarkPersonal).
+	// The cache does not apply it itself: the proxy does, on every answer,
+	// and takes a new value at each reload.
+	Personal PersonalMode
 	// SurrogateName is our device token in Surrogate-Control targets
 	// ("max-age=60;flashgate"). Default "flashgate".
 	SurrogateName string

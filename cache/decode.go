@@ -125,10 +125,11 @@ type optionsNode struct {
 	MaxBytes   rules.Size     `yaml:"max_bytes"`
 	MaxObject  rules.Size     `yaml:"max_object"`
 	HitForMiss rules.Duration `yaml:"hit_for_miss"`
+	Personal   string         `yaml:"personal"`
 }
 
 // DecodeOptions decodes the top-level `cache:` node (max_bytes,
-// max_object, hit_for_miss) into Options; the caller adds Now, OnStore,
+// max_object, hit_for_miss, personal) into Options; the caller adds Now, OnStore,
 // Metrics and Logger. A zero node gives the defaults.
 func DecodeOptions(n rules.Node) (Options, error) {
 	var on optionsNode
@@ -137,6 +138,10 @@ func DecodeOptions(n rules.Node) (Options, error) {
 	}
 	o := Options{MaxBytes: on.MaxBytes.Bytes(), MaxObject: on.MaxObject.Bytes(), HitForMiss: on.HitForMiss.Duration()}
 	var errs rules.Errors
+	var err error
+	if o.Personal, err = ParsePersonalMode(on.Personal); err != nil {
+		errs = append(errs, n.Errorf("personal", "%v", err))
+	}
 	if o.MaxBytes < 0 {
 		errs = append(errs, n.Errorf("max_bytes", "must not be negative"))
 	}

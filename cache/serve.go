@@ -53,7 +53,9 @@ func (c *Cache) do(req *fasthttp.Request, resp *fasthttp.Response, p *Policy, pa
 		return Result{State: Bypass, now: now}, ErrRequestBody
 	}
 	if personal(&req.Header, p) {
-		return c.pass(req, resp, fetch, now)
+		r, err := c.pass(req, resp, fetch, now)
+		r.Personal = true
+		return r, err
 	}
 	s := getScratch()
 	defer putScratch(s)

@@ -43,7 +43,11 @@ type Result struct {
 	// answers too (the header itself is consumed and never sent on). For
 	// an entry it equals Entry.SurrogateESI().
 	ESI bool
-	now int64
+	// Personal reports a pass-through of a personal request (credentials
+	// the key does not separate): its answer is one person's, whatever the
+	// origin's Cache-Control says; see MarkPersonal.
+	Personal bool
+	now      int64
 }
 
 var (

@@ -242,3 +242,12 @@ func (m *Memory) Forget(key uint64) {
 		s.mu.Unlock()
 	}
 }
+
+// Flag implements Store: a flag is a counter above zero.
+func (m *Memory) Flag(key uint64, now int64) bool { return m.Get(key, now) > 0 }
+
+// SetFlag implements Store: the flag is a counter protected from eviction.
+func (m *Memory) SetFlag(key uint64, ttl, now int64) (first, tracked bool) {
+	v, tracked := m.AddTracked(key, 1, ttl, now)
+	return tracked && v == 1, tracked
+}

@@ -5,9 +5,9 @@
 // Callers hash everything that names a piece of state (route, filter,
 // settings fingerprint, client identity) into one uint64 key once per
 // request; the store never sees strings, so it never allocates. Memory is the
-// in-process implementation; a Redis implementation of the same interface
-// comes later, so Store is kept to what Redis does atomically (GCRA and
-// set-if-absent as Lua scripts, counters as INCRBY + PEXPIRE NX).
+// in-process implementation; Redis (redis.go) keeps the same state in
+// Redis for several instances, so Store is kept to what Redis does
+// atomically (GCRA and counters as Lua scripts, set-if-absent as SET NX).
 package cluster
 
 import "time"
@@ -46,6 +46,16 @@ type Store interface {
 	SpendOnce(key uint64, expiresAt int64, now int64) bool
 	// Forget deletes whatever is stored at key.
 	Forget(key uint64)
+	// Flag reports whether the flag at key is set (SetFlag, not expired).
+	// A store shared by instances answers a set flag from a local cache
+	// that every instance fills the moment any sets it, so a hot path
+	// that checks a flag (an item sold out) costs no round trip once it
+	// is set.
+	Flag(key uint64, now int64) bool
+	// SetFlag sets the flag at key for ttlNanos and reports whether this
+	// call set it first (of concurrent calls on all instances, one).
+	// tracked is false when the store could not keep it.
+	SetFlag(key uint64, ttlNanos int64, now int64) (first, tracked bool)
 }
 
 // Limit is a rate and burst in the terms people configure; Emission and

@@ -66,3 +66,15 @@ func TestRenderCSIAllocs(t *testing.T) {
 		t.Fatalf("RenderCSI: %v allocs/op, want 0", allocs)
 	}
 }
+
+func TestUserAgentPartAllocs(t *testing.T) {
+	ua := []byte("Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0")
+	var n int
+	if allocs := testing.AllocsPerRun(100, func() {
+		for _, k := range []string{"browser", "os", "version"} {
+			n += len(userAgentPart(ua, k))
+		}
+	}); allocs != 0 {
+		t.Fatalf("userAgentPart: %v allocs/op, want 0", allocs)
+	}
+}

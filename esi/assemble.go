@@ -58,9 +58,12 @@ func setDefault[T ~int | ~int64](v *T, d T) {
 //
 // The error is a write error, ctx's error, or an *IncludeError for an
 // include that failed without alt, onerror="continue" or esi:except (the
-// ESI 1.0 note fails the page; Config.ContinueOnError does not). Unbuffered,
-// output up to the failed include has been written: the caller must abort
-// the response (close the connection) rather than end it normally.
+// ESI 1.0 note fails the page; Config.ContinueOnError does not). With
+// page.Ready, output is held until no include can fail the page any more,
+// so such a failure has written nothing (see Page.Ready). Unbuffered
+// without Ready, output up to the failed include has been written: the
+// caller must abort the response (close the connection) rather than end
+// it normally.
 // Assemble never waits past Config.PageTimeout for fragments, whatever the
 // Fetcher does.
 func (a *Assembler) Assemble(ctx context.Context, w io.Writer, t *Template, page *Page) (Result, error) {
@@ -97,13 +100,46 @@ func (s *assembly) run(w io.Writer, t *Template) error {
 	var f frame
 	cur := len(s.slots)
 	s.schedule(t.nodes, 1)
-	if err := s.render(w, t.nodes, &cur, 1, &f); err != nil {
+	nodes := t.nodes
+	if s.page.Ready != nil && !s.page.Buffered {
+		held := 0
+		if !s.a.cfg.ContinueOnError {
+			held = t.lastFail + 1
+		}
+		if err := s.hold(w, nodes[:held], &cur, &f); err != nil {
+			return err
+		}
+		if f.fail != nil {
+			return f.fail
+		}
+		nodes = nodes[held:]
+	}
+	if err := s.render(w, nodes, &cur, 1, &f); err != nil {
 		return err
 	}
 	if f.fail != nil {
 		return f.fail
 	}
 	return nil
+}
+
+// hold renders the page's first nodes, up to the last one that can fail
+// the page, into a buffer; if none failed it calls Page.Ready and writes
+// them. The assembly still flushes the caller's writer before it waits,
+// which sends nothing while the output is held.
+func (s *assembly) hold(w io.Writer, nodes []node, cur *int, f *frame) error {
+	if len(nodes) == 0 {
+		s.page.Ready()
+		return nil
+	}
+	buf := s.a.getBuf()
+	defer s.a.putBuf(buf)
+	if err := s.render(buf, nodes, cur, 1, f); err != nil || f.fail != nil {
+		return err
+	}
+	s.page.Ready()
+	_, err := w.Write(buf.Bytes())
+	return err
 }
 
 // assembly is the per-page state, pooled. Workers hold references; it goes

@@ -122,7 +122,12 @@ func (c *csi) writeScript(w io.Writer) error {
 func (c *csi) placeholder(w io.Writer, inc *include) error {
 	c.out = append(c.out[:0], `<span data-fg-csi="`...)
 	var ok bool
-	if c.out, ok = c.appendURL(c.out, inc.src); !ok {
+	if c.a.overBound(inc) {
+		ok = false
+	} else {
+		c.out, ok = c.appendURL(c.out, inc.src)
+	}
+	if !ok {
 		c.res.Failed++
 		if inc.alt == nil {
 			return nil

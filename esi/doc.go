@@ -21,16 +21,30 @@
 //   - <esi:include src="..." alt="..." onerror="continue"/> (also with
 //     </esi:include>). Other attributes (Akamai's dca, ttl, maxwait, ...)
 //     are ignored.
-//   - <esi:remove>...</esi:remove>: dropped unparsed.
+//   - <esi:remove>...</esi:remove>: dropped unparsed. A "</esi:remove>"
+//     inside a CDATA section (<![CDATA[ ... ]]>) in it is CDATA, not the
+//     end. An esi:remove without an end removes to the end of the page
+//     (or of the <!--esi comment holding it), rather than failing the
+//     page: its content is what only clients without ESI should see, and
+//     the note gives it no other meaning.
 //   - <esi:comment text="..."/>: dropped.
 //   - <!--esi ... -->: the wrapper is dropped, the inside processed.
+//   - An ordinary HTML comment <!-- ... --> is text: the ESI markup in it
+//     is commented out and not executed (the comment is passed on as it
+//     is, which browsers ignore). As in HTML, one without "-->" runs to
+//     the end of the page, and "<!-->" and "<!--->" are empty comments.
+//     Only the <!--esi form is processed.
 //   - <esi:try><esi:attempt>...</esi:attempt><esi:except>...</esi:except></esi:try>:
 //     esi:except is optional (the note requires it; Akamai too).
 //   - <esi:vars>...</esi:vars>: $(VAR) in its text is replaced, values
 //     HTML-escaped.
 //   - $(HTTP_HOST), $(HTTP_COOKIE{name}), $(HTTP_COOKIE),
 //     $(QUERY_STRING{name}), $(QUERY_STRING), $(HTTP_HEADER{name}) (an
-//     Akamai extension), $(HTTP_REFERER), $(HTTP_USER_AGENT),
+//     Akamai extension), $(HTTP_REFERER), $(HTTP_USER_AGENT) (the header),
+//     $(HTTP_USER_AGENT{browser}) (MOZILLA, MSIE or OTHER),
+//     $(HTTP_USER_AGENT{os}) (WIN, MAC, UNIX or OTHER),
+//     $(HTTP_USER_AGENT{version}) (the browser's version: see useragent.go
+//     for how the header is read; other keys are a parse error),
 //     $(HTTP_ACCEPT_LANGUAGE{lang}) ("true"/"false"), each with an optional
 //     default: $(HTTP_COOKIE{id}|'anon') used when the value is absent or
 //     empty. Allowed in src, alt, test and esi:vars text. In src/alt values
@@ -43,8 +57,14 @@
 //     fragment against that fragment's URL (dot segments resolved; ".."
 //     above the root is ErrBadSrc).
 //   - <esi:choose><esi:when test="...">...</esi:when><esi:otherwise>...
-//     </esi:otherwise></esi:choose>: tests compare with == != < <= > >=
-//     (integers numerically, else bytewise) and combine with && || ! ( ).
+//     </esi:otherwise></esi:choose>: tests as ESI 1.0 §5 writes them:
+//     comparisons == != < <= > >= of variables, 'strings' and numbers
+//     (10, -3, 10.0), negated with ! and combined with & and | (&& and ||
+//     are accepted too), grouped with ( ); precedence comparison, !, &, |.
+//     Numbers compare numerically and exactly (10 == 10.0), anything else
+//     bytewise. A comparison with an empty or undefined operand is false,
+//     whatever the operator (so $(HTTP_COOKIE{none}) != 'x' is false); a
+//     bare operand is true when non-empty and not "false".
 //
 // Element and attribute names are case-sensitive, as in XML (Varnish and
 // Akamai alike): <ESI:include> is plain text.
@@ -55,14 +75,31 @@
 // # Failures (ESI 1.0 note semantics)
 //
 // An include fails when its URL is refused (ErrBadSrc, ErrHostNotAllowed),
-// too deep (ErrDepth), a loop (ErrLoop), over budget (ErrBudget), the fetch
+// past its template's first MaxIncludes (ErrTooManyIncludes), too deep
+// (ErrDepth), a loop (ErrLoop), over budget (ErrBudget), the fetch
 // errs or times out, the status is not 2xx (ErrStatus), the body is too
-// large (ErrFragmentTooLarge) or binary (ErrBinary), or a nested template
-// fails. Then alt is tried; if it fails too, onerror="continue" drops the
-// include silently; otherwise the failure goes to the innermost esi:try,
+// large (ErrFragmentTooLarge), or a nested template fails. Fragments are
+// bytes: a body with NUL or any other binary bytes is included as it is
+// (a fragment parsed as a template that holds a NUL is no template, and
+// is included unparsed, as a page would be served). Then alt is tried; if
+// it fails too, onerror="continue" drops the include silently; otherwise the failure goes to the innermost esi:try,
 // whose attempt output is discarded and esi:except rendered; with no try
 // the page fails: Assemble returns an *IncludeError. Config.ContinueOnError
-// switches to Varnish's "always continue".
+// switches to Varnish's "always continue". Bounds degrade rather than
+// refuse: a template with more includes than MaxIncludes is assembled,
+// the includes past the bound failing as above; an include deeper than
+// MaxDepth is dropped whatever its onerror (as Varnish does), so the
+// levels within the bound are assembled and their templates do not fail.
+//
+// A failed page must get an error status (ESI 1.0 §3.1), which a stream
+// whose head has left cannot give. Page.Ready resolves that for a
+// streaming caller: the output is held up to and including the last
+// top-level element that can fail the page (an include without
+// onerror="continue" outside esi:try, with or without alt, since the alt
+// can fail too; an esi:try whose esi:except can; an esi:choose any of
+// whose branches can), then Ready is called and the rest streams. A page
+// whose includes all have onerror="continue" or sit in esi:try streams
+// from its first byte.
 //
 // # Where Varnish and Akamai differ, and what this package does
 //
@@ -81,7 +118,8 @@
 //     here Parse returns a *ParseError with the byte offset and the caller
 //     should treat the origin response as bad (not cache it, answer 502 or
 //     serve stale), never send raw ESI markup to browsers.
-//   - Depth: Varnish max_esi_depth 5 (default), Akamai 5 levels. MaxDepth 5.
+//   - Depth: Varnish max_esi_depth 5 (default), Akamai 5 levels. MaxDepth
+//     5; past it the include is dropped, as in Varnish.
 //   - Absolute src: Varnish fetches from the same backend with the URL's
 //     Host; Akamai fetches any host. Here only hosts Config.HostAllowed
 //     accepts (configured origins); nothing else is ever requested.
@@ -93,14 +131,16 @@
 //
 // # Hostile input
 //
-// Parse is linear in the page, refuses pages over MaxPageBytes, templates
-// with more than MaxIncludes includes or blocks nested deeper than
-// MaxNesting, tags and blocks without an end (ErrUnclosed, with the offset
-// of the start), and ESI pages holding a NUL byte (ErrBinary: serve them
-// unassembled). Invalid UTF-8 is passed through as bytes, since legacy
+// Parse is linear in the page (its memory too: a template's nodes are a
+// small constant per element), refuses pages over MaxPageBytes, blocks
+// nested deeper than MaxNesting, tags and blocks without an end
+// (ErrUnclosed, with the offset of the start; esi:remove and HTML
+// comments excepted, see above), and ESI pages holding a NUL byte
+// (ErrBinary: serve them unassembled). Invalid UTF-8 is passed through as bytes, since legacy
 // pages in Latin-1 or GBK are valid HTML. A page without "<esi:" or
 // "<!--esi" is found with two memchr-speed scans and not parsed further.
-// Assembly is bounded by MaxFetches fetches, MaxFragmentBytes per
+// Assembly is bounded by MaxIncludes includes per template (no fetch for
+// the others), MaxFetches fetches, MaxFragmentBytes per
 // fragment, MaxDepth, FragmentTimeout per fetch and PageTimeout overall:
 // output is at most page + MaxFetches × MaxFragmentBytes plus nested
 // templates' literals, and Assemble never waits past PageTimeout.

@@ -43,14 +43,11 @@ func (p *parser) parseElement(at, limit int, parent string, depth int, inVars bo
 
 func (p *parser) parseInclude(t *tag) (node, error) {
 	p.includes++
-	if p.includes > p.opts.MaxIncludes {
-		return node{}, &ParseError{Offset: t.off, What: "esi:include", Err: ErrTooManyIncludes}
-	}
 	src, ok := t.get("src")
 	if !ok || len(src) == 0 {
 		return node{}, &ParseError{Offset: t.off, What: "esi:include", Err: ErrSyntax, Detail: "src is required"}
 	}
-	inc := &include{off: t.off}
+	inc := &include{off: t.off, ord: p.includes, over: p.includes > p.opts.MaxIncludes}
 	var err error
 	if inc.src, err = parseParts(src, t.off, "esi:include src", false); err != nil {
 		return node{}, err
@@ -75,19 +72,43 @@ func (p *parser) parseInclude(t *tag) (node, error) {
 	return node{kind: kInclude, off: t.off, inc: inc}, nil
 }
 
-var removeEnd = []byte("</esi:remove>")
+var (
+	removeEnd  = []byte("</esi:remove>")
+	cdataStart = []byte("<![CDATA[")
+	cdataEnd   = []byte("]]>")
+)
 
 // parseRemove drops everything up to </esi:remove>, unparsed (the note
-// forbids nesting ESI inside esi:remove; its content is for non-ESI clients).
+// forbids nesting ESI inside esi:remove; its content is for non-ESI
+// clients). A "</esi:remove>" inside a CDATA section is CDATA, not the
+// end. Without an end (of the remove, or of a CDATA section in it) the
+// remove runs to limit, the end of the page or of the <!--esi comment
+// holding it: what a client without ESI would also have shown as the
+// removed content. The scan visits each '<' once, so it stays linear.
 func (p *parser) parseRemove(t *tag, limit int) ([]node, int, error) {
 	if t.selfClose {
 		return nil, t.end, nil
 	}
-	i := bytes.Index(p.src[t.end:limit], removeEnd)
-	if i < 0 {
-		return nil, 0, &ParseError{Offset: t.off, What: "esi:remove", Err: ErrUnclosed, Detail: "no </esi:remove>"}
+	for i := t.end; ; {
+		j := bytes.IndexByte(p.src[i:limit], '<')
+		if j < 0 {
+			return nil, limit, nil
+		}
+		i += j
+		rest := p.src[i:limit]
+		switch {
+		case bytes.HasPrefix(rest, removeEnd):
+			return nil, i + len(removeEnd), nil
+		case bytes.HasPrefix(rest, cdataStart):
+			k := bytes.Index(rest[len(cdataStart):], cdataEnd)
+			if k < 0 {
+				return nil, limit, nil
+			}
+			i += len(cdataStart) + k + len(cdataEnd)
+		default:
+			i++
+		}
 	}
-	return nil, t.end + i + len(removeEnd), nil
 }
 
 // parseBranch parses esi:attempt/except (inside try) or esi:when/otherwise

@@ -17,8 +17,6 @@ var (
 	ErrSyntax = errors.New("syntax error")
 	// ErrUnsupported: an ESI element this processor does not implement (esi:inline, esi:eval, ...).
 	ErrUnsupported = errors.New("unsupported element")
-	// ErrTooManyIncludes: more esi:include elements than ParseOptions.MaxIncludes.
-	ErrTooManyIncludes = errors.New("more includes than MaxIncludes")
 	// ErrNesting: blocks nested deeper than ParseOptions.MaxNesting.
 	ErrNesting = errors.New("blocks nested deeper than MaxNesting")
 )
@@ -34,6 +32,9 @@ var (
 	ErrDepth = errors.New("include deeper than MaxDepth")
 	// ErrLoop: the include names a page already in its ancestor chain.
 	ErrLoop = errors.New("include loop")
+	// ErrTooManyIncludes: the include comes after the template's first
+	// MaxIncludes (ParseOptions or Config) in document order.
+	ErrTooManyIncludes = errors.New("more includes than MaxIncludes")
 	// ErrBudget: the page already made Config.MaxFetches fragment fetches.
 	ErrBudget = errors.New("more fetches than MaxFetches")
 	// ErrStatus: the fragment's status is not 2xx.

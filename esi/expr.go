@@ -2,12 +2,21 @@ package esi
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 )
 
-// expr is a compiled esi:when test: comparisons (== != < <= > >=) of
-// variables, 'quoted strings' and integers, combined with && || ! and
-// parentheses. Operands compare as integers when both are integers, else as
+// expr is a compiled esi:when test, in the language of ESI 1.0 §5:
+// comparisons (== != < <= > >=) of variables, 'quoted strings' and
+// numbers (integers or decimals: 10, -3, 10.0), negated with ! and
+// combined with & and | (also written && and ||), grouped with
+// parentheses. Precedence, tightest first: comparison, !, &, |; & and |
+// associate from the left.
+//
+// A comparison is false when either operand is empty or undefined (an
+// absent variable without a default), whatever the operator, != included
+// (§5.1). Otherwise operands compare as numbers, exactly (no float
+// rounding: 10 == 10.0, 0.1 < 0.12), when both are numbers, else as
 // bytes. A bare operand is true when non-empty and not "false".
 type expr struct {
 	op   exprOp
@@ -78,7 +87,7 @@ func (p *exprParser) eat(tok string) bool {
 
 func (p *exprParser) or() (*expr, error) {
 	l, err := p.and()
-	for err == nil && p.eat("||") {
+	for err == nil && (p.eat("||") || p.eat("|")) {
 		var r *expr
 		if r, err = p.and(); err == nil {
 			l = &expr{op: eOr, l: l, r: r}
@@ -89,7 +98,7 @@ func (p *exprParser) or() (*expr, error) {
 
 func (p *exprParser) and() (*expr, error) {
 	l, err := p.unary()
-	for err == nil && p.eat("&&") {
+	for err == nil && (p.eat("&&") || p.eat("&")) {
 		var r *expr
 		if r, err = p.unary(); err == nil {
 			l = &expr{op: eAnd, l: l, r: r}
@@ -159,16 +168,41 @@ func (p *exprParser) operand() (*expr, error) {
 		p.s = p.s[n:]
 		return &expr{op: eVar, v: v}, nil
 	}
-	n := 0
-	for n < len(p.s) && (p.s[n] == '-' && n == 0 || '0' <= p.s[n] && p.s[n] <= '9') {
-		n++
-	}
-	if n == 0 || n == 1 && p.s[0] == '-' {
+	n := numberLen(p.s)
+	if n == 0 {
 		return nil, errors.New("unexpected " + quoteShort(p.s))
 	}
 	e := &expr{op: eLit, lit: p.s[:n]}
 	p.s = p.s[n:]
 	return e, nil
+}
+
+// numberLen returns the length of the number literal at the start of s:
+// an optional '-', digits, optionally '.' and digits; 0 when there is none.
+func numberLen(s []byte) int {
+	n := 0
+	if n < len(s) && s[n] == '-' {
+		n++
+	}
+	d := digits(s[n:])
+	if d == 0 {
+		return 0
+	}
+	n += d
+	if n+1 < len(s) && s[n] == '.' {
+		if f := digits(s[n+1:]); f > 0 {
+			n += 1 + f
+		}
+	}
+	return n
+}
+
+func digits(s []byte) int {
+	n := 0
+	for n < len(s) && '0' <= s[n] && s[n] <= '9' {
+		n++
+	}
+	return n
 }
 
 // eval reports whether the test holds; personal is true when it read a
@@ -191,6 +225,9 @@ func (e *expr) eval(vars Vars) (ok, personal bool) {
 	}
 	a, ap := e.l.value(vars)
 	b, bp := e.r.value(vars)
+	if len(a) == 0 || len(b) == 0 {
+		return false, ap || bp // §5.1: an empty or undefined operand makes any comparison false
+	}
 	c := compareValues(a, b)
 	switch e.op {
 	case eEq:
@@ -223,39 +260,64 @@ func (e *expr) value(vars Vars) ([]byte, bool) {
 	return strFalse, personal
 }
 
+// compareValues compares two numbers numerically, anything else bytewise.
 func compareValues(a, b []byte) int {
-	x, okA := parseInt(a)
-	y, okB := parseInt(b)
-	if okA && okB {
-		switch {
-		case x < y:
-			return -1
-		case x > y:
-			return 1
-		}
-		return 0
+	if c, ok := compareNumbers(a, b); ok {
+		return c
 	}
 	return bytes.Compare(a, b)
 }
 
-// parseInt parses a decimal integer of at most 18 digits (no overflow).
-func parseInt(b []byte) (int64, bool) {
-	neg := len(b) > 0 && b[0] == '-'
-	if neg {
-		b = b[1:]
+// decimal is a number literal split for exact comparison: the integer
+// digits without leading zeros, the fraction digits without trailing ones.
+type decimal struct {
+	neg         bool
+	whole, frac []byte
+}
+
+// parseDecimal parses a whole operand as a number (numberLen's syntax).
+func parseDecimal(b []byte) (decimal, bool) {
+	if numberLen(b) != len(b) || len(b) == 0 {
+		return decimal{}, false
 	}
-	if len(b) == 0 || len(b) > 18 {
+	var d decimal
+	if b[0] == '-' {
+		d.neg, b = true, b[1:]
+	}
+	whole, frac, _ := bytes.Cut(b, []byte("."))
+	d.whole = bytes.TrimLeft(whole, "0")
+	d.frac = bytes.TrimRight(frac, "0")
+	if len(d.whole) == 0 && len(d.frac) == 0 {
+		d.neg = false // -0 == 0
+	}
+	return d, true
+}
+
+// compareNumbers compares a and b as decimals of any length, without
+// converting them (no overflow, no rounding, no allocation); ok is false
+// unless both are numbers.
+func compareNumbers(a, b []byte) (c int, ok bool) {
+	x, okA := parseDecimal(a)
+	y, okB := parseDecimal(b)
+	if !okA || !okB {
 		return 0, false
 	}
-	var n int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
+	if x.neg != y.neg {
+		if x.neg {
+			return -1, true
 		}
-		n = n*10 + int64(c-'0')
+		return 1, true
 	}
-	if neg {
-		n = -n
+	switch {
+	case len(x.whole) != len(y.whole):
+		c = cmp.Compare(len(x.whole), len(y.whole))
+	default:
+		if c = bytes.Compare(x.whole, y.whole); c == 0 {
+			c = bytes.Compare(x.frac, y.frac) // trailing zeros trimmed: bytewise is numeric
+		}
 	}
-	return n, true
+	if x.neg {
+		c = -c
+	}
+	return c, true
 }

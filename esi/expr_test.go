@@ -23,6 +23,34 @@ func TestExpr(t *testing.T) {
 		{"$(HTTP_ACCEPT_LANGUAGE{en})", true, true},
 		{"$(HTTP_ACCEPT_LANGUAGE{fr})", false, true},
 		{"-3 < 2", true, false},
+		// ESI 1.0 §5.1: & and | (as well as && and ||), ! binds looser
+		// than a comparison, & tighter than |.
+		{"(1==1)|(2==2)", true, false},
+		{"(1==1)&(2==3)", false, false},
+		{"(4!=5)&(4==5)", false, false},
+		{"1==2 | 2==2 & 3==3", true, false},
+		{"(1==2 | 2==2) & 3==4", false, false},
+		{"!1==2", true, false},
+		{"!(1==1)", false, false},
+		{"!('a'<='c')", false, false},
+		{"(1==1)|('abc'=='def')", true, false},
+		// numbers: decimals compare exactly, with integers alike
+		{"$(QUERY_STRING{n}) == 12.0", true, false},
+		{"10 == 10.0", true, false},
+		{"'10.50' == 10.5", true, false},
+		{"0.1 < 0.12", true, false},
+		{"-0.5 < -0.25", true, false},
+		{"-0 == 0.0", true, false},
+		{"99999999999999999999 < 100000000000000000000", true, false},
+		{"'1.05a' < '1.1'", true, false}, // not a number: bytewise
+		{"'3.01.23' > '3.1'", false, false},
+		// an empty or undefined operand makes any comparison false
+		{"$(QUERY_STRING{missing}) != 'x'", false, false},
+		{"$(QUERY_STRING{missing}) == ''", false, false},
+		{"'' == ''", false, false},
+		{"!($(QUERY_STRING{missing}) == 'x')", true, false},
+		{"$(HTTP_COOKIE{none}) < 1", false, true},
+		{"$(QUERY_STRING{missing}|0) < 1", true, false},
 	}
 	for _, tt := range tests {
 		e, err := parseExpr([]byte(tt.test))
@@ -46,6 +74,9 @@ func TestExprErrors(t *testing.T) {
 		{"$(NOPE)", "unknown variable NOPE"},
 		{"$(HTTP_HEADER)", "HTTP_HEADER needs a {name}"},
 		{"((((((((((((((((((((((((((((((((((1))))))))))))))))))))))))))))))))))", "nested too deeply"},
+		{"1 ==  & 2", "unexpected \"& 2\""},
+		{"10. == 10", "unexpected \". == 10\""},
+		{"(1==1)|", "missing operand"},
 	}
 	for _, tt := range tests {
 		if _, err := parseExpr([]byte(tt.test)); err == nil || err.Error() != tt.err {

@@ -84,10 +84,21 @@ type Config struct {
 	// configured origin. Nil refuses every
 	// absolute src: only the page's own host is ever asked (no SSRF).
 	HostAllowed func(host string) bool
-	// MaxDepth bounds nested ESI: includes of the page are depth 1. Default 5 (as Varnish).
+	// MaxDepth bounds nested ESI: includes of the page are depth 1. Default
+	// 5 (as Varnish). An include deeper than that is dropped (ErrDepth,
+	// counted in Result.Failed) whatever its onerror, as Varnish does: the
+	// levels within the bound are assembled, only the one past it is
+	// missing, and its template does not fail for it.
 	MaxDepth int
 	// MaxParallel bounds concurrent Fetch calls per page. Default 8.
 	MaxParallel int
+	// MaxIncludes, when above 0, lowers ParseOptions.MaxIncludes at
+	// assembly: in each template (the page and every nested one), the
+	// includes past the first MaxIncludes in document order fail as
+	// includes with ErrTooManyIncludes (their alt, onerror="continue" or
+	// esi:except apply), the rest of the page is assembled. 0: only the
+	// bound the template was parsed with.
+	MaxIncludes int
 	// MaxFetches bounds the fetches (src and alt, all depths) per page. Default 1024.
 	MaxFetches int
 	// MaxFragmentBytes bounds one fragment body, after gzip inflation. Default 1 MiB.
@@ -146,6 +157,21 @@ type Page struct {
 	Vars Vars   // variable source; nil: every variable is empty
 	// Buffered holds the whole output until assembly succeeds, so a failed
 	// page writes nothing (the caller can answer 5xx or serve stale).
-	// Otherwise output streams in order and a failure stops it midway.
+	// Otherwise output streams in order; see Ready for what a failure
+	// then leaves written.
 	Buffered bool
+	// Ready, when not nil on an unbuffered page, makes the assembly hold
+	// its output until the page can no longer fail: every include that
+	// could fail it (one without onerror="continue" outside esi:try, or in
+	// an esi:except or esi:choose branch, nested templates included) has
+	// resolved, with its alt if it needed one. Ready is then called once,
+	// on the assembling goroutine, before the first byte reaches the
+	// writer, and the rest of the page streams as it arrives. A page
+	// with no such include is ready before its first byte. When the page
+	// fails first, Ready is never called and nothing was written, so the
+	// caller can still answer with an error status (ESI 1.0 §3.1): a
+	// streaming caller sends its response head from Ready. After Ready,
+	// Assemble fails only with a write error. Without Ready, an unbuffered
+	// failure leaves the output up to the failed include written.
+	Ready func()
 }

@@ -133,12 +133,13 @@ type scenario struct {
 	cfg     Config
 	allowed []string
 	fetcher *memFetcher
+	ready   bool // Page.Ready writes "<ready>" into the output
 }
 
 // parseFrags reads the .frags format:
 //
 //	# comment
-//	@page host=shop.test path=/item/1?x=1 [buffered] [continue] [maxdepth=N] [maxfetches=N] [maxbytes=N] [allow=h1,h2]
+//	@page host=shop.test path=/item/1?x=1 [buffered] [ready] [continue] [maxdepth=N] [maxfetches=N] [maxbytes=N] [allow=h1,h2]
 //	@cookie name=value
 //	@header Name: value
 //	== /path-or-//host/path [status=N] [maxage=60s] [personal] [gzip] [esi] [slow] [fail] [binary] [async]
@@ -196,6 +197,8 @@ func (sc *scenario) pageLine(t testing.TB, fields []string) {
 			_, sc.vars.rawQuery, _ = strings.Cut(v, "?")
 		case "buffered":
 			sc.page.Buffered = true
+		case "ready":
+			sc.ready = true
 		case "continue":
 			sc.cfg.ContinueOnError = true
 		case "maxdepth":

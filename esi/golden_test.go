@@ -59,6 +59,9 @@ func runGolden(t *testing.T, html []byte, frags string, async bool) string {
 			t.Fatal(err)
 		}
 		var w bytes.Buffer
+		if sc.ready {
+			sc.page.Ready = func() { w.WriteString("<ready>") }
+		}
 		res, err := a.Assemble(context.Background(), &w, tpl, &sc.page)
 		out = formatResult(w.Bytes(), res, err, sc.fetcher.fetched())
 		var csi bytes.Buffer

@@ -6,7 +6,7 @@ import "bytes"
 // defaults named on each.
 type ParseOptions struct {
 	MaxPageBytes int // default 8 MiB: larger pages are ErrPageTooLarge
-	MaxIncludes  int // default 256 esi:include elements per template
+	MaxIncludes  int // default 256 esi:include elements per template; the ones past it fail as includes (ErrTooManyIncludes)
 	MaxNesting   int // default 16 levels of try/choose/vars/<!--esi blocks
 }
 
@@ -33,6 +33,7 @@ var (
 	markOpen    = []byte("<esi:")
 	markClose   = []byte("</esi:")
 	markComment = []byte("<!--esi")
+	htmlComment = []byte("<!--")
 	commentEnd  = []byte("-->")
 )
 
@@ -48,7 +49,7 @@ func Parse(page []byte, opts ParseOptions) (*Template, error) {
 	if len(page) > opts.MaxPageBytes {
 		return nil, &ParseError{Offset: opts.MaxPageBytes, Err: ErrPageTooLarge}
 	}
-	t := &Template{src: page, reqIndep: true}
+	t := &Template{src: page, reqIndep: true, lastFail: -1}
 	if !hasMarkup(page) {
 		if len(page) > 0 {
 			t.nodes = []node{{kind: kLiteral, lit: page}}
@@ -65,6 +66,12 @@ func Parse(page []byte, opts ParseOptions) (*Template, error) {
 	}
 	t.nodes, t.esi, t.includes = nodes, true, p.includes
 	t.mayFail = mayFail(nodes)
+	t.lastFail = -1
+	for i := range nodes {
+		if mayFail(nodes[i : i+1]) {
+			t.lastFail = i
+		}
+	}
 	t.reqIndep = !usesVars(nodes)
 	return t, nil
 }
@@ -132,6 +139,8 @@ func (p *parser) parseNodes(start, limit int, closer string, depth int, inVars b
 			}
 			nodes = append(nodes, n...)
 			pos, lit = next, next
+		case bytes.HasPrefix(rest, htmlComment):
+			pos = skipHTMLComment(p.src, at, limit) // commented-out ESI is not executed; the comment stays text
 		default:
 			pos = at + 1
 		}
@@ -140,6 +149,19 @@ func (p *parser) parseNodes(start, limit int, closer string, depth int, inVars b
 		return nil, 0, &ParseError{Offset: start, What: "esi:" + closer, Err: ErrUnclosed, Detail: "no </esi:" + closer + ">"}
 	}
 	return p.appendText(nodes, lit, limit, inVars), limit, nil
+}
+
+// skipHTMLComment returns the offset after the ordinary HTML comment
+// "<!-- ... -->" at src[at], or limit when it has no end (a browser then
+// treats the rest of the page as comment, so does this). As in HTML,
+// "<!-->" and "<!--->" are complete (empty) comments: the end is looked
+// for from the second '-'.
+func skipHTMLComment(src []byte, at, limit int) int {
+	from := at + len("<!")
+	if i := bytes.Index(src[from:limit], commentEnd); i >= 0 {
+		return from + i + len(commentEnd)
+	}
+	return limit
 }
 
 // appendText adds src[from:to] as a literal, or as text with variables

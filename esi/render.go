@@ -2,6 +2,7 @@ package esi
 
 import (
 	"bytes"
+	"errors"
 	"io"
 )
 
@@ -112,7 +113,7 @@ func (s *assembly) renderInclude(w io.Writer, inc *include, sl *slot, depth int,
 	}
 	s.res.Failed++
 	if inc.alt != nil {
-		alt := s.prepare(inc.alt, nil, depth, true)
+		alt := s.prepare(inc.alt, nil, depth, true, false)
 		s.slots = append(s.slots, alt)
 		if !alt.done.Load() {
 			s.startWorkers()
@@ -127,8 +128,8 @@ func (s *assembly) renderInclude(w io.Writer, inc *include, sl *slot, depth int,
 			return altErr
 		}
 	}
-	if inc.onErrorContinue || s.a.cfg.ContinueOnError {
-		return nil
+	if inc.onErrorContinue || s.a.cfg.ContinueOnError || errors.Is(err, ErrDepth) {
+		return nil // ErrDepth: only the include past MaxDepth is dropped, not the levels within it
 	}
 	s.tmp, _ = expand(s.tmp[:0], inc.src, s.page.Vars, escURL)
 	f.fail = &IncludeError{Src: string(s.tmp), Offset: inc.off, Depth: depth, Err: err}
@@ -169,9 +170,6 @@ func (s *assembly) emit(w io.Writer, sl *slot, frag *Fragment, depth int) error 
 	}
 	if len(body) > s.a.cfg.MaxFragmentBytes {
 		return ErrFragmentTooLarge
-	}
-	if bytes.IndexByte(body, 0) >= 0 {
-		return ErrBinary
 	}
 	if _, err := w.Write(body); err != nil {
 		return writeError{err}

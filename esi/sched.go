@@ -47,7 +47,7 @@ func (s *assembly) scheduleNodes(nodes []node, depth int) {
 		n := &nodes[i]
 		switch n.kind {
 		case kInclude:
-			s.slots = append(s.slots, s.prepare(n.inc.src, n.inc.static, depth, false))
+			s.slots = append(s.slots, s.prepare(n.inc.src, n.inc.static, depth, false, s.a.overBound(n.inc)))
 		case kTry:
 			s.scheduleNodes(n.try.attempt, depth)
 		case kChoose:
@@ -58,10 +58,16 @@ func (s *assembly) scheduleNodes(nodes []node, depth int) {
 
 // prepare resolves src into a new slot and starts it: done at once when it
 // is refused or the Fetcher has it ready, queued for a worker otherwise.
-// static, when not nil, is src already resolved by Parse.
-func (s *assembly) prepare(src []part, static []byte, depth int, alt bool) *slot {
+// static, when not nil, is src already resolved by Parse; over refuses
+// the include as past the template's bound on includes.
+func (s *assembly) prepare(src []part, static []byte, depth int, alt, over bool) *slot {
 	sl := s.newSlot()
 	sl.req.Vars, sl.req.Depth, sl.req.Alt = s.page.Vars, depth, alt
+	if over {
+		sl.err = ErrTooManyIncludes
+		sl.done.Store(true)
+		return sl
+	}
 	if err := s.check(sl, src, static, depth); err != nil {
 		sl.err = err
 		sl.done.Store(true)
@@ -217,4 +223,10 @@ func (s *assembly) wait(sl *slot) (*Fragment, error) {
 		}
 	}
 	return sl.frag, sl.err
+}
+
+// overBound reports whether inc is past its template's bound on includes:
+// ParseOptions.MaxIncludes, or Config.MaxIncludes when lower.
+func (a *Assembler) overBound(inc *include) bool {
+	return inc.over || a.cfg.MaxIncludes > 0 && inc.ord > a.cfg.MaxIncludes
 }

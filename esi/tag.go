@@ -208,6 +208,13 @@ func parseVar(s []byte, off int, what string) (*varRef, int, error) {
 		return bad("unknown variable " + string(name))
 	}
 	v := &varRef{name: kind, key: string(key), def: def, hasDef: hasDef}
+	if string(name) == "HTTP_USER_AGENT" && len(key) > 0 {
+		if !userAgentKey(v.key) {
+			return bad("HTTP_USER_AGENT key must be browser, os or version, got " + quoteShort(key))
+		}
+		v.name = vUserAgent
+		return v, end + 1, nil
+	}
 	if h, ok := fixedHeader[string(name)]; ok {
 		v.key = h
 	}

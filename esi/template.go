@@ -11,6 +11,7 @@ type Template struct {
 	esi      bool // the page holds ESI markup
 	includes int  // esi:include elements in the page (all branches)
 	mayFail  bool // an include outside esi:try lacks onerror="continue"
+	lastFail int  // index in nodes of the last node that can fail the page; -1: none
 	reqIndep bool // no variable anywhere: see RequestIndependent
 }
 
@@ -72,6 +73,8 @@ type include struct {
 	alt             []part // nil: no alt
 	static          []byte // src resolved at parse time: a path-absolute src without variables
 	onErrorContinue bool   // onerror="continue"
+	ord             int    // 1 for the template's first include, in document order
+	over            bool   // past ParseOptions.MaxIncludes: fails with ErrTooManyIncludes
 }
 
 type tryBlock struct {

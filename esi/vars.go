@@ -23,6 +23,7 @@ const (
 	vQuery
 	vHeader
 	vAcceptLanguage // $(HTTP_ACCEPT_LANGUAGE{lang}): "true" or "false"
+	vUserAgent      // $(HTTP_USER_AGENT{browser|os|version}): see useragent.go
 )
 
 // varRef is a parsed $(NAME{key}|default).
@@ -66,6 +67,8 @@ func (v *varRef) lookup(vars Vars) []byte {
 			}
 		case vHeader:
 			b = vars.Header(v.key)
+		case vUserAgent:
+			b = userAgentPart(vars.Header("User-Agent"), v.key)
 		case vAcceptLanguage:
 			if acceptsLanguage(vars.Header("Accept-Language"), v.key) {
 				return strTrue

@@ -31,6 +31,9 @@ import (
 type Env struct {
 	// Store holds counters and buckets shared by instances. Required.
 	Store Store
+	// KindStores overrides Store for the filters of a kind ("stock"): the
+	// views of one shared store under different failure policies.
+	KindStores map[string]Store
 	// Now returns the current time in unix nanoseconds. Default time.Now.
 	Now func() int64
 	// Metrics receives the rejection counters. Default: a private set.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"net/netip"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"sync"
@@ -289,4 +290,33 @@ func (id *Identity) issueDevice(r *Request) {
 	c.SetSameSite(fasthttp.CookieSameSiteLaxMode)
 	c.SetSecure(r.TLS)
 	r.Ctx.Response.Header.SetCookie(c)
+}
+
+// KeySource returns the identity a filter spec's "key:" names, spelt as
+// "cookie:uid", "header:X-User-Id" (canonical case), "query:u",
+// "param:id", "ip" or "device", for comparing it with what the origin
+// reads (origins.<name>.identity). ok is false when spec has no valid key
+// (the filter's own compile reports it).
+func KeySource(spec rules.Node) (src string, ok bool) {
+	n := spec.Get("key")
+	if n.IsZero() {
+		return "ip", true
+	}
+	var s IdentitySpec
+	if err := n.Decode(&s.Use); err != nil {
+		if err := n.Decode(&s); err != nil {
+			return "", false
+		}
+	}
+	id, msg := compileIdentity(s)
+	if msg != "" {
+		return "", false
+	}
+	switch id.source {
+	case "header":
+		return "header:" + textproto.CanonicalMIMEHeaderKey(id.name), true
+	case "ip", "device":
+		return id.source, true
+	}
+	return id.source + ":" + id.name, true
 }

@@ -69,7 +69,7 @@ func newPurchaseLimit(b *Build) (Filter, error) {
 	if err := b.Decode(&spec); err != nil {
 		return nil, err
 	}
-	f := &purchaseLimit{store: b.Env.Store, param: spec.Param, max: int64(spec.Max), ttl: int64(24 * time.Hour)}
+	f := &purchaseLimit{store: b.Store(), param: spec.Param, max: int64(spec.Max), ttl: int64(24 * time.Hour)}
 	if spec.Max < 1 {
 		return nil, b.Errorf("max", "must be at least 1, got %d", spec.Max)
 	}

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
-	"github.com/valyala/fasthttp"
 
 	"flashgate/rules"
 	"flashgate/token"
@@ -26,7 +25,9 @@ import (
 //     hold: 5m                 # wait: a place is kept this long after its last poll (>= 5m, default 5m)
 //     claim: 2m                # wait: an admitted client must come back within this (default 2m)
 //     wait_url: /item/7        # require: the page where the line is, named by the refusal
-//     revoke_on: [200, 201]    # origin statuses on this route that end the session (a purchase)
+//     revoke_on: [200, 201]    # origin statuses on this route that count as a purchase
+//     # (default for mode: require: every 2xx; mode: wait: none)
+//     purchases: 1             # purchases per session (default 1): the last one ends it
 //     key: cookie:uid          # who "the client" is (see IdentitySpec; default ip)
 //
 // A request with a valid pass (cookie fg_queue_pass, or header
@@ -40,6 +41,13 @@ import (
 // replay, and a bot posting to the buy URL must not skip the line. Tickets
 // and passes are bound to the client identity, so copies do not work. The
 // fairness rule is on waitingRoom.
+//
+// A session is one buyer's turn, not a pass factory (queue_session.go):
+// its pass is a function of the session, so asking again without it gives
+// the same pass, never a second one; a purchase (a revoke_on answer) ends
+// the session, which revokes that pass on every route of the group and
+// frees the max_active slot; and at most `purchases` attempts of a session
+// are in flight or bought at any time, so concurrent posts cannot buy more.
 type queueSpec struct {
 	AdmitRate rules.Rate     `yaml:"admit_rate"`
 	MaxActive int            `yaml:"max_active"`
@@ -49,6 +57,7 @@ type queueSpec struct {
 	Hold      rules.Duration `yaml:"hold"`
 	Claim     rules.Duration `yaml:"claim"`
 	RevokeOn  []int          `yaml:"revoke_on"`
+	Purchases int            `yaml:"purchases"`
 	Key       rules.Node     `yaml:"key"`
 	Mode      string         `yaml:"mode"`
 	Group     string         `yaml:"group"`
@@ -80,16 +89,21 @@ type queue struct {
 	require   bool          // mode: require
 	prefix    uint64        // token scope and store keys: the route's, or the group's
 	ticketTTL int64
+	session   int64 // wait: the session length a pass's IssuedAt is derived from
 	revokeOn  [600]bool
+	buys      bool   // some revoke_on status is set: the route is where purchases are made
+	purchases int64  // purchases per session
+	hold      uint8  // Build.HoldBit of the session's purchase reservation
 	status    string // the status endpoint's path
 
-	queued, full, required *Rejection
-	admitted               *metrics.Counter
+	queued, full, required, used, stateFull *Rejection
+	admitted                                *metrics.Counter
 }
 
 var (
 	_ Filter   = (*queue)(nil)
 	_ Observer = (*queue)(nil)
+	_ Canceler = (*queue)(nil)
 )
 
 func newQueue(b *Build) (Filter, error) {
@@ -97,15 +111,12 @@ func newQueue(b *Build) (Filter, error) {
 	if err := b.Decode(&spec); err != nil {
 		return nil, err
 	}
-	f := &queue{store: b.Env.Store, keys: b.Env.Tokens()}
+	f := &queue{store: b.Store(), keys: b.Env.Tokens()}
 	if f.keys == nil {
 		return nil, b.Errorf("", "the queue signs tickets and passes: configure token keys for the gateway")
 	}
-	for _, s := range spec.RevokeOn {
-		if s < 100 || s > 599 {
-			return nil, b.Errorf("revoke_on", "status %d is not an HTTP status", s)
-		}
-		f.revokeOn[s] = true
+	if err := f.compilePurchases(b, &spec); err != nil {
+		return nil, err
 	}
 	var err error
 	if f.id, err = b.Identity(spec.Key); err != nil {
@@ -145,6 +156,7 @@ func (f *queue) compileWait(b *Build, spec *queueSpec) error {
 		return err
 	}
 	f.ticketTTL = cfg.hold + cfg.session
+	f.session = cfg.session
 	// The line's meaning: who is in it and when it opens. Rates, lengths
 	// and durations are tunables and keep the line across a reload.
 	start := spec.Start.UTC().Format(time.RFC3339Nano)
@@ -171,7 +183,7 @@ func (f *queue) compileWait(b *Build, spec *queueSpec) error {
 			warnRequireOnly(b, m, spec.Group)
 		}
 	}
-	f.room = b.Env.State(roomID, func() any { return newWaitingRoom(cfg, randomSeed()) }).(*waitingRoom)
+	f.room = b.Env.State(roomID, func() any { return b.newRoom(roomID, cfg) }).(*waitingRoom)
 	f.room.retune(cfg)
 	if m := f.members; m != nil && registerPage {
 		m.wait, m.roomCfg = true, cfg
@@ -321,8 +333,9 @@ var (
 // for a pass and for a client waiting with its ticket.
 func (f *queue) Check(r *Request) Verdict {
 	subject, _ := r.Key(f.id)
-	if f.validPass(r, subject) {
-		return Continue
+	var c token.Claims
+	if f.passClaims(r, subject, &c) {
+		return f.reservePurchase(r, &c)
 	}
 	if f.require {
 		return f.required.Verdict()
@@ -347,12 +360,7 @@ func (f *queue) validPass(r *Request, subject uint64) bool {
 }
 
 func (f *queue) passClaims(r *Request, subject uint64, c *token.Claims) bool {
-	tok := tokenFrom(r, queuePassHeader, queuePassCookie)
-	if tok == nil || f.keys.Verify(c, tok, r.Now) != nil {
-		return false
-	}
-	return c.Kind == token.KindQueuePass && c.Subject == subject && c.Scope == f.prefix &&
-		f.store.Get(Mix(f.prefix^revokeSalt, c.NonceKey()), r.Now) == 0
+	return f.signedPass(r, subject, c) && f.store.Get(f.revokeKey(c), r.Now) == 0
 }
 
 // keepTicket (re)issues the ticket cookie when the client's ticket does not
@@ -371,36 +379,12 @@ func (f *queue) keepTicket(r *Request, subject, seq uint64) {
 	setTokenCookie(r, queueTicketCookie, buf, f.ticketTTL)
 }
 
+// issuePass gives the client its session's pass: the same token however
+// often it is asked for (sessionPass), so a session never has two.
 func (f *queue) issuePass(r *Request, subject uint64, v visit) []byte {
-	c := token.Claims{Kind: token.KindQueuePass, Scope: f.prefix, Subject: subject, IssuedAt: r.Now,
-		ExpiresAt: v.expires, Seq: v.seq}
-	c.RandomNonce()
+	c := f.sessionPass(subject, v, r.Now)
 	buf := f.keys.Sign(r.scratch(token.EncodedLen)[:0], &c)
 	setTokenCookie(r, queuePassCookie, buf, v.expires-r.Now)
 	f.admitted.Inc()
 	return buf
-}
-
-// Observe ends the session of a client whose request the origin answered
-// with a revoke_on status (a purchase): its pass stops working at once, on
-// every instance sharing the Store, and its max_active slot is freed.
-func (f *queue) Observe(r *Request, resp *fasthttp.Response) {
-	st := resp.StatusCode()
-	if st < 0 || st >= len(f.revokeOn) || !f.revokeOn[st] {
-		return
-	}
-	subject, _ := r.Key(f.id)
-	var c token.Claims
-	if !f.passClaims(r, subject, &c) {
-		return
-	}
-	f.store.SpendOnce(Mix(f.prefix^revokeSalt, c.NonceKey()), c.ExpiresAt+f.keys.Leeway(), r.Now)
-	room := f.room
-	if f.members != nil {
-		// The group's live room: a require member has none of its own.
-		room = f.members.room.Load()
-	}
-	if room != nil {
-		room.revoke(c.Seq, subject)
-	}
 }

@@ -22,7 +22,8 @@ func TestQueueCheckAllocs(t *testing.T) {
 }
 
 // TestQueueRequireAllocs: the buy route's check, with and without the
-// line's pass, and the quiz pass given back when it refuses: 0 allocs.
+// line's pass (reserving one of the session's purchases and giving it
+// back), and the quiz pass given back when it refuses: 0 allocs.
 func TestQueueRequireAllocs(t *testing.T) {
 	s := mustSale(t, testEnv(t), saleRules)
 	buy := s.chains["buy"]
@@ -36,7 +37,7 @@ func TestQueueRequireAllocs(t *testing.T) {
 		f    func(r *Request) Verdict
 		want *Rejection // nil: pass
 	}{
-		{"require pass", withPass, req.Check, nil},
+		{"require pass, reservation given back", withPass, func(r *Request) Verdict { v := req.Check(r); req.Cancel(r); return v }, nil},
 		{"require reject", without, req.Check, req.required},
 		{"chain: quiz spent then given back", without, buy.Check, req.required},
 	}

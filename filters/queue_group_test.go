@@ -137,8 +137,10 @@ func TestQueueRequire(t *testing.T) {
 	if v, _ := next.send(item, "/item/7", t0+sec); reason(v) != "queued" {
 		t.Fatalf("second on the item page (max_active 1): %s", reason(v))
 	}
-	if v, _ := buyer.send(buy, "/buy/7", t0+2*sec); reason(v) != "pass" {
+	if v, r := buyer.send(buy, "/buy/7", t0+2*sec); reason(v) != "pass" {
 		t.Fatalf("buy with the line's pass: %s", reason(v))
+	} else {
+		buy.Release(r) // not forwarded after all: the session's purchase is given back
 	}
 	thief := newClient(3)
 	thief.cookies[queuePassCookie] = buyer.cookies[queuePassCookie]

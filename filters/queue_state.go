@@ -4,14 +4,15 @@ import (
 	"math/rand/v2"
 	"sort"
 	"sync"
+
+	"flashgate/cluster"
 )
 
 // waitingRoom is the state of one queue filter: the places handed out, in
-// order, and the sessions admitted from them. It is process-local: one
-// instance runs one line (a shared line over the cluster store is future
-// work; Redis would hold the same three structures: a counter for seq, a
-// sorted set of places, a list of sessions). It survives rule reloads as
-// Env state.
+// order, and the sessions admitted from them. In memory one instance runs
+// one line; with a shared store (cluster:) the same line, by the same
+// rules, lives in Redis for every instance (cluster.RedisLine, see
+// queue_shared.go). It survives rule reloads as Env state.
 //
 // Fairness rule. Clients who arrive before the sale starts wait in a lobby
 // with no order; at the start the lobby is shuffled (crypto-seeded) into
@@ -46,6 +47,11 @@ type waitingRoom struct {
 	active    int // sessions admitted, not expired, released or revoked
 	claimNext int // first session whose claim deadline has not been processed
 	rnd       *rand.Rand
+
+	// shared, when set, is the line every instance shares (queue_shared.go):
+	// visit, revoke and length go to it, and the fields above serve only
+	// while it fails under on_failure: local.
+	shared *cluster.RedisLine
 }
 
 type roomConfig struct {
@@ -99,6 +105,11 @@ type visit struct {
 }
 
 func (q *waitingRoom) visit(subject uint64, now int64) visit {
+	if q.shared != nil {
+		if v, ok := q.sharedVisit(subject, now); ok {
+			return v
+		}
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.advance(now)
@@ -270,6 +281,9 @@ func (q *waitingRoom) resize(n int) {
 // room was recreated) names a seq of someone else here: the subject must
 // match.
 func (q *waitingRoom) revoke(seq, subject uint64) {
+	if q.shared != nil && q.shared.Revoke(seq, subject) == nil {
+		return
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if s := q.session(seq); s != nil && s.subject == subject && !s.released {
@@ -280,6 +294,11 @@ func (q *waitingRoom) revoke(seq, subject uint64) {
 
 // length returns the number of places waiting, lobby included.
 func (q *waitingRoom) length() int {
+	if q.shared != nil {
+		if n, err := q.shared.Length(); err == nil {
+			return n
+		}
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return int(q.tail-q.head) + len(q.lobby)

@@ -107,7 +107,7 @@ func newQuiz(b *Build) (Filter, error) {
 	if err := b.Decode(&spec); err != nil {
 		return nil, err
 	}
-	f := &quiz{store: b.Env.Store, keys: b.Env.Tokens(), route: b.Route, page: quizPrefix + b.Route}
+	f := &quiz{store: b.Store(), keys: b.Env.Tokens(), route: b.Route, page: quizPrefix + b.Route}
 	if f.keys == nil {
 		return nil, b.Errorf("", "the quiz signs passes: configure token keys for the gateway")
 	}
@@ -270,6 +270,24 @@ func (f *quiz) requestScope(r *Request) uint64 {
 	}
 	return f.scope(p)
 }
+
+// issuedHere reports whether challenge c was issued by this quiz for a
+// client going back to ret: its scope is the one this quiz gives passes
+// for ret (the quiz's, or with scope: path the path's), and in pow mode it
+// asks this quiz's difficulty. Keys sign every quiz's challenges alike, so
+// without it a challenge solved at a cheap quiz's difficulty and answered
+// at its page would carry another quiz's scope into the pass.
+func (f *quiz) issuedHere(c *token.Claims, ret []byte) bool {
+	if c.Scope != f.scopeOf(ret) {
+		return false
+	}
+	return f.bank != nil || c.Seq == uint64(f.pow)
+}
+
+// challengeKey is the flag that spends challenge c. It is the same for
+// every quiz of the gateway (challenge nonces are random), so one solved
+// challenge yields one pass wherever it is answered.
+func challengeKey(c *token.Claims) uint64 { return Mix(challengeSalt, c.NonceKey()) }
 
 // Check admits a request carrying an unspent pass for this client and
 // scope, spending it. 0 allocs.

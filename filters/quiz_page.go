@@ -93,11 +93,11 @@ func (f *quiz) answer(r *Request) {
 	switch err := f.keys.Verify(&c, chal, r.Now); {
 	case err == token.ErrExpired:
 		problem = "That question has expired. Here is a new one."
-	case err != nil || c.Kind != token.KindQuizChallenge || c.Subject != subject:
+	case err != nil || c.Kind != token.KindQuizChallenge || c.Subject != subject || !f.issuedHere(&c, ret):
 		problem = "That question was not issued to you. Here is a new one."
 	case r.Now-c.IssuedAt < f.minSolve:
 		problem = "That was faster than anyone can read the question. Please take a moment and try again."
-	case !f.store.SpendOnce(Mix(f.prefix^challengeSalt, c.NonceKey()), c.ExpiresAt+f.keys.Leeway(), r.Now):
+	case !f.store.SpendOnce(challengeKey(&c), c.ExpiresAt+f.keys.Leeway(), r.Now):
 		problem = "That question was already answered. Here is a new one."
 	case !f.solves(chal, &c, args.Peek("answer"), r.Now):
 		problem = "That answer is not right. Please try this one."

@@ -82,7 +82,7 @@ func newRateLimit(b *Build) (Filter, error) {
 	if err := b.Decode(&spec); err != nil {
 		return nil, err
 	}
-	f := &rateLimit{store: b.Env.Store, param: spec.Param, dryRun: spec.DryRun}
+	f := &rateLimit{store: b.Store(), param: spec.Param, dryRun: spec.DryRun}
 	var err error
 	if f.base, err = b.gcra(spec.Rate, spec.Burst, "rate"); err != nil {
 		return nil, err

@@ -48,7 +48,7 @@ var reasons = []string{
 	"blocked",
 	"rate_limited",
 	"quiz_required", "quiz_invalid", "quiz_expired", "quiz_used",
-	"queued", "queue_full", "queue_required",
+	"queued", "queue_full", "queue_required", "queue_turn_busy",
 	"purchase_limit",
 	"sold_out", "stock_exhausted", "stock_busy",
 	"bad_quantity", "state_full", // purchase_limit and stock

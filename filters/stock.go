@@ -107,7 +107,7 @@ func newStock(b *Build) (Filter, error) {
 	if err := b.Decode(&spec); err != nil {
 		return nil, err
 	}
-	g := &stockGate{env: b.Env, store: b.Env.Store, route: b.Route, param: spec.Param,
+	g := &stockGate{env: b.Env, store: b.Store(), route: b.Route, param: spec.Param,
 		overbook: spec.Overbook, soldOut: spec.SoldOut, soldTTL: int64(24 * time.Hour), ttl: int64(7 * 24 * time.Hour)}
 	if g.param == "" {
 		g.param = "id"
@@ -297,7 +297,7 @@ func (g *stockGate) countKey(item []byte) uint64 { return Mix(Mix(g.prefix, 'c')
 // item's budget of units (one per attempt without quantity).
 func (g *stockGate) Check(r *Request) Verdict {
 	item := r.Item(g.param)
-	if g.store.Get(g.soldKey(item), r.Now) > 0 {
+	if g.store.Flag(g.soldKey(item), r.Now) {
 		return g.sold.Verdict()
 	}
 	it := g.state.item(item)
@@ -350,7 +350,7 @@ func (g *stockGate) Observe(r *Request, resp *fasthttp.Response) {
 	}
 	// Untracked, the mark is lost (the count still gates the item), and
 	// announcing it at every sold-out answer would purge in a loop.
-	if v, tracked := g.store.AddTracked(g.soldKey(item), 1, g.soldTTL, r.Now); tracked && v == 1 {
+	if first, _ := g.store.SetFlag(g.soldKey(item), g.soldTTL, r.Now); first {
 		g.soldOuts.Inc()
 		g.env.Log.LogAttrs(r.Ctx, slog.LevelInfo, "item sold out",
 			slog.String("route", g.route), slog.String("item", string(item)))

@@ -29,4 +29,20 @@ type Store interface {
 	SpendOnce(key uint64, expiresAt int64, now int64) bool
 	// Forget deletes key.
 	Forget(key uint64)
+	// Flag reports whether the flag at key is set; shared stores answer a
+	// set flag from a local cache kept current by pub/sub.
+	Flag(key uint64, now int64) bool
+	// SetFlag sets the flag at key for ttlNanos; first is true for the one
+	// call (over all instances) that set it.
+	SetFlag(key uint64, ttlNanos int64, now int64) (first, tracked bool)
+}
+
+// Store returns the store the filter being built keeps its state in:
+// Env.KindStores[kind] when set (cluster.filters gives the kind its own
+// failure policy), else Env.Store.
+func (b *Build) Store() Store {
+	if s, ok := b.Env.KindStores[b.Kind]; ok {
+		return s
+	}
+	return b.Env.Store
 }

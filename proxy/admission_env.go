@@ -127,6 +127,7 @@ func (e *Env) filtersEnv(n rules.Node, spec storeSpec) (*filters.Env, error) {
 		return nil, n.Errorf("store", "%v", err)
 	}
 	fenv.OnSoldOut = e.soldOut
+	e.useCluster(fenv)
 	a.fenv, a.store = fenv, spec
 	return fenv, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"flashgate/filters"
 	"flashgate/orders"
+	"flashgate/origin"
 	"flashgate/route"
 	"flashgate/rules"
 )
@@ -103,7 +104,7 @@ func (e *Env) asyncFor(name string, a *rules.Async) *asyncQueue {
 
 func dispatchConfig(a *rules.Async, routeTimeout time.Duration) orders.Config {
 	return orders.Config{Interval: a.Rate.Interval(), Concurrency: a.Concurrency,
-		Timeout: orDur(a.Timeout, orDur(routeTimeout, defaultOriginTimeout)), Retries: a.Retries, TTL: a.TTL}
+		Timeout: orDur(a.Timeout, orDur(routeTimeout, origin.DefaultTimeout)), Retries: a.Retries, TTL: a.TTL}
 }
 
 // compileAsync gives every route with an async: section its queue. The

@@ -38,10 +38,12 @@ var _ Cache = (*cacheStage)(nil)
 func (st *cacheStage) Serve(x *Exchange, fetch FetchFunc) error {
 	ctx := x.Ctx
 	if st.esi == nil {
-		_, err := st.c.ServeOutbound(ctx, &x.out, st.policy, &x.Params, cache.Fetch(fetch))
+		res, err := st.c.ServeOutbound(ctx, &x.out, st.policy, &x.Params, cache.Fetch(fetch))
+		x.personal = res.Personal
 		return err
 	}
 	res, err := st.c.Do(&x.out, &ctx.Response, st.policy, &x.Params, cache.Fetch(fetch))
+	x.personal = res.Personal
 	if err != nil {
 		return err
 	}
@@ -126,11 +128,12 @@ type responseCache struct {
 // cacheFor returns the Env's cache, creating it on first use with the
 // options decoded from n. A passive Env (flashgate -check) only validates
 // n and returns nil.
-func (e *Env) cacheFor(n rules.Node) (*cache.Cache, error) {
+func (e *Env) cacheFor(n rules.Node, s *Snapshot) (*cache.Cache, error) {
 	o, err := cache.DecodeOptions(n)
 	if err != nil {
 		return nil, err
 	}
+	s.personal = o.Personal // unlike the sizes, applies at every reload
 	if e.passive {
 		return nil, nil
 	}
@@ -172,7 +175,9 @@ func (e *Env) PurgeTag(tag string, soft bool) int {
 	if c == nil {
 		return 0
 	}
-	return c.Purge(cache.Purge{Kind: cache.PurgeTag, Tag: tag, Soft: soft})
+	p := cache.Purge{Kind: cache.PurgeTag, Tag: tag, Soft: soft}
+	e.broadcastPurge(p)
+	return c.Purge(p)
 }
 
 // closeCache stops the cache's goroutines; the Env is closing.
@@ -200,6 +205,7 @@ func (s *Server) Purge(p cache.Purge) int {
 	if c == nil {
 		return 0
 	}
+	s.env.broadcastPurge(p)
 	return c.Purge(p)
 }
 
@@ -228,9 +234,14 @@ func newCacheStage(c *cache.Cache, p *cache.Policy, esi *esiStage) *cacheStage {
 // plainForwarding is cache.HeaderForwarding for a request whose
 // Connection header names no other header, from a peer trusted or not:
 // Exchange.SentAsIs for every such request.
-type plainForwarding struct{ trusted bool }
+type plainForwarding struct {
+	trusted  bool
+	identity identityHeaders // the route's: never sent as is
+}
 
-func (f plainForwarding) SentAsIs(name string) bool { return sentAsIs(name, nil, f.trusted) }
+func (f plainForwarding) SentAsIs(name string) bool {
+	return !f.identity.hasName(name) && sentAsIs(name, nil, f.trusted)
+}
 
 func b2i(b bool) int {
 	if b {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"flashgate/cache"
+	"flashgate/origin"
 	"flashgate/route"
 	"flashgate/rules"
 )
@@ -22,12 +24,13 @@ type Snapshot struct {
 	table      *route.Table
 	routes     []*Route // index = route table index
 	byName     map[string]*Route
-	pools      map[string]*Pool
+	pools      map[string]*origin.Pool
 	trusted    []netip.Prefix
-	hosts      [][]byte     // server.hosts, lowercased; empty = any Host
-	allowTable *route.Table // method-less (host, pattern) entries, see compileAllow
-	allow      []string     // Allow header value per allowTable index
-	fallback   *Route       // unmatched requests when server.unmatched names an origin; nil = deny
+	hosts      [][]byte           // server.hosts, lowercased; empty = any Host
+	allowTable *route.Table       // method-less (host, pattern) entries, see compileAllow
+	allow      []string           // Allow header value per allowTable index
+	fallback   *Route             // unmatched requests when server.unmatched names an origin; nil = deny
+	personal   cache.PersonalMode // top-level cache.personal: how personal answers leave (personal.go)
 	// gateway holds the pages the admission filters registered (quiz,
 	// queue status), by full path; see admission.go.
 	gateway map[string]fasthttp.RequestHandler
@@ -39,7 +42,7 @@ type Snapshot struct {
 type Route struct {
 	Name        string
 	Spec        *rules.Route // the rule it was compiled from (nil for the unmatched fallback)
-	Origin      *Pool
+	Origin      *origin.Pool
 	HostRewrite []byte        // Host sent upstream; nil keeps the client's
 	Timeout     time.Duration // whole origin exchange
 	// MaxBodyBytes is the route's request body limit; 0 = the server's.
@@ -55,6 +58,7 @@ type Route struct {
 
 	asyncLive *asyncLive // what this compile says about Async, applied at commit
 
+	identity identityHeaders // the origin's identity headers: from the gateway only (identity.go)
 	requests statusCounters
 	fetch    FetchFunc // rt.Fetch, bound once so that passing it allocates nothing
 }
@@ -92,7 +96,7 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 		env.passive = true
 	}
 	s := &Snapshot{
-		Config: cfg, byName: map[string]*Route{}, pools: map[string]*Pool{},
+		Config: cfg, byName: map[string]*Route{}, pools: map[string]*origin.Pool{},
 		trusted: cfg.Server.TrustedProxies,
 		hosts:   hostList(cfg.Server.Hosts),
 	}
@@ -104,7 +108,7 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 		}
 		s.pools[o.Name] = env.pool(o)
 	}
-	rc, err := env.cacheFor(cfg.Cache) // response cache and ESI: cache_stage.go, esi_stage.go
+	rc, err := env.cacheFor(cfg.Cache, s) // response cache and ESI: cache_stage.go, esi_stage.go
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -113,7 +117,8 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 	for i, r := range cfg.Routes {
 		rt, err := s.compileRoute(i, r, env.Metrics)
 		if err == nil {
-			err = compileResponseStages(rt, rc, frags, env.Metrics)
+			err = compileResponseStages(rt, rc, frags, env)
+			rt.keyIdentity()
 		}
 		if err != nil {
 			errs = append(errs, err)
@@ -122,6 +127,9 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 		entries = append(entries, route.Entry{Host: r.Host, Methods: r.Methods, Pattern: r.Pattern})
 		s.routes = append(s.routes, rt)
 		s.byName[rt.Name] = rt
+	}
+	if err := env.clusterFor(cfg.Cluster); err != nil { // shared state: cluster.go
+		errs = append(errs, posErr(cfg.Cluster.Pos, "cluster", "%v", err))
 	}
 	adm, err := s.compileAdmission(cfg, env) // admission filters: admission.go
 	if err != nil {
@@ -173,9 +181,10 @@ func (s *Snapshot) compileRoute(i int, r *rules.Route, m *Metrics) (*Route, erro
 	}
 	rt := &Route{
 		Name: r.Name, Spec: r, Origin: p,
-		HostRewrite:  hostRewrite(r.HostRewrite, p.spec.HostRewrite),
-		Timeout:      orDur(r.Timeout, orDur(p.spec.ReadTimeout, defaultOriginTimeout)),
+		HostRewrite:  hostRewrite(r.HostRewrite, p.Spec().HostRewrite),
+		Timeout:      orDur(r.Timeout, p.Timeout()),
 		MaxBodyBytes: int(r.MaxBodyBytes),
+		identity:     compileIdentity(p.Spec().Identity),
 		requests:     newStatusCounters(m.set, r.Name),
 	}
 	rt.fetch = rt.Fetch
@@ -194,8 +203,9 @@ func (s *Snapshot) compileFallback(cfg *rules.Config, m *Metrics) error {
 		return posErr(cfg.Server.Pos, "server.unmatched", "unknown origin %q (known: deny, %s)", name, s.poolNames())
 	}
 	s.fallback = &Route{
-		Name: "_unmatched", Origin: p, HostRewrite: hostRewrite("", p.spec.HostRewrite),
-		Timeout:  orDur(p.spec.ReadTimeout, defaultOriginTimeout),
+		Name: "_unmatched", Origin: p, HostRewrite: hostRewrite("", p.Spec().HostRewrite),
+		Timeout:  p.Timeout(),
+		identity: compileIdentity(p.Spec().Identity),
 		requests: newStatusCounters(m.set, "_unmatched"),
 	}
 	s.fallback.fetch = s.fallback.Fetch

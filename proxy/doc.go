@@ -1,5 +1,6 @@
 // Package proxy is flashgate's public listener: it compiles rules into an
-// immutable Snapshot (route table, per-route settings, origin pools),
+// immutable Snapshot (route table, per-route settings, origin pools of
+// package origin),
 // swaps it atomically on reload, and runs each request through one
 // straight-line pipeline (pipeline.go): normalise the path, gateway
 // endpoints (/_flashgate/*), route match, admission filters, response

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"time"
+
+	"flashgate/cluster"
 )
 
 // GatewayHandler answers a request under /_flashgate/. It writes the whole
@@ -45,13 +47,15 @@ func (s *Server) serveGateway(x *Exchange) {
 type healthBody struct {
 	Status string       `json:"status"`
 	Reload ReloadStatus `json:"last_reload"`
+	// Cluster is the shared store's state; absent without cluster:.
+	Cluster *cluster.Status `json:"cluster,omitempty"`
 }
 
 // serveHealth answers 200 while the process serves, with the state of the
 // last reload: a rejected reload is not unhealthy (the last good rules
 // still serve) but an operator should see it.
 func (s *Server) serveHealth(x *Exchange) {
-	body, _ := json.Marshal(healthBody{Status: "ok", Reload: s.LastReload()})
+	body, _ := json.Marshal(healthBody{Status: "ok", Reload: s.LastReload(), Cluster: s.env.clusterStatus()})
 	r := &x.Ctx.Response
 	r.Header.Set("Cache-Control", "no-store")
 	r.Header.SetContentType("application/json")

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"flashgate/origin"
 	"flashgate/rules"
 )
 
@@ -20,18 +21,22 @@ import (
 type Env struct {
 	Metrics *Metrics
 	log     *slog.Logger
-	ticker  TickerFunc
+	ticker  origin.TickerFunc
 	dial    func(addr string) (net.Conn, error)
 	// passive Envs (Compile with a nil Env, as -check does) start no
 	// goroutines and contact no server.
 	passive bool
 
 	mu    sync.Mutex
-	pools map[poolKey]*Pool
+	pools map[poolKey]*origin.Pool
 	rc    responseCache // the process-lifetime response cache, see cache_stage.go
 	adm   admissionEnv  // filter state store and filters.Env, see admission_env.go
 	async asyncEnv      // route purchase queues, see async_stage.go
+	cl    clusterEnv    // the Redis instances share, see cluster.go
 }
+
+// TickerFunc starts health-check tickers (see origin.TickerFunc).
+type TickerFunc = origin.TickerFunc
 
 type poolKey struct {
 	name string
@@ -44,7 +49,7 @@ type EnvOptions struct {
 	Metrics *Metrics
 	Logger  *slog.Logger
 	// Ticker starts health-check tickers; tests inject one they drive.
-	Ticker TickerFunc
+	Ticker origin.TickerFunc
 	// Dial, when set, opens every origin connection instead of TCP (with
 	// the origin's connect timeout): for in-memory origins in tests and
 	// benchmarks. The address is a configured server; nothing else is
@@ -61,7 +66,7 @@ type EnvOptions struct {
 
 // NewEnv returns an empty Env.
 func NewEnv(o EnvOptions) *Env {
-	e := &Env{Metrics: o.Metrics, log: o.Logger, ticker: o.Ticker, dial: o.Dial, pools: map[poolKey]*Pool{}}
+	e := &Env{Metrics: o.Metrics, log: o.Logger, ticker: o.Ticker, dial: o.Dial, pools: map[poolKey]*origin.Pool{}}
 	e.rc.now, e.rc.bg = o.Now, o.CacheBackground
 	e.adm.clock = o.Now
 	if e.Metrics == nil {
@@ -71,7 +76,7 @@ func NewEnv(o EnvOptions) *Env {
 		e.log = slog.Default()
 	}
 	if e.ticker == nil {
-		e.ticker = realTicker
+		e.ticker = origin.RealTicker
 	}
 	return e
 }
@@ -87,17 +92,16 @@ func fingerprint(o *rules.Origin) [32]byte {
 
 // pool returns the pool for o, creating (and starting the health checker
 // of) a new one if no pool with the same name and fingerprint exists.
-func (e *Env) pool(o *rules.Origin) *Pool {
+func (e *Env) pool(o *rules.Origin) *origin.Pool {
 	k := poolKey{o.Name, fingerprint(o)}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if p := e.pools[k]; p != nil {
 		return p
 	}
-	p := newPool(o, e.Metrics.set, e.dial)
-	if o.Health.Path != "" && !e.passive {
-		p.health = newHealthChecker(p, e.log)
-		p.health.start(e.ticker)
+	p := origin.New(o, e.Metrics.set, e.dial)
+	if !e.passive {
+		p.StartHealth(e.log, e.ticker)
 	}
 	e.pools[k] = p
 	return p
@@ -108,7 +112,7 @@ func (e *Env) pool(o *rules.Origin) *Pool {
 // compile with the current one, so pools created for a rejected config do
 // not leak their health-check goroutines.
 func (e *Env) Retain(live ...*Snapshot) {
-	used := map[*Pool]bool{}
+	used := map[*origin.Pool]bool{}
 	for _, s := range live {
 		if s == nil {
 			continue
@@ -118,7 +122,7 @@ func (e *Env) Retain(live ...*Snapshot) {
 		}
 	}
 	e.mu.Lock()
-	var closing []*Pool
+	var closing []*origin.Pool
 	for k, p := range e.pools {
 		if !used[p] {
 			delete(e.pools, k)
@@ -137,4 +141,26 @@ func (e *Env) Close() {
 	e.stopAsync()
 	e.Retain()
 	e.closeCache()
+	e.closeCluster()
+}
+
+func orInt(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func orDur(v, def time.Duration) time.Duration {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func orStr(v, def string) string {
+	if v != "" {
+		return v
+	}
+	return def
 }

@@ -32,7 +32,9 @@ func (o *blockingOrigin) releaseAll() {
 	close(o.never)
 }
 
-const parallelShell = `HEAD|<esi:include src="/cf/a"/>|<esi:include src="/cf/b"/>|<esi:include src="/cf/never" alt="/cf/alt"/>|<esi:include src="/cf/gone" onerror="continue"/>|TAIL`
+// Every include has onerror="continue", so no include can fail the page
+// and its head leaves at once (see TestESIHoldsHeadForFatalIncludes).
+const parallelShell = `HEAD|<esi:include src="/cf/a" onerror="continue"/>|<esi:include src="/cf/b" onerror="continue"/>|<esi:include src="/cf/never" alt="/cf/alt" onerror="continue"/>|<esi:include src="/cf/gone" onerror="continue"/>|TAIL`
 
 func newBlockingOrigin() *blockingOrigin {
 	o := &blockingOrigin{arrived: make(chan string, 16), release: make(chan struct{}), never: make(chan struct{})}
@@ -47,7 +49,15 @@ func newBlockingOrigin() *blockingOrigin {
 			return
 		case "/sp/user":
 			h.Set("Surrogate-Control", `content="ESI/1.0"`)
-			ctx.SetBodyString(`HEAD|<esi:include src="/cf/a"/>|TAIL`)
+			ctx.SetBodyString(`HEAD|<esi:include src="/cf/a" onerror="continue"/>|TAIL`)
+			return
+		case "/sp/held":
+			h.Set("Surrogate-Control", `content="ESI/1.0"`)
+			ctx.SetBodyString(`HEAD|<esi:include src="/cf/a"/>|<esi:include src="/cf/gone" onerror="continue"/>|TAIL`)
+			return
+		case "/sp/fails":
+			h.Set("Surrogate-Control", `content="ESI/1.0"`)
+			ctx.SetBodyString(`HEAD|<esi:include src="/cf/gone" onerror="continue"/>|<esi:include src="/cf/never"/>|TAIL`)
 			return
 		case "/cf/alt":
 			ctx.SetBodyString("ALT")
@@ -249,5 +259,51 @@ func TestESIPerUserFragmentOffRequestGoroutine(t *testing.T) {
 	}
 	if n := o.count("/cf/a"); n != 2 {
 		t.Fatalf("per-user fragment fetched %d times, want 2 (one per user, never cached)", n)
+	}
+}
+
+// TestESIHoldsHeadForFatalIncludes: a streamed page (buffer: false) whose
+// include can fail it sends nothing, not even its head, until that
+// include is in; then it streams the rest while a fragment with a
+// fallback is still pending. If the fatal include fails (here: it never
+// answers, fragment_timeout), the client gets a 502 page, not a cut 200.
+func TestESIHoldsHeadForFatalIncludes(t *testing.T) {
+	o := newBlockingOrigin()
+	addr := startOrigin(t, o.handle)
+	t.Cleanup(o.releaseAll)
+	g := cachedGateway(t, loadYAML(t, addr, parallelRules), newFakeClock())
+
+	type answer struct {
+		resp *fasthttp.Response
+		page *streamed
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		resp, page := getStreamed(t, g, "/sp/held")
+		answered <- answer{resp, page}
+	}()
+	for range 2 {
+		within(t, o.arrived, 5*time.Second, "fragment fetches")
+	}
+	select {
+	case <-answered:
+		t.Fatal("the page's head was sent while its fatal include /cf/a was pending")
+	default:
+	}
+	o.once.Do(func() { close(o.release) })
+	a := within(t, answered, 10*time.Second, "the page's head")
+	if a.resp.StatusCode() != 200 {
+		t.Fatalf("status %d, want 200", a.resp.StatusCode())
+	}
+	if head := within(t, a.page.chunks, 5*time.Second, "the first bytes"); !bytes.HasPrefix(head, []byte("HEAD|A|")) {
+		t.Fatalf("first bytes %q, want the head and the fatal include together", head)
+	}
+	if err := within(t, a.page.done, 10*time.Second, "the page's end"); err != nil || a.page.String() != "HEAD|A||TAIL" {
+		t.Fatalf("page %q, %v; want HEAD|A||TAIL (the pending fallback dropped at fragment_timeout)", a.page.String(), err)
+	}
+
+	resp := g.get(t, "/sp/fails")
+	if body := string(resp.Body()); resp.StatusCode() != 502 || strings.Contains(body, "HEAD") || !strings.Contains(body, "ESI include failed") {
+		t.Fatalf("failed fatal include: %d %q, want a 502 page", resp.StatusCode(), body)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -45,9 +46,6 @@ var (
 	ccPrivateNoStore = []byte("private, no-store")
 	ccNoStore        = []byte("no-store")
 )
-
-// errTooManyIncludes: a cached shell over the route's esi.max_includes.
-var errTooManyIncludes = fmt.Errorf("esi: template over esi.max_includes: %w", esi.ErrTooManyIncludes)
 
 // esiNode is a route's `esi:` mapping (or the scalar `esi: on|off|auto|csi`).
 type esiNode struct {
@@ -93,7 +91,8 @@ func decodeESI(n rules.Node) (esiNode, error) {
 	}
 	if en.MaxIncludes > esi.DefaultMaxIncludes {
 		// Cached shells are parsed once with the default bound, before any
-		// route is known; a route can only lower it.
+		// route is known (the includes past it are marked failing then); a
+		// route can only lower it, which the assembler applies.
 		errs = append(errs, n.Errorf("max_includes", "at most %d, got %d", esi.DefaultMaxIncludes, en.MaxIncludes))
 	}
 	for _, h := range en.ForwardHeaders {
@@ -127,6 +126,10 @@ type esiStage struct {
 	fr       *fragmentRouter
 	errors   *metrics.Counter // failures the pipeline cannot see (streamed pages)
 	pages    [numESIPaths]*metrics.Counter
+	// templates counts and logs templates that cannot be parsed.
+	templates *esiTemplateErrors
+	log       *slog.Logger
+	route     string
 }
 
 // How a page was assembled: flashgate_esi_pages_total{path}.
@@ -146,8 +149,8 @@ var _ Assembler = (*esiStage)(nil)
 // compileResponseStages compiles a route's `esi:` and `cache:` nodes into
 // its ESI and Cache stages (left nil when off). c is the Env's cache (nil
 // for -check). Errors are positioned rule errors, joined.
-func compileResponseStages(rt *Route, c *cache.Cache, fr *fragmentRouter, m *Metrics) error {
-	es, errESI := compileESI(rt.Spec, fr, m)
+func compileResponseStages(rt *Route, c *cache.Cache, fr *fragmentRouter, env *Env) error {
+	es, errESI := compileESI(rt.Spec, fr, env.Metrics, env.log)
 	if es != nil {
 		rt.ESI = es
 		rt.fetch = withCapability(rt.fetch)
@@ -160,14 +163,15 @@ func compileResponseStages(rt *Route, c *cache.Cache, fr *fragmentRouter, m *Met
 }
 
 // compileESI compiles a route's `esi:` node; nil for mode off.
-func compileESI(r *rules.Route, fr *fragmentRouter, m *Metrics) (*esiStage, error) {
+func compileESI(r *rules.Route, fr *fragmentRouter, m *Metrics, log *slog.Logger) (*esiStage, error) {
 	en, err := decodeESI(r.ESI)
 	if err != nil {
 		return nil, err
 	}
 	st := &esiStage{mode: esiModes[orStr(en.Mode, "auto")], buffered: en.Buffer,
 		parse:      esi.ParseOptions{MaxIncludes: en.MaxIncludes},
-		fwdHeaders: en.ForwardHeaders, fwdCookies: en.ForwardCookies, fr: fr, errors: m.esiErrors}
+		fwdHeaders: en.ForwardHeaders, fwdCookies: en.ForwardCookies, fr: fr, errors: m.esiErrors,
+		templates: m.esiTemplates, log: log, route: r.Name}
 	st.memoable = st.mode != esiCSI && len(st.fwdHeaders) == 0 && len(st.fwdCookies) == 0
 	for i, name := range esiPathNames {
 		st.pages[i] = m.set.GetOrCreateCounter(`flashgate_esi_pages_total{path="` + name + `"}`)
@@ -176,7 +180,7 @@ func compileESI(r *rules.Route, fr *fragmentRouter, m *Metrics) (*esiStage, erro
 		return nil, nil
 	}
 	cfg := esi.Config{
-		HostAllowed: fr.hostAllowed, MaxDepth: en.MaxDepth, MaxParallel: en.MaxParallel,
+		HostAllowed: fr.hostAllowed, MaxDepth: en.MaxDepth, MaxParallel: en.MaxParallel, MaxIncludes: en.MaxIncludes,
 		FragmentTimeout: en.FragmentTimeout.Duration(), PageTimeout: en.PageTimeout.Duration(),
 		ContinueOnError: en.ContinueOnError,
 	}
@@ -222,7 +226,8 @@ func (st *esiStage) Assemble(x *Exchange) error {
 	tpl, err := st.template(x)
 	if tpl == nil || err != nil {
 		if err != nil {
-			ansBadGateway.write(x.Ctx)
+			st.templates.report(st.log, st.route, x.Ctx.Request.Header.Host(), x.Path, err)
+			templateAnswer(err).write(x.Ctx)
 		}
 		return err
 	}
@@ -255,7 +260,7 @@ func (st *esiStage) Assemble(x *Exchange) error {
 	}
 	st.pages[esiFast].Inc()
 	if err != nil {
-		ansBadGateway.write(x.Ctx)
+		ansESIInclude.write(x.Ctx)
 		return err
 	}
 	st.cacheHeaders(x, res)
@@ -271,9 +276,6 @@ func (st *esiStage) template(x *Exchange) (*esi.Template, error) {
 	s := &x.esi
 	if e := s.entry; e != nil {
 		m := metaOf(e)
-		if m.err == nil && st.parse.MaxIncludes > 0 && m.tpl.Includes() > st.parse.MaxIncludes {
-			return nil, errTooManyIncludes
-		}
 		return m.tpl, m.err
 	}
 	resp := &x.Ctx.Response

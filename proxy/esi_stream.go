@@ -51,12 +51,16 @@ func (p *slowPage) close() {
 
 // assembleSlow assembles x's page with fragment fetches in parallel.
 // Buffered (esi.buffer), it waits on the request goroutine and answers a
-// failed page with a 502. Otherwise the response streams: the shell's head
-// leaves at once and each fragment when it arrives, in order; since what
-// the fragments say about cacheability is not known when the headers
-// leave, a streamed page is "private, no-store". A failed include then
-// cuts the response (no final chunk), so no client or CDN takes a partial
-// page for a whole one.
+// failed page with an error page. Otherwise the response streams, but its
+// head is held (the request goroutine waits) until the page can no longer
+// fail: every include that could fail it (no onerror="continue", outside
+// esi:try; an alt can fail too) has resolved (esi.Page.Ready). A failure
+// up to then is answered with an error page, as ESI 1.0 §3.1 wants, never
+// with a 200 whose body is cut; from then on each fragment leaves when it
+// arrives, in order. A page whose includes all have onerror="continue" or
+// sit in esi:try is ready at once. Since what the
+// later fragments say about cacheability is not known when the headers
+// leave, a streamed page is "private, no-store".
 func (st *esiStage) assembleSlow(x *Exchange, tpl *esi.Template) error {
 	p := newSlowPage(x, st.buffered)
 	resp := &x.Ctx.Response
@@ -65,32 +69,54 @@ func (st *esiStage) assembleSlow(x *Exchange, tpl *esi.Template) error {
 		res, err := st.a.Assemble(context.Background(), resp.BodyWriter(), tpl, &p.page)
 		p.close()
 		if err != nil {
-			ansBadGateway.write(x.Ctx)
+			ansESIInclude.write(x.Ctx)
 			return err
 		}
 		st.cacheHeaders(x, res)
 		return nil
 	}
 	st.pages[esiStreamed].Inc()
-	resp.Header.SetCanonical(hdrCacheControl, ccPrivateNoStore)
+	ready, done := make(chan struct{}), make(chan error, 1)
+	p.page.Ready = func() { close(ready) }
 	pr, pw := io.Pipe()
+	go st.stream(p, tpl, pw, ready, done)
+	select {
+	case <-ready:
+	case err := <-done:
+		if err != nil { // failed before it was ready: nothing was sent
+			ansESIInclude.write(x.Ctx)
+			return err
+		}
+	}
+	resp.Header.SetCanonical(hdrCacheControl, ccPrivateNoStore)
 	resp.SetBodyStream(pr, -1)
-	go st.stream(p, tpl, pw)
 	return nil
 }
 
-// stream assembles into the pipe fasthttp reads the body from. The
-// assembler flushes before it waits for a fragment, so what is known
-// leaves at once; fasthttp closes the pipe when the client is gone, which
-// ends the assembly with a write error.
-func (st *esiStage) stream(p *slowPage, tpl *esi.Template, pw *io.PipeWriter) {
+// stream assembles into the pipe fasthttp reads the body from, and
+// reports the outcome on done. The assembler flushes before it waits for
+// a fragment, so what is known leaves at once; fasthttp closes the pipe
+// when the client is gone, which ends the assembly with a write error.
+// Only a failure after the page was ready is counted here (the response
+// is then cut): one before is the pipeline's to count and answer.
+func (st *esiStage) stream(p *slowPage, tpl *esi.Template, pw *io.PipeWriter, ready <-chan struct{}, done chan<- error) {
 	bw := bufio.NewWriterSize(pw, 8<<10)
 	_, err := st.a.Assemble(context.Background(), bw, tpl, &p.page)
 	if err == nil {
 		err = bw.Flush()
-	} else if st.errors != nil {
+	} else if st.errors != nil && isClosed(ready) {
 		st.errors.Inc()
 	}
 	p.close()
+	done <- err
 	pw.CloseWithError(err) // nil: end of body; else the response is cut
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }

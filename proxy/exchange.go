@@ -33,6 +33,9 @@ type Exchange struct {
 	RequestID []byte
 	// Observe is set by an Admission that wants Observe called.
 	Observe bool
+	// personal: the cache stage passed the request by as personal, so its
+	// answer leaves marked for no shared cache (markPersonal).
+	personal bool
 
 	peer        netip.Addr // TCP peer
 	peerTrusted bool
@@ -78,6 +81,9 @@ func (x *Exchange) RequestURI() []byte {
 // rebuilds (X-Forwarded-*, Via, X-Request-Id, Host) or drops from an
 // untrusted peer are not, even when the client did not send them.
 func (x *Exchange) SentAsIs(name string) bool {
+	if x.Route != nil && x.Route.identity.hasName(name) {
+		return false
+	}
 	return sentAsIs(name, x.connection(), x.peerTrusted)
 }
 
@@ -125,7 +131,7 @@ func releaseExchange(x *Exchange) {
 	x.Params.Reset()
 	x.Path, x.RequestID, x.uri = x.Path[:0], x.RequestID[:0], x.uri[:0]
 	x.ClientIP, x.peer = netip.Addr{}, netip.Addr{}
-	x.Now, x.Observe, x.peerTrusted = 0, false, false
+	x.Now, x.Observe, x.peerTrusted, x.personal = 0, false, false, false
 	x.conn, x.connRead = nil, false
 	if x.outBuilt {
 		x.out.Reset()

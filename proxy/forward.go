@@ -66,6 +66,21 @@ var untrustedHeaders = [...]string{
 	"CF-Connecting-IP",
 	"Fastly-Client-IP",
 	"X-Original-Forwarded-For",
+	// User-identity headers that shops and auth proxies trust (the demo
+	// shop reads X-User-Id): from a client they let it act as anyone, past
+	// limits keyed on its cookie. Declare the ones your shop reads in
+	// origins.<name>.identity to drop them from trusted peers too, or have
+	// the gateway set them (identity.go).
+	"X-User-Id",
+	"X-User",
+	"X-Remote-User",
+	"Remote-User",
+	"X-Forwarded-User",
+	"X-Forwarded-Email",
+	"X-Authenticated-User",
+	"X-Auth-User",
+	"X-Auth-Request-User",
+	"X-Auth-Request-Email",
 }
 
 // Header names set by the gateway itself.
@@ -227,7 +242,14 @@ func buildOutbound(x *Exchange, out *fasthttp.Request, host []byte) {
 	out.Header.SetHostBytes(host)
 	out.UseHostHeader = true
 
+	var ids identityHeaders
+	if x.Route != nil {
+		ids = x.Route.identity
+	}
 	for k, v := range in.Header.All() {
+		if len(ids) > 0 && ids.has(k) {
+			continue // the origin's identity headers come from the gateway only (identity.go)
+		}
 		// Dropped: hop-by-hop, rebuilt below, and Expect: end-to-end
 		// (RFC 9110 §10.1.1), but fasthttp has already answered
 		// "100-continue" and read the whole body, so passing it on would
@@ -242,6 +264,7 @@ func buildOutbound(x *Exchange, out *fasthttp.Request, host []byte) {
 			}
 		}
 	}
+	ids.set(in, out)
 	setForwarded(x, out, trusted)
 	out.SetBodyRaw(in.Body())
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -15,15 +16,15 @@ import (
 // hit (a stale one with no downstream lifetime, see staleFragment), or one
 // coalesced origin fetch within the route's timeout. keep reports that the
 // fragment points into sc.
-func cachedFragment(rt *Route, cs *cacheStage, sc *fragScratch, forwarded bool) (*esi.Fragment, bool) {
+func (st *esiStage) cachedFragment(rt *Route, cs *cacheStage, sc *fragScratch, forwarded bool) (*esi.Fragment, bool) {
 	res, err := cs.c.Do(&sc.req, &sc.resp, cs.policy, &sc.params, cache.Fetch(rt.fetch))
 	switch {
 	case err != nil:
 		return failedFragment(sc), true
 	case res.Entry == nil: // passed through: the origin's answer is in sc.resp
-		return responseFragment(sc, fragmentNests(rt), forwarded, res.ESI), true
+		return st.responseFragment(sc, fragmentNests(rt), forwarded, res.ESI), true
 	}
-	fr, keep := storedFragment(rt, res.Entry, sc, forwarded)
+	fr, keep := st.storedFragment(rt, res.Entry, sc, forwarded)
 	if res.State == cache.Stale { // within stale_while_revalidate, or standing in for a failed fetch
 		return staleFragment(fr, sc), true
 	}
@@ -32,16 +33,33 @@ func cachedFragment(rt *Route, cs *cacheStage, sc *fragScratch, forwarded bool) 
 
 // storedFragment is a cache entry as a fragment: the entry's own (shared,
 // immutable) fragment, with its template when rt nests ESI; keep reports
-// that it points into sc instead (an entry without metadata).
-func storedFragment(rt *Route, e *cache.Entry, sc *fragScratch, forwarded bool) (*esi.Fragment, bool) {
+// that it points into sc instead (an entry without metadata). A stored
+// template that cannot be parsed is a failed include, never raw markup.
+func (st *esiStage) storedFragment(rt *Route, e *cache.Entry, sc *fragScratch, forwarded bool) (*esi.Fragment, bool) {
 	m := metaOf(e)
-	switch {
-	case m == nil:
+	if m == nil {
 		return entryFragment(sc, e, forwarded), true
-	case fragmentNests(rt) && m.nested.Template != nil && (e.SurrogateESI() || fragmentMode(rt) == esiOn):
-		return &m.nested, false
+	}
+	if fragmentNests(rt) && (e.SurrogateESI() || fragmentMode(rt) == esiOn) {
+		switch {
+		case m.nested.Template != nil:
+			return &m.nested, false
+		case m.err != nil:
+			return st.brokenFragment(sc, m.err), false
+		}
 	}
 	return &m.frag, false
+}
+
+// fragBrokenTemplate is a fragment whose template cannot be parsed: an
+// include failure (alt, onerror, esi:except or a failed page follow).
+var fragBrokenTemplate = &esi.Fragment{Status: fasthttp.StatusBadGateway}
+
+// brokenFragment reports err, the parse error of the fragment sc asked
+// for, as a page's is reported, and returns the failed fragment.
+func (st *esiStage) brokenFragment(sc *fragScratch, err error) *esi.Fragment {
+	st.templates.report(st.log, st.route, sc.req.Header.Host(), sc.path, err)
+	return fragBrokenTemplate
 }
 
 // fetchOrigin fetches a fragment of a route without a cache from its
@@ -60,7 +78,7 @@ func (f *fragmentFetcher) fetchOrigin(ctx context.Context, rt *Route, v *reqVars
 	}
 	cleanResponse(&sc.resp)
 	want := esi.WantsESI(sc.resp.Header.PeekBytes(hdrSurrogateCtl), surrogateDevice)
-	return responseFragment(sc, fragmentNests(rt), forwarded, want)
+	return f.st.responseFragment(sc, fragmentNests(rt), forwarded, want)
 }
 
 // failedFragment is a 502 fragment: an include failure (alt, onerror,
@@ -89,7 +107,7 @@ func entryFragment(sc *fragScratch, e *cache.Entry, personal bool) *esi.Fragment
 // responseFragment turns an origin answer in sc.resp (not stored) into a
 // fragment: personal when it says so or was asked with the user's
 // cookies or headers, downstream lifetime from its Cache-Control.
-func responseFragment(sc *fragScratch, nested, forwarded, wantsESI bool) *esi.Fragment {
+func (st *esiStage) responseFragment(sc *fragScratch, nested, forwarded, wantsESI bool) *esi.Fragment {
 	h := &sc.resp.Header
 	personal, maxAge := responsePrivacy(h)
 	sc.frag = esi.Fragment{Status: sc.resp.StatusCode(), Body: sc.resp.Body(),
@@ -101,9 +119,13 @@ func responseFragment(sc *fragScratch, nested, forwarded, wantsESI bool) *esi.Fr
 		sc.frag.Status = fasthttp.StatusBadGateway // a coding we cannot read is no fragment
 	}
 	if nested && wantsESI && !sc.frag.Gzip {
-		if t, err := esi.Parse(sc.resp.Body(), esi.ParseOptions{}); err == nil {
+		switch t, err := esi.Parse(sc.resp.Body(), esi.ParseOptions{}); {
+		case err == nil:
 			sc.frag.Template = t
-		} else {
+		case errors.Is(err, esi.ErrBinary):
+			// bytes, not a template: included as they are, as a page would be served
+		default:
+			st.brokenFragment(sc, err)
 			sc.frag.Status = fasthttp.StatusBadGateway // a broken template is never sent raw
 		}
 	}

@@ -152,7 +152,7 @@ func (f *fragmentFetcher) peek(rt *Route, v *reqVars, sc *fragScratch) (*esi.Fra
 	if !ok {
 		return nil, false
 	}
-	fr, keep := storedFragment(rt, res.Entry, sc, forwarded)
+	fr, keep := f.st.storedFragment(rt, res.Entry, sc, forwarded)
 	if res.State == cache.Stale {
 		return staleFragment(fr, sc), true
 	}
@@ -205,7 +205,7 @@ func (f *fragmentFetcher) fetchCached(ctx context.Context, rt *Route, cs *cacheS
 	forwarded := f.st.forward(&sc.req, v) // reads the page request: before the handoff
 	done := make(chan *esi.Fragment, 1)   // buffered: the goroutine never blocks on a gone worker
 	go func() {
-		fr, keep := cachedFragment(rt, cs, sc, forwarded)
+		fr, keep := f.st.cachedFragment(rt, cs, sc, forwarded)
 		switch {
 		case !keep:
 			releaseFragScratch(sc)

@@ -18,6 +18,9 @@ type Metrics struct {
 	esiErrors     *metrics.Counter // flashgate_esi_errors_total
 	edge          statusCounters   // answers given before a route matched
 	gateway       statusCounters   // /_flashgate/* endpoints
+
+	// flashgate_esi_template_errors_total and the once-per-URL log (esi_errors.go)
+	esiTemplates *esiTemplateErrors
 }
 
 // NewMetrics returns an empty metric set with the gateway's fixed metrics.
@@ -32,6 +35,7 @@ func NewMetrics() *Metrics {
 		esiErrors:     s.NewCounter("flashgate_esi_errors_total"),
 		edge:          newStatusCounters(s, "_edge"),
 		gateway:       newStatusCounters(s, "_gateway"),
+		esiTemplates:  newESITemplateErrors(s),
 	}
 }
 

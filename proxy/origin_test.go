@@ -33,7 +33,6 @@ func TestHealthCheckMarksDownAndUp(t *testing.T) {
 	// The ticker never ticks: this test runs the probe rounds itself.
 	g := newGateway(t, cfg, Options{Ticker: newManualTicker().start})
 	pool := g.Snapshot().pools["shop"]
-	up := pool.servers[0]
 
 	for _, step := range []struct {
 		healthy  bool
@@ -47,9 +46,9 @@ func TestHealthCheckMarksDownAndUp(t *testing.T) {
 		{true, false, "3 good probes"},
 	} {
 		healthy.Store(step.healthy)
-		pool.health.checkOnce()
-		if up.down.Load() != step.wantDown {
-			t.Fatalf("after %s: down = %v, want %v", step.why, up.down.Load(), step.wantDown)
+		pool.CheckHealth()
+		if down := !pool.Status()[0].Up; down != step.wantDown {
+			t.Fatalf("after %s: down = %v, want %v", step.why, down, step.wantDown)
 		}
 		if step.wantDown {
 			if resp := g.do(t, "GET", "/item/1", nil); resp.StatusCode() != 502 {
@@ -66,65 +65,6 @@ func TestHealthCheckMarksDownAndUp(t *testing.T) {
 	logs := g.logs.String()
 	if !strings.Contains(logs, "origin server marked down") || !strings.Contains(logs, "origin server back up") {
 		t.Errorf("want log lines for the server going down and back up:\n%s", logs)
-	}
-}
-
-// TestHealthLoopRunsOnTicks checks the goroutine: probes run on ticks and
-// stop with the pool.
-func TestHealthLoopRunsOnTicks(t *testing.T) {
-	cfg := testConfig(deadAddr(t), testRoute(t, "item", "/item/{id}", "shop"))
-	cfg.Origins[0].Health = rules.HealthCheck{Path: "/healthz", Fails: 1}
-	tick := newManualTicker()
-	env := NewEnv(EnvOptions{Ticker: tick.start})
-	snap, err := Compile(cfg, env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tick.c <- time.Time{}
-	tick.c <- time.Time{} // accepted only after the first round finished
-	if !snap.pools["shop"].servers[0].down.Load() {
-		t.Error("a refused probe with fails: 1 did not mark the server down")
-	}
-	env.Close() // stops the loop; a leaked goroutine would block the next send forever
-	select {
-	case tick.c <- time.Time{}:
-		t.Error("the health loop still runs after Close")
-	default:
-	}
-}
-
-func TestBalancing(t *testing.T) {
-	var hits [3]atomic.Int32
-	var addrs []string
-	for i := range hits {
-		addrs = append(addrs, startOrigin(t, func(*fasthttp.RequestCtx) { hits[i].Add(1) }))
-	}
-	for _, balance := range []string{"round_robin", "least_conn"} {
-		t.Run(balance, func(t *testing.T) {
-			p := newPool(&rules.Origin{Name: "shop", Servers: addrs, Balance: balance}, NewMetrics().set, nil)
-			defer p.Close()
-			p.servers[1].down.Store(true)
-			seen := map[string]int{}
-			for range 6 {
-				seen[p.pick().addr]++
-			}
-			if seen[addrs[1]] != 0 {
-				t.Errorf("picked the server marked down %d times", seen[addrs[1]])
-			}
-			if balance == "round_robin" && (seen[addrs[0]] != 3 || seen[addrs[2]] != 3) {
-				t.Errorf("round robin over 2 healthy servers: %v, want 3 each", seen)
-			}
-			p.servers[0].inflight.Store(5)
-			if balance == "least_conn" && p.pick() != p.servers[2] {
-				t.Error("least_conn did not pick the idle server")
-			}
-			for _, u := range p.servers {
-				u.down.Store(true)
-			}
-			if p.pick() != nil {
-				t.Error("picked a server with all of them down")
-			}
-		})
 	}
 }
 

@@ -75,7 +75,7 @@ func (s *Server) serve(x *Exchange) *statusCounters {
 	var err error
 	x.Path, err = route.Normalize(x.Path[:0], ctx.Request.URI().PathOriginal())
 	if err != nil {
-		ansBadPath.write(ctx)
+		pathAnswer(err).write(ctx)
 		return &s.metrics.edge
 	}
 
@@ -147,6 +147,9 @@ func (s *Server) serve(x *Exchange) *statusCounters {
 	if x.Observe {
 		rt.Admission.Observe(x)
 	}
+
+	// 8. Nothing personal leaves marked for a shared cache.
+	markPersonal(x)
 	return &rt.requests
 }
 
@@ -163,6 +166,9 @@ func (s *Server) match(x *Exchange) *Route {
 		if j, _ := snap.allowTable.Match(ctx.Request.Header.Host(), ctx.Method(), x.Path, nil); j >= 0 {
 			ctx.Response.Header.Set("Allow", snap.allow[j])
 		}
+		return nil
+	case route.CaseVariant:
+		ansCaseVariant.write(ctx) // never the fallback: see route.CaseVariant
 		return nil
 	}
 	if snap.fallback != nil {

@@ -121,7 +121,7 @@ func TestReloadKeepsUnchangedOriginState(t *testing.T) {
 	g, fl, mk := reloadGateway(t, addr, addr)
 	shop := g.Snapshot().pools["shop"]
 	static := g.Snapshot().pools["static"]
-	shop.servers[0].down.Store(true) // health state that must survive
+	shop.SetUp(addr, false) // health state that must survive
 
 	next := mk(2)
 	next.Routes[1].Path = "/assets/*"         // an unrelated edit
@@ -132,7 +132,7 @@ func TestReloadKeepsUnchangedOriginState(t *testing.T) {
 		t.Fatal(err)
 	}
 	snap := g.Snapshot()
-	if snap.pools["shop"] != shop || !shop.servers[0].down.Load() {
+	if snap.pools["shop"] != shop || shop.Status()[0].Up {
 		t.Error("the unchanged shop origin lost its pool or health state on an unrelated reload")
 	}
 	if snap.pools["static"] == static {

@@ -78,7 +78,7 @@ func TestReserveSale(t *testing.T) {
 		defer fasthttp.ReleaseResponse(resp)
 		req.Header.SetMethod("POST")
 		req.SetRequestURI(gwBase + path)
-		req.Header.Set("X-User-Id", user)
+		req.Header.SetCookie("uid", user)
 		req.Header.SetContentType("application/x-www-form-urlencoded")
 		req.SetBodyString(body)
 		if err := c.DoTimeout(req, resp, 20*time.Second); err != nil {

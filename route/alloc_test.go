@@ -26,6 +26,8 @@ func TestMatchAllocs(t *testing.T) {
 		{foldTab, "shop.example.com", "GET", "/ITEM/1"},
 		{foldTab, "", "GET", "/files/a/b"},
 		{saleTab, "", "POST", "/buy/0007"},
+		{saleTab, "", "POST", "/BUY/7"},     // case variant: the second, folding walk
+		{saleTab, "", "GET", "/Item/7/a/B"}, // folding walk over a fixed value and catch-all
 		{saleTab, "", "POST", "/buy/0070"},
 		{saleTab, "", "GET", "/item/007/a/b"},
 	} {

@@ -72,7 +72,7 @@ func TestMatchFixedAndDecimal(t *testing.T) {
 		{"catch-all after fixed", "GET", "/f/02/a/b", want{11, Found, map[string]string{"k": "2", "rest": "a/b"}}},
 		{"catch-all after fixed empty", "GET", "/f/2", want{11, Found, map[string]string{"k": "2", "rest": ""}}},
 		{"word fixed", "GET", "/s/sale", want{12, Found, map[string]string{"name": "sale"}}},
-		{"word fixed case sensitive", "GET", "/s/Sale", want{-1, NotFound, nil}},
+		{"word fixed case variant", "GET", "/s/Sale", want{-1, CaseVariant, nil}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,7 +13,7 @@ const maxHost = 256
 // Normalize; host is the Host header (a port and a trailing dot are
 // ignored, case does not matter). On Found, index is the position of the
 // entry given to NewTable and ps holds its parameters (aliasing path); on
-// NotFound or MethodNotAllowed, index is -1 and ps is empty. ps may be nil
+// NotFound, MethodNotAllowed or CaseVariant, index is -1 and ps is empty. ps may be nil
 // when the parameters are not needed. Match does not allocate.
 //
 // Precedence: a route for the request's host beats a host-less route; then
@@ -26,6 +26,10 @@ const maxHost = 256
 // they are equal without leading zeros (see Parse), and a fixed value binds
 // the request's segment without them: "/buy/007" matched by "/buy/{id=7}"
 // binds id = "7". Plain {param} values are bound as sent.
+//
+// A case-sensitive table walks a path holding an upper-case letter a
+// second time ignoring case, and answers CaseVariant when that walk ends
+// elsewhere; lowercase paths (nearly all) walk once.
 func (t *Table) Match(host, method, path []byte, ps *Params) (index int, res Result) {
 	if ps != nil {
 		ps.Reset()
@@ -42,13 +46,15 @@ func (t *Table) Match(host, method, path []byte, ps *Params) (index int, res Res
 	}
 	var m matcher
 	m.method, m.path, m.ps = method, path, ps
-	m.fold = t.foldCase
-	if root := t.hostRoot(host); root != nil {
-		if l := m.walk(root, pos); l != nil {
-			return m.found(l)
+	m.fold, m.litsLower = t.foldCase, t.foldCase
+	l := t.lookup(&m, host, pos)
+	if !t.foldCase && hasUpper(path) && t.caseVariant(host, method, path, pos, l, m.sawPath) {
+		if ps != nil {
+			ps.Reset()
 		}
+		return -1, CaseVariant
 	}
-	if l := m.walk(t.anyHost, pos); l != nil {
+	if l != nil {
 		return m.found(l)
 	}
 	if ps != nil {
@@ -58,6 +64,45 @@ func (t *Table) Match(host, method, path []byte, ps *Params) (index int, res Res
 		return -1, MethodNotAllowed
 	}
 	return -1, NotFound
+}
+
+// lookup walks the routes of host, then the host-less ones.
+func (t *Table) lookup(m *matcher, host []byte, pos int) *leaf {
+	if root := t.hostRoot(host); root != nil {
+		if l := m.walk(root, pos); l != nil {
+			return l
+		}
+	}
+	return m.walk(t.anyHost, pos)
+}
+
+// caseVariant reports whether a case-sensitive table answers path
+// differently once ASCII case is ignored: exact is the leaf the exact walk
+// found (nil: none), sawPath whether it matched a route but not the method.
+// Such a path is a case variant of a route ("/BUY/1" of "/buy/{id}"): sent
+// on to another route or the unmatched fallback, it would reach a shop that
+// routes case-insensitively without the filters of the route it names.
+func (t *Table) caseVariant(host, method, path []byte, pos int, exact *leaf, sawPath bool) bool {
+	m := matcher{method: method, path: path, fold: true}
+	folded := t.lookup(&m, host, pos)
+	switch {
+	case folded == nil:
+		return m.sawPath && exact == nil && !sawPath
+	case exact == nil:
+		return true
+	}
+	return folded.index != exact.index
+}
+
+// hasUpper reports whether path holds an ASCII upper-case letter; paths
+// without one cannot be case variants, so they skip the second walk.
+func hasUpper(path []byte) bool {
+	for _, c := range path {
+		if c-'A' < 26 {
+			return true
+		}
+	}
+	return false
 }
 
 // Allow appends to dst the methods that routes matching host and path
@@ -76,7 +121,7 @@ func (t *Table) Allow(dst []string, host, path []byte) []string {
 	if len(path) == 1 {
 		pos = 1
 	}
-	m := matcher{path: path, fold: t.foldCase, collect: true, allow: dst}
+	m := matcher{path: path, fold: t.foldCase, litsLower: t.foldCase, collect: true, allow: dst}
 	if root := t.hostRoot(host); root != nil {
 		m.walk(root, pos)
 	}
@@ -88,9 +133,10 @@ func (t *Table) Allow(dst []string, host, path []byte) []string {
 type matcher struct {
 	method, path []byte
 	ps           *Params // nil: capture nothing
-	fold         bool
-	sawPath      bool // some route matched the path but not the method
-	collect      bool // Allow: gather every matching leaf's methods, match none
+	fold         bool    // compare literals ignoring ASCII case
+	litsLower    bool    // the table's literals are stored lowercased (built folding)
+	sawPath      bool    // some route matched the path but not the method
+	collect      bool    // Allow: gather every matching leaf's methods, match none
 	allow        []string
 }
 
@@ -177,7 +223,7 @@ func (m *matcher) walk(n *node, pos int) *leaf {
 // unique per node (folded when the table folds case), so at most one child
 // matches.
 func (m *matcher) literal(n *node, seg []byte) *node {
-	if n.litIndex != nil {
+	if n.litIndex != nil && m.fold == m.litsLower {
 		if !m.fold {
 			return n.litIndex[string(seg)]
 		}
@@ -225,7 +271,7 @@ func (m *matcher) equal(lit string, seg []byte) bool {
 		return false
 	}
 	for i := 0; i < len(seg); i++ {
-		if lit[i] != lower(seg[i]) {
+		if lower(lit[i]) != lower(seg[i]) { // lit is lowercase already unless a case-sensitive table is walked folding
 			return false
 		}
 	}

@@ -13,6 +13,8 @@ var (
 	ErrDotsSegment  = errors.New("path has a segment made only of dots")
 	ErrQueryInPath  = errors.New("path contains \"?\" or \"#\"")
 	ErrBackslash    = errors.New("path contains a backslash")
+	ErrDoubleEscape = errors.New("path contains an escaped percent-escape (%25 followed by two hex digits)")
+	ErrOverlongUTF8 = errors.New("path contains an overlong UTF-8 sequence (%C0, %C1, %E0%80-%9F or %F0%80-%8F)")
 )
 
 // Normalize appends to dst the canonical form of the request path (without
@@ -46,6 +48,12 @@ var (
 //	                                   they separate segments, so no canonical form exists
 //	%00-%1F, %7F, raw control bytes → ErrControlByte
 //	"%", "%4", "%G1"      → ErrBadEscape
+//	"%252e", "%252f"      → ErrDoubleEscape: an origin that decodes twice reads "." or "/",
+//	                                   so "/%252e%252e/" would climb after matching; a lone
+//	                                   "%25" (not followed by two hex digits) is a plain "%"
+//	%C0, %C1 (raw or escaped), %E0 then %80-%9F, %F0 then %80-%8F
+//	                      → ErrOverlongUTF8: overlong UTF-8, which a lenient decoder folds
+//	                                   to ASCII ("%c0%ae" is ".", "%c0%af" is "/")
 //	"?" or "#"            → ErrQueryInPath: the caller passes the path without query
 //	"" or "buy/1"         → ErrNotAbsolute
 //
@@ -126,20 +134,21 @@ func appendSegment(out []byte, start int, seg []byte) ([]byte, bool, error) {
 // appendDecoded appends seg with unreserved escapes decoded, other escapes
 // uppercased, and raw bytes outside the URI path character set escaped.
 func appendDecoded(out, seg []byte) ([]byte, error) {
+	var prev byte // the previous byte of the segment, decoded
 	for j := 0; j < len(seg); j++ {
 		c := seg[j]
+		if c >= 0x80 || c == '%' {
+			if err := checkByte(seg, j, prev); err != nil {
+				return out, err
+			}
+		}
 		switch {
 		case c == '%':
-			if j+2 >= len(seg) {
-				return out, ErrBadEscape
-			}
-			hi, ok1 := unhex(seg[j+1])
-			lo, ok2 := unhex(seg[j+2])
-			if !ok1 || !ok2 {
-				return out, ErrBadEscape
+			v, err := unescape(seg, j)
+			if err != nil {
+				return out, err
 			}
 			j += 2
-			v := hi<<4 | lo
 			switch {
 			case v < 0x20 || v == 0x7f:
 				return out, ErrControlByte
@@ -150,6 +159,8 @@ func appendDecoded(out, seg []byte) ([]byte, error) {
 			default:
 				out = append(out, '%', upperHex[v>>4], upperHex[v&15])
 			}
+			prev = v
+			continue
 		case c < 0x20 || c == 0x7f:
 			return out, ErrControlByte
 		case c == '\\':
@@ -161,8 +172,68 @@ func appendDecoded(out, seg []byte) ([]byte, error) {
 		default:
 			out = append(out, c)
 		}
+		prev = c
 	}
 	return out, nil
+}
+
+// unescape decodes the escape "%XX" at seg[j].
+func unescape(seg []byte, j int) (byte, error) {
+	if j+2 >= len(seg) {
+		return 0, ErrBadEscape
+	}
+	hi, ok1 := unhex(seg[j+1])
+	lo, ok2 := unhex(seg[j+2])
+	if !ok1 || !ok2 {
+		return 0, ErrBadEscape
+	}
+	return hi<<4 | lo, nil
+}
+
+// checkByte refuses what a second decoder would read differently from the
+// byte at seg[j] (raw, or the escape starting there) after prev: an
+// escaped "%" whose next two bytes, once decoded, are hex digits ("%252e",
+// "%25%32%65"), and overlong UTF-8. Origins and frameworks that decode a
+// path twice, or fold overlong sequences to ASCII, would otherwise see
+// ".", "/" or a backslash that matching never saw.
+func checkByte(seg []byte, j int, prev byte) error {
+	v, next := decodedAt(seg, j)
+	if next < 0 {
+		return ErrBadEscape
+	}
+	if v == '%' && seg[j] == '%' {
+		hi, k := decodedAt(seg, next)
+		lo, _ := decodedAt(seg, k)
+		if _, ok := unhex(hi); ok && k > 0 {
+			if _, ok := unhex(lo); ok {
+				return ErrDoubleEscape
+			}
+		}
+	}
+	switch {
+	case v == 0xc0 || v == 0xc1,
+		prev == 0xe0 && v >= 0x80 && v <= 0x9f,
+		prev == 0xf0 && v >= 0x80 && v <= 0x8f:
+		return ErrOverlongUTF8
+	}
+	return nil
+}
+
+// decodedAt returns the byte at seg[j] once decoded (a raw byte, or the
+// escape starting there) and the index after it; next is -1 at the end
+// of seg or on a malformed escape.
+func decodedAt(seg []byte, j int) (v byte, next int) {
+	if j < 0 || j >= len(seg) {
+		return 0, -1
+	}
+	if seg[j] != '%' {
+		return seg[j], j + 1
+	}
+	v, err := unescape(seg, j)
+	if err != nil {
+		return 0, -1
+	}
+	return v, j + 3
 }
 
 const upperHex = "0123456789ABCDEF"

@@ -16,6 +16,12 @@ const (
 	Found
 	// MethodNotAllowed: routes match host and path, none allows the method.
 	MethodNotAllowed
+	// CaseVariant: the table matches case exactly, and ignoring ASCII case
+	// the path would meet another route (or a route where exactly it meets
+	// none): "/BUY/1" beside "/buy/{id}". Answer it at the edge, never
+	// with another route or the unmatched fallback, since a shop that
+	// routes case-insensitively would read it as the route it names.
+	CaseVariant
 )
 
 func (r Result) String() string {
@@ -24,6 +30,8 @@ func (r Result) String() string {
 		return "found"
 	case MethodNotAllowed:
 		return "method not allowed"
+	case CaseVariant:
+		return "case variant of a route"
 	default:
 		return "not found"
 	}
@@ -108,7 +116,9 @@ func capturesOf(segs []segment) []capture {
 }
 
 // NewTable builds a table from entries; Match returns indexes into entries.
-// With caseInsensitive, literal segments match regardless of ASCII case.
+// With caseInsensitive, literal segments match regardless of ASCII case;
+// without, they match exactly and a path that would meet another route
+// once case is ignored is a CaseVariant.
 // It fails with a *DuplicateError when two entries would match the same
 // requests, or when an entry has no pattern or an invalid host.
 func NewTable(entries []Entry, caseInsensitive bool) (*Table, error) {

@@ -76,7 +76,14 @@ func TestMatch(t *testing.T) {
 		{"names per entry other", "x", "GET", "/u/1/2", want{9, Found, map[string]string{"a": "1", "b": "2"}}},
 		{"backtrack to catch-all", "x", "GET", "/a/1/y", want{13, Found, nil}},
 		{"backtrack drops params", "x", "GET", "/a/1/x", want{12, Found, map[string]string{"id": "1"}}},
-		{"case sensitive", "x", "GET", "/ITEM/1", want{-1, NotFound, nil}},
+		{"case variant of a route", "x", "GET", "/ITEM/1", want{-1, CaseVariant, nil}},
+		{"case variant of another method's route", "x", "GET", "/BUY/9", want{-1, CaseVariant, nil}},
+		{"case variant beside a catch-all", "x", "GET", "/STATIC/a.css", want{-1, CaseVariant, nil}},
+		{"case variant of a literal beside a param", "x", "GET", "/sale/LIST", want{-1, CaseVariant, nil}},
+		{"upper case where only a param reads it", "x", "GET", "/item/ABC", want{1, Found, map[string]string{"id": "ABC"}}},
+		{"upper case in a param before a literal", "x", "GET", "/Toys/list", want{7, Found, map[string]string{"cat": "Toys"}}},
+		{"upper case under a catch-all", "x", "GET", "/static/Logo.PNG", want{4, Found, nil}},
+		{"upper case matching nothing either way", "x", "GET", "/NOPE/x/y", want{-1, NotFound, nil}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -196,12 +203,12 @@ func TestMatchWideFanout(t *testing.T) {
 		if idx, _ := tab.Match(nil, []byte("GET"), []byte("/sale/Sale33/7"), &ps); idx != 33 || string(ps.Get("id")) != "7" {
 			t.Errorf("fold=%v: Sale33 matched %d", fold, idx)
 		}
-		want := 40
+		want, wantRes := -1, CaseVariant // the param route would serve a case variant of Sale33
 		if fold {
-			want = 33
+			want, wantRes = 33, Found
 		}
-		if idx, _ := tab.Match(nil, []byte("GET"), []byte("/sale/SALE33/7"), &ps); idx != want {
-			t.Errorf("fold=%v: SALE33 matched %d, want %d", fold, idx, want)
+		if idx, res := tab.Match(nil, []byte("GET"), []byte("/sale/SALE33/7"), &ps); idx != want || res != wantRes {
+			t.Errorf("fold=%v: SALE33 matched %d %v, want %d %v", fold, idx, res, want, wantRes)
 		}
 		long := "/sale/" + strings.Repeat("x", 100) + "/1"
 		if idx, _ := tab.Match(nil, []byte("GET"), []byte(long), &ps); idx != 40 {

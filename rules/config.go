@@ -30,6 +30,7 @@ type Config struct {
 	Cache     Node // top-level "cache:", decoded by package cache
 	Admission Node // top-level "admission:", decoded by package filters
 	Demo      *Demo
+	Cluster   *Cluster // top-level "cluster:"; nil = state in process memory (cluster.go)
 }
 
 // Server holds the public listener's settings. Zero values are replaced by
@@ -84,7 +85,10 @@ type Origin struct {
 	MaxConnWait    time.Duration // wait for a free connection, default 100ms
 	MaxIdleConn    time.Duration // idle keep-alive lifetime, default 30s
 	Health         HealthCheck
-	Pos            Pos
+	// Identity lists the headers the origin reads a user's identity from
+	// (identity.go): they come from the gateway only.
+	Identity []OriginIdentity
+	Pos      Pos
 }
 
 // HealthCheck configures active health checks of an origin's servers.

@@ -87,18 +87,19 @@ type dumpLogging struct {
 }
 
 type dumpOrigin struct {
-	Servers        []string   `yaml:"servers"`
-	Hosts          []string   `yaml:"hosts,omitempty"`
-	HostRewrite    string     `yaml:"host_rewrite,omitempty"`
-	TLS            bool       `yaml:"tls"`
-	Balance        string     `yaml:"balance"`
-	ConnectTimeout Duration   `yaml:"connect_timeout"`
-	ReadTimeout    Duration   `yaml:"read_timeout"`
-	WriteTimeout   Duration   `yaml:"write_timeout"`
-	MaxConns       int        `yaml:"max_conns"`
-	MaxConnWait    Duration   `yaml:"max_conn_wait"`
-	MaxIdleConn    Duration   `yaml:"max_idle_conn"`
-	Health         dumpHealth `yaml:"health"`
+	Servers        []string       `yaml:"servers"`
+	Hosts          []string       `yaml:"hosts,omitempty"`
+	HostRewrite    string         `yaml:"host_rewrite,omitempty"`
+	TLS            bool           `yaml:"tls"`
+	Balance        string         `yaml:"balance"`
+	ConnectTimeout Duration       `yaml:"connect_timeout"`
+	ReadTimeout    Duration       `yaml:"read_timeout"`
+	WriteTimeout   Duration       `yaml:"write_timeout"`
+	MaxConns       int            `yaml:"max_conns"`
+	MaxConnWait    Duration       `yaml:"max_conn_wait"`
+	MaxIdleConn    Duration       `yaml:"max_idle_conn"`
+	Health         dumpHealth     `yaml:"health"`
+	Identity       []identitySpec `yaml:"identity,omitempty"`
 }
 
 type dumpHealth struct {
@@ -119,7 +120,16 @@ func dumpOriginOf(o *Origin) dumpOrigin {
 		MaxIdleConn: Duration(o.MaxIdleConn),
 		Health: dumpHealth{Path: h.Path, Interval: Duration(h.Interval), Timeout: Duration(h.Timeout),
 			Fails: h.Fails, Passes: h.Passes, Status: h.Status},
+		Identity: dumpIdentity(o.Identity),
 	}
+}
+
+func dumpIdentity(ids []OriginIdentity) []identitySpec {
+	var out []identitySpec
+	for _, id := range ids {
+		out = append(out, identitySpec{Header: id.Header, From: id.From})
+	}
+	return out
 }
 
 type dumpRoute struct {

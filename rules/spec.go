@@ -21,6 +21,9 @@ type fileSpec struct {
 	Cache     Node        `yaml:"cache"`
 	Admission Node        `yaml:"admission"`
 	Demo      *demoSpec   `yaml:"demo"`
+
+	// Cluster is validated in cluster.go.
+	Cluster *clusterSpec `yaml:"cluster"`
 }
 
 // includedSpec is what an included file may hold.
@@ -52,18 +55,19 @@ type loggingSpec struct {
 }
 
 type originSpec struct {
-	Servers        []serverAddr `yaml:"servers"`
-	Hosts          []hostName   `yaml:"hosts"`
-	HostRewrite    hostHeader   `yaml:"host_rewrite"`
-	TLS            bool         `yaml:"tls"`
-	Balance        string       `yaml:"balance"`
-	ConnectTimeout Duration     `yaml:"connect_timeout"`
-	ReadTimeout    Duration     `yaml:"read_timeout"`
-	WriteTimeout   Duration     `yaml:"write_timeout"`
-	MaxConns       int          `yaml:"max_conns"`
-	MaxConnWait    Duration     `yaml:"max_conn_wait"`
-	MaxIdleConn    Duration     `yaml:"max_idle_conn"`
-	Health         healthSpec   `yaml:"health"`
+	Servers        []serverAddr   `yaml:"servers"`
+	Hosts          []hostName     `yaml:"hosts"`
+	HostRewrite    hostHeader     `yaml:"host_rewrite"`
+	TLS            bool           `yaml:"tls"`
+	Balance        string         `yaml:"balance"`
+	ConnectTimeout Duration       `yaml:"connect_timeout"`
+	ReadTimeout    Duration       `yaml:"read_timeout"`
+	WriteTimeout   Duration       `yaml:"write_timeout"`
+	MaxConns       int            `yaml:"max_conns"`
+	MaxConnWait    Duration       `yaml:"max_conn_wait"`
+	MaxIdleConn    Duration       `yaml:"max_idle_conn"`
+	Health         healthSpec     `yaml:"health"`
+	Identity       []identitySpec `yaml:"identity"` // identity.go
 }
 
 type healthSpec struct {

@@ -27,6 +27,7 @@ func (l *loader) build(c *Config, root Node, spec *fileSpec) {
 	c.Server = l.buildServer(root.Get("server"), &spec.Server, known)
 	c.Logging = l.buildLogging(root.Get("logging"), spec.Logging)
 	c.Routes = l.buildRoutes(known, c.Server.CaseInsensitive)
+	c.Cluster = l.buildCluster(root, spec.Cluster)
 	if spec.Demo != nil {
 		c.Demo = &Demo{Listen: string(spec.Demo.Listen), Pos: root.Get("demo").Pos()}
 		if c.Demo.Listen == "" {
@@ -129,6 +130,7 @@ func (l *loader) buildOrigin(parent Node, name string, n Node) *Origin {
 	l.oneOf(n, "balance", o.Balance, balances)
 	l.nonNegative(n, "max_conns", s.MaxConns)
 	o.Health = l.buildHealth(n.Get("health"), s.Health)
+	o.Identity = l.buildIdentity(n.Get("identity"), s.Identity)
 	return o
 }
 

@@ -156,6 +156,12 @@ func main() {
 				h.Set("Cache-Control", "public, max-age=60")
 				ctx.SetContentType("text/html; charset=utf-8")
 				ctx.SetBody(fragment(strings.TrimPrefix(path, "/frag/")))
+			case strings.HasPrefix(path, "/pass/buy/"):
+				// The pass-through POST row: a purchase's small JSON answer
+				// with no simulated work, so the row measures forwarding.
+				h.Set("Cache-Control", "no-store")
+				ctx.SetContentType("application/json")
+				ctx.SetBodyString(`{"ok":true,"item":` + strconv.Quote(strings.TrimPrefix(path, "/pass/buy/")) + `,"qty":` + strconv.Quote(string(ctx.PostArgs().Peek("qty"))) + `}`)
 			case strings.HasPrefix(path, "/buy/"):
 				h.Set("Cache-Control", "no-store")
 				time.Sleep(time.Duration(*buyMS) * time.Millisecond)

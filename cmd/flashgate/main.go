@@ -29,6 +29,9 @@ func main() {
 
 // run is main without the process exit, so tests can drive it.
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "rehearse" {
+		return runRehearse(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("flashgate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "gateway.yaml", "rule file to load")
@@ -67,6 +70,9 @@ func checkRules(path string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
+	}
+	for _, w := range proxy.IdentityWarnings(cfg) {
+		fmt.Fprintln(stderr, "warning:", w)
 	}
 	fmt.Fprintln(stdout, "ok")
 	return 0

@@ -1,8 +1,7 @@
-package proxy
+package origin
 
 import (
 	"crypto/tls"
-	"errors"
 	"math"
 	"net"
 	"sync/atomic"
@@ -16,22 +15,22 @@ import (
 
 // Pool is a named origin: one fasthttp.HostClient per server, a balancer
 // over the healthy ones and, when configured, an active health checker.
-// Pools live in an Env, outside snapshots, so a reload that leaves the
+// The proxy keeps pools outside its snapshots, so a reload that leaves the
 // origin's settings unchanged keeps its connections and health state.
 // Safe for concurrent use. Close stops the health checker; requests
 // already running on a closed pool still finish.
 type Pool struct {
 	name      string
 	spec      rules.Origin // copy; Pos cleared
-	servers   []*upstream
+	servers   []*server
 	leastConn bool
 	next      atomic.Uint32 // round-robin cursor
 	health    *healthChecker
-	errs      [errKinds]*metrics.Counter // flashgate_origin_errors_total{origin,kind}
+	errs      [kinds]*metrics.Counter // flashgate_origin_errors_total{origin,kind}
 }
 
-// upstream is one server of a pool.
-type upstream struct {
+// server is one server of a pool.
+type server struct {
 	addr     string
 	client   *fasthttp.HostClient
 	down     atomic.Bool // false = healthy: servers start in rotation
@@ -39,16 +38,15 @@ type upstream struct {
 	gauge    *metrics.Gauge // flashgate_upstream_up{origin,server}: 1 or 0
 }
 
-// errNoHealthy means every server of the pool is marked down.
-var errNoHealthy = errors.New("no healthy server")
-
 // Default limits for an Origin field left zero (a loaded Config has them
 // filled in by rules; Configs built in Go may not).
 const (
-	defaultOriginTimeout = 10 * time.Second
-	defaultMaxConns      = 512
-	defaultMaxConnWait   = 100 * time.Millisecond
-	defaultMaxIdleConn   = 30 * time.Second
+	// DefaultTimeout is an origin exchange's limit when neither the route
+	// nor the origin sets one.
+	DefaultTimeout     = 10 * time.Second
+	defaultMaxConns    = 512
+	defaultMaxConnWait = 100 * time.Millisecond
+	defaultMaxIdleConn = 30 * time.Second
 	// maxResponseBody bounds a buffered origin response: the proxy holds
 	// whole bodies in memory, so an unbounded one is an OOM waiting for a
 	// misbehaving origin.
@@ -58,14 +56,17 @@ const (
 	originReadBuffer = 16 << 10
 )
 
-func newPool(o *rules.Origin, set *metrics.Set, dial func(string) (net.Conn, error)) *Pool {
+// New returns the pool for o with its metrics in set. dial, when not nil,
+// opens every connection instead of TCP (in-memory origins in tests and
+// benchmarks). The pool's health checker is not started: see StartHealth.
+func New(o *rules.Origin, set *metrics.Set, dial func(string) (net.Conn, error)) *Pool {
 	p := &Pool{name: o.Name, spec: *o, leastConn: o.Balance == "least_conn"}
 	p.spec.Pos = rules.Pos{}
-	for i, kind := range errKindNames {
+	for i, kind := range kindNames {
 		p.errs[i] = set.GetOrCreateCounter(`flashgate_origin_errors_total{origin="` + o.Name + `",kind="` + kind + `"}`)
 	}
 	for _, addr := range o.Servers {
-		u := &upstream{addr: addr, client: newHostClient(o, addr, dial)}
+		u := &server{addr: addr, client: newHostClient(o, addr, dial)}
 		u.gauge = set.GetOrCreateGauge(`flashgate_upstream_up{origin="`+o.Name+`",server="`+addr+`"}`, nil)
 		u.gauge.Set(1)
 		p.servers = append(p.servers, u)
@@ -81,8 +82,8 @@ func newHostClient(o *rules.Origin, addr string, dial func(string) (net.Conn, er
 		MaxConns:            orInt(o.MaxConns, defaultMaxConns),
 		MaxConnWaitTimeout:  orDur(o.MaxConnWait, defaultMaxConnWait),
 		MaxIdleConnDuration: orDur(o.MaxIdleConn, defaultMaxIdleConn),
-		ReadTimeout:         orDur(o.ReadTimeout, defaultOriginTimeout),
-		WriteTimeout:        orDur(o.WriteTimeout, defaultOriginTimeout),
+		ReadTimeout:         orDur(o.ReadTimeout, DefaultTimeout),
+		WriteTimeout:        orDur(o.WriteTimeout, DefaultTimeout),
 		// Never retry: a retried POST /buy is a second purchase, and a retry
 		// of a GET multiplies load on an origin that is already failing.
 		MaxIdemponentCallAttempts: 1,
@@ -122,12 +123,20 @@ func newHostClient(o *rules.Origin, addr string, dial func(string) (net.Conn, er
 // Name returns the origin's configured name.
 func (p *Pool) Name() string { return p.name }
 
+// Spec returns the origin's settings (its position cleared). The result
+// must not be modified.
+func (p *Pool) Spec() *rules.Origin { return &p.spec }
+
+// Timeout is the origin's default exchange limit: its read timeout, else
+// DefaultTimeout.
+func (p *Pool) Timeout() time.Duration { return orDur(p.spec.ReadTimeout, DefaultTimeout) }
+
 // pick returns a healthy server, or nil when none is. Round robin walks
 // from a shared cursor; least_conn takes the fewest requests in flight
 // (ties to the earliest, which is fine at the pool sizes configured here).
-func (p *Pool) pick() *upstream {
+func (p *Pool) pick() *server {
 	if p.leastConn {
-		var best *upstream
+		var best *server
 		bestN := int64(math.MaxInt64)
 		for _, u := range p.servers {
 			if c := u.inflight.Load(); !u.down.Load() && c < bestN {
@@ -151,12 +160,12 @@ func (p *Pool) pick() *upstream {
 
 // Do sends req to a healthy server and reads the answer into resp,
 // waiting at most timeout. It never retries. The error is classified with
-// classify; it is counted in the origin's error metrics here.
+// Classify; it is counted in the origin's error metrics here.
 func (p *Pool) Do(req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration) error {
 	u := p.pick()
 	if u == nil {
-		p.errs[errKindNoHealthy].Inc()
-		return errNoHealthy
+		p.errs[KindNoHealthy].Inc()
+		return ErrNoHealthy
 	}
 	if p.spec.TLS {
 		req.URI().SetScheme("https")
@@ -165,13 +174,13 @@ func (p *Pool) Do(req *fasthttp.Request, resp *fasthttp.Response, timeout time.D
 	err := u.client.DoTimeout(req, resp, timeout)
 	u.inflight.Add(-1)
 	if err != nil {
-		p.errs[classify(err)].Inc()
+		p.errs[Classify(err)].Inc()
 	}
 	return err
 }
 
-// Close stops the pool's health checker and closes idle connections. It is
-// called by Env once no snapshot references the pool; requests in flight
+// Close stops the pool's health checker and closes idle connections. The
+// proxy calls it once no snapshot references the pool; requests in flight
 // on an older snapshot still complete.
 func (p *Pool) Close() {
 	if p.health != nil {
@@ -194,4 +203,21 @@ func orDur(v, def time.Duration) time.Duration {
 		return v
 	}
 	return def
+}
+
+// ServerStatus is one server's state, for health reports and the admin API.
+type ServerStatus struct {
+	Origin   string `json:"origin"`
+	Server   string `json:"server"`
+	Up       bool   `json:"up"`        // in rotation (health checks passing, or none configured)
+	InFlight int64  `json:"in_flight"` // requests being sent to it now
+}
+
+// Status returns the state of each server, in configured order.
+func (p *Pool) Status() []ServerStatus {
+	out := make([]ServerStatus, len(p.servers))
+	for i, u := range p.servers {
+		out[i] = ServerStatus{Origin: p.name, Server: u.addr, Up: !u.down.Load(), InFlight: u.inflight.Load()}
+	}
+	return out
 }

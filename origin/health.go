@@ -1,4 +1,4 @@
-package proxy
+package origin
 
 import (
 	"context"
@@ -12,11 +12,12 @@ import (
 )
 
 // TickerFunc starts a ticker with period d and returns its channel and a
-// stop function. Env uses time.NewTicker; tests inject a channel they
-// drive, so health checks run without sleeping.
+// stop function. RealTicker uses time.NewTicker; tests inject a channel
+// they drive, so health checks run without sleeping.
 type TickerFunc func(d time.Duration) (<-chan time.Time, func())
 
-func realTicker(d time.Duration) (<-chan time.Time, func()) {
+// RealTicker is the TickerFunc of time.NewTicker.
+func RealTicker(d time.Duration) (<-chan time.Time, func()) {
 	t := time.NewTicker(d)
 	return t.C, t.Stop
 }
@@ -62,6 +63,52 @@ func newHealthChecker(p *Pool, log *slog.Logger) *healthChecker {
 	}
 }
 
+// StartHealth starts the pool's active health checker, when its origin
+// configures one (health.path), with its log lines on log and its ticks
+// from newTicker (nil: RealTicker). Call it at most once; Close stops it.
+func (p *Pool) StartHealth(log *slog.Logger, newTicker TickerFunc) {
+	if p.spec.Health.Path == "" || p.health != nil {
+		return
+	}
+	if newTicker == nil {
+		newTicker = RealTicker
+	}
+	p.health = newHealthChecker(p, log)
+	p.health.start(newTicker)
+}
+
+// CheckHealth runs one round of probes now and applies the results, as a
+// tick would; it does nothing when no health checker was started. It must
+// not run concurrently with the checker's own loop, so it is meant for a
+// checker driven by a TickerFunc that never ticks (tests, tools).
+func (p *Pool) CheckHealth() {
+	if p.health != nil {
+		p.health.checkOnce()
+	}
+}
+
+// SetUp records a health verdict for the server at addr, as the checker
+// would after enough probes, and reports whether the pool has that server.
+// The next probes may change it again.
+func (p *Pool) SetUp(addr string, up bool) bool {
+	for _, u := range p.servers {
+		if u.addr == addr {
+			u.setDown(!up)
+			return true
+		}
+	}
+	return false
+}
+
+func (u *server) setDown(down bool) {
+	u.down.Store(down)
+	if down {
+		u.gauge.Set(0)
+	} else {
+		u.gauge.Set(1)
+	}
+}
+
 // start runs the probe loop on its own goroutine until stop.
 func (h *healthChecker) start(newTicker TickerFunc) {
 	tick, stopTick := newTicker(h.spec.Interval)
@@ -101,7 +148,7 @@ func (h *healthChecker) checkOnce() {
 // probe sends one GET of the health path through the server's own client,
 // so a good probe also proves the connection path requests take; good means the expected status
 // (any 2xx when Status is 0) within Timeout.
-func (h *healthChecker) probe(u *upstream) bool {
+func (h *healthChecker) probe(u *server) bool {
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
@@ -120,12 +167,11 @@ func (h *healthChecker) probe(u *upstream) bool {
 	return resp.StatusCode() == h.spec.Status
 }
 
-func (h *healthChecker) apply(i int, u *upstream, ok bool) {
+func (h *healthChecker) apply(i int, u *server, ok bool) {
 	if ok {
 		h.fails[i], h.passes[i] = 0, h.passes[i]+1
 		if u.down.Load() && h.passes[i] >= h.spec.Passes {
-			u.down.Store(false)
-			u.gauge.Set(1)
+			u.setDown(false)
 			h.log.LogAttrs(context.Background(), slog.LevelInfo, "origin server back up",
 				slog.String("origin", h.pool.name), slog.String("server", u.addr))
 		}
@@ -133,8 +179,7 @@ func (h *healthChecker) apply(i int, u *upstream, ok bool) {
 	}
 	h.passes[i], h.fails[i] = 0, h.fails[i]+1
 	if !u.down.Load() && h.fails[i] >= h.spec.Fails {
-		u.down.Store(true)
-		u.gauge.Set(0)
+		u.setDown(true)
 		h.log.LogAttrs(context.Background(), slog.LevelWarn, "origin server marked down",
 			slog.String("origin", h.pool.name), slog.String("server", u.addr),
 			slog.String("check", h.spec.Path), slog.Int("failed_probes", h.fails[i]))

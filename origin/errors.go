@@ -1,0 +1,51 @@
+package origin
+
+import (
+	"errors"
+	"net"
+	"syscall"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Kind is the class of an origin call's error, the "kind" label of
+// flashgate_origin_errors_total; the proxy maps it to a client answer.
+type Kind int
+
+// Origin error kinds.
+const (
+	KindTimeout   Kind = iota // connect or response timeout → 504
+	KindRefused               // connection refused or reset → 502
+	KindNoHealthy             // every server marked down → 502
+	KindBusy                  // MaxConns reached and MaxConnWait expired → 503
+	KindTooLarge              // response body over the limit → 502
+	KindOther                 // anything else (bad response, closed early) → 502
+	kinds
+)
+
+var kindNames = [kinds]string{"timeout", "refused", "no_healthy", "busy", "too_large", "other"}
+
+// String returns the kind's metric label.
+func (k Kind) String() string { return kindNames[k] }
+
+// ErrNoHealthy means every server of the pool is marked down.
+var ErrNoHealthy = errors.New("no healthy server")
+
+// Classify maps an origin call's error to its kind.
+func Classify(err error) Kind {
+	var ne net.Error
+	switch {
+	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout),
+		errors.As(err, &ne) && ne.Timeout():
+		return KindTimeout
+	case errors.Is(err, ErrNoHealthy):
+		return KindNoHealthy
+	case errors.Is(err, fasthttp.ErrNoFreeConns):
+		return KindBusy
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		return KindTooLarge
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET):
+		return KindRefused
+	}
+	return KindOther
+}
