@@ -32,6 +32,7 @@ func redisEnvs(t *testing.T, n int) []*Env {
 			t.Fatal(err)
 		}
 		env.Now = func() int64 { return t0 }
+		env.HoldBooks = func(key uint64, store Store) HoldBook { return r.Holds(key, store) }
 		envs[i] = env
 	}
 	return envs

@@ -88,7 +88,12 @@ func (g *stockGate) buildReserve(b *Build, spec reserveSpec, stateID StateID) er
 	rg.secret = secret
 	id := stateID
 	id.Kind += ":holds"
-	rg.book = b.Env.State(id, func() any { return HoldBook(newMemHolds(b.Env.Store)) }).(HoldBook)
+	rg.book = b.Env.State(id, func() any {
+		if b.Env.HoldBooks != nil {
+			return b.Env.HoldBooks(id.Key(), g.store)
+		}
+		return HoldBook(newMemHolds(g.store))
+	}).(HoldBook)
 	rg.page = HoldPath(b.Route)
 	label := `{route=` + quoteLabel(b.Route)
 	m := b.Env.Metrics

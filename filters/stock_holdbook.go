@@ -4,26 +4,20 @@ import (
 	"container/heap"
 	"sync"
 	"sync/atomic"
+
+	"flashgate/cluster"
 )
 
-// Hold is one reservation of the stock gate in mode reserve: units of an
-// item, counted under Count in the Store, held for an order until Expires
-// (unix nanoseconds).
-type Hold struct {
-	Order   string
-	Item    string
-	Count   uint64 // the Store counter the units are counted in
-	Units   int64
-	TTL     int64 // the counter's ttl, for the Store.Add that gives units back
-	Expires int64
-}
+// Hold is one reservation of the stock gate in mode reserve (see
+// cluster.Hold, which a Redis book stores).
+type Hold = cluster.Hold
 
 // HoldBook keeps the holds of one stock gate, exactly: every hold is given
 // back (its units subtracted from its counter) at most once, by Settle or
-// by Expire, whichever comes first. The in-memory book is memHolds; a
-// Redis book does each method as one script over a hash and a sorted set
-// of the gate's hash-tagged keys, so holds are shared between instances.
-// Implementations are safe for concurrent use.
+// by Expire, whichever comes first. The in-memory book is memHolds; with
+// the cluster store on, Env.HoldBooks makes cluster.RedisHolds, whose
+// holds every instance shares. Implementations are safe for concurrent
+// use.
 type HoldBook interface {
 	// Put records h. It reports false, recording nothing, when h.Order is
 	// already held.
