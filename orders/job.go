@@ -16,8 +16,12 @@ type Job struct {
 	Accepted int64  // unix nanos
 	// Req is the request for the origin, Idempotency-Key included.
 	Req *fasthttp.Request
-	// Meta is what the caller needs to settle the job (admission state).
-	Meta any
+	// State is what the caller needs to settle the job (its admission
+	// state), as bytes: a shared queue carries it to whichever instance
+	// delivers the job.
+	State []byte
+
+	stream string // the Redis queue's stream entry id
 }
 
 // Outcome is how a ticket ended.

@@ -40,14 +40,6 @@ type asyncLive struct {
 	table *route.Table // the route's pattern alone, to find a job's item again
 }
 
-// asyncMeta is what a job carries to be settled after delivery: the
-// admission chain that admitted it and that chain's view of the request,
-// whose reservations (stock, purchase limit) the outcome settles.
-type asyncMeta struct {
-	chain *filters.Chain
-	freq  filters.Request
-}
-
 // asyncEnv holds the Env's route queues.
 type asyncEnv struct {
 	mu     sync.Mutex
@@ -85,14 +77,20 @@ func (e *Env) asyncFor(name string, a *rules.Async) *asyncQueue {
 		e.async.reads = newTicketReads(e.Metrics.set)
 	}
 	aq := &asyncQueue{name: name, queue: a.Queue}
-	mem := orders.NewMemory(a.Queue, int64(a.Keep))
-	aq.q = mem
-	aq.m = orders.NewMetrics(e.Metrics.set, name, mem)
+	if r := e.clusterRedis(); r != nil {
+		// Shared: any instance delivers; a job read by an instance that
+		// died is claimed once all its attempts would have timed out.
+		claim := time.Duration(a.Retries+1)*orDur(a.Timeout, origin.DefaultTimeout) + 5*time.Second
+		aq.q = orders.NewRedis(r, filters.HashString("async\x00"+name), a.Queue, a.Keep, claim)
+	} else {
+		aq.q = orders.NewMemory(a.Queue, int64(a.Keep))
+	}
+	aq.m = orders.NewMetrics(e.Metrics.set, name, aq.q)
 	aq.now = e.adm.clock // Options.Now, nil = time.Now
 	if aq.now == nil {
 		aq.now = time.Now
 	}
-	aq.ds = orders.NewDispatcher(mem, aq, dispatchConfig(a, 0), aq.m, aq.now)
+	aq.ds = orders.NewDispatcher(aq.q, aq, dispatchConfig(a, 0), aq.m, aq.now)
 	e.async.queues[name] = aq
 	set := &asyncSet{reads: e.async.reads}
 	for _, q := range e.async.queues {
@@ -171,18 +169,13 @@ func (aq *asyncQueue) accept(x *Exchange, host []byte) {
 	x.outBuilt = true
 	x.out.CopyTo(j.Req)
 	j.Req.Header.Set(hdrIdempotencyKey, j.Ticket)
-	meta := &asyncMeta{freq: x.freq}
-	if a, ok := x.Route.Admission.(*admissionStage); ok {
-		meta.chain = a.chain
-	}
-	meta.freq.Ctx, meta.freq.Params, meta.freq.Scratch = nil, nil, nil // the request's; rebuilt at settlement
-	j.Meta = meta
+	j.State = appendJobState(nil, &x.freq)
 	ticket, place, dup, err := aq.q.Submit(j, x.Now)
 	aq.m.Accepted(dup, err)
 	if err != nil || dup {
 		// Nothing of this request is queued: give back what it reserved.
-		if meta.chain != nil {
-			meta.chain.Release(&x.freq)
+		if c := admissionChain(x.Route); c != nil {
+			c.Release(&x.freq)
 		}
 	}
 	if err != nil {
@@ -222,43 +215,77 @@ func (aq *asyncQueue) Deliver(j *orders.Job, resp *fasthttp.Response, timeout ti
 
 // SoldOut asks the admitting chain's stock gates about the job's item.
 func (aq *asyncQueue) SoldOut(j *orders.Job) bool {
-	m := j.Meta.(*asyncMeta)
-	if m.chain == nil {
+	c := admissionChain(aq.live.Load().rt)
+	if c == nil {
 		return false
 	}
-	return m.chain.SoldOut(aq.request(j, m))
+	return c.SoldOut(aq.request(j))
 }
 
-// Settle shows the outcome to the filters that admitted the job, as the
-// synchronous path does after the origin's answer: an answer (or, when
-// every attempt failed, a 502) is observed; a job answered at the edge
-// (sold out, expired) gives its reservations back.
+// Settle shows the outcome to the route's filters, as the synchronous path
+// does after the origin's answer: an answer (or, when every attempt
+// failed, a 502) is observed; a job answered at the edge (sold out,
+// expired) gives its reservations back. The route's chain is the one
+// serving now (on the instance delivering): the reservations are state
+// kept by the filters' stable identities, which a reload that keeps the
+// route's filters in the same order keeps too.
 func (aq *asyncQueue) Settle(j *orders.Job, resp *fasthttp.Response) bool {
-	m := j.Meta.(*asyncMeta)
-	if m.chain == nil {
+	c := admissionChain(aq.live.Load().rt)
+	if c == nil {
 		return false
 	}
-	r := aq.request(j, m)
+	r := aq.request(j)
 	if resp == nil {
-		m.chain.Release(r)
+		c.Release(r)
 		return false
 	}
-	m.chain.Observe(r, resp)
-	return m.chain.SoldOut(r)
+	c.Observe(r, resp)
+	return c.SoldOut(r)
 }
 
-// request rebuilds the filters' view of a job's request: the stored
+// admissionChain returns rt's filter chain, nil without filters.
+func admissionChain(rt *Route) *filters.Chain {
+	if a, ok := rt.Admission.(*admissionStage); ok {
+		return a.chain
+	}
+	return nil
+}
+
+// request rebuilds the filters' view of a job's request: its stored
 // admission state over a context holding the job's request, and its path
 // parameters found again.
-func (aq *asyncQueue) request(j *orders.Job, m *asyncMeta) *filters.Request {
+func (aq *asyncQueue) request(j *orders.Job) *filters.Request {
 	ctx := &fasthttp.RequestCtx{}
 	ctx.Init(j.Req, nil, nil)
-	r := m.freq
-	var ps route.Params
-	path := ctx.Request.URI().Path()
-	aq.live.Load().table.Match(nil, ctx.Method(), path, &ps)
-	r.Ctx, r.Params, r.Now = ctx, &ps, aq.now().UnixNano()
-	return &r
+	l := aq.live.Load()
+	r := &filters.Request{Ctx: ctx, Route: l.rt.Name, Params: &route.Params{}, Now: aq.now().UnixNano()}
+	l.table.Match(nil, ctx.Method(), ctx.Request.URI().Path(), r.Params)
+	readJobState(r, j.State)
+	return r
+}
+
+// appendJobState encodes what settling needs of an admitted request and
+// cannot find again in the request itself: the filters' reservations, the
+// client address and TLS. Version byte first, so a queue shared by
+// instances of two versions can tell.
+func appendJobState(b []byte, r *filters.Request) []byte {
+	b = append(b, 1, r.Holds())
+	if r.TLS {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	ip, _ := r.ClientIP.MarshalBinary()
+	return append(b, ip...)
+}
+
+func readJobState(r *filters.Request, b []byte) {
+	if len(b) < 3 || b[0] != 1 {
+		return // not ours: nothing held to settle
+	}
+	r.SetHolds(b[1])
+	r.TLS = b[2] == 1
+	_ = r.ClientIP.UnmarshalBinary(b[3:])
 }
 
 // hdrIdempotencyKey names the key each delivery of a ticket carries.
