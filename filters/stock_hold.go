@@ -173,6 +173,7 @@ func (rg *reserveGate) keep(g *stockGate, r *Request, resp *fasthttp.Response) b
 	}
 	rg.held.Inc()
 	resp.Header.Set("X-Hold-Expires-In", strconv.FormatInt(rg.window/1e9, 10))
+	resp.Header.Set("X-Hold-Status", rg.page+"?order="+h.Order) // where the buyer sees the time left
 	return true
 }
 

@@ -29,6 +29,9 @@ func accept(t *testing.T, c *Chain, order string, opts ...reqOpt) {
 	if got := string(resp.Header.Peek("X-Hold-Expires-In")); got == "" {
 		t.Fatalf("order %s: no X-Hold-Expires-In on the accepted answer", order)
 	}
+	if got := string(resp.Header.Peek("X-Hold-Status")); got != "/_flashgate/hold/buy?order="+order {
+		t.Fatalf("order %s: X-Hold-Status %q", order, got)
+	}
 }
 
 // confirm posts the shop's confirmation to the hold page.
