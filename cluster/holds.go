@@ -51,7 +51,7 @@ const sweepEvery = int64(100 * time.Millisecond)
 // Holds returns the hold book under key (a gate's state key), giving units
 // back through counts (the gate's Store).
 func (r *Redis) Holds(key uint64, counts Adder) *RedisHolds {
-	return &RedisHolds{r: r, counts: counts, hash: r.keyWith(key, ":holds"), zset: r.keyWith(key, ":hexp")}
+	return &RedisHolds{r: r, counts: counts, hash: r.Key(key) + ":holds", zset: r.Key(key) + ":hexp"}
 }
 
 // holdValue encodes a hold's fields but the order (the hash field) and

@@ -24,7 +24,7 @@ func NewAssembler(cfg Config) (*Assembler, error) {
 	if cfg.Fetcher == nil {
 		return nil, errors.New("esi: Config.Fetcher is required")
 	}
-	if cfg.MaxDepth < 0 || cfg.MaxParallel < 0 || cfg.MaxFetches < 0 || cfg.MaxFragmentBytes < 0 ||
+	if cfg.MaxDepth < 0 || cfg.MaxParallel < 0 || cfg.MaxFetches < 0 || cfg.MaxFragmentBytes < 0 || cfg.MaxIncludes < 0 ||
 		cfg.FragmentTimeout < 0 || cfg.PageTimeout < 0 {
 		return nil, errors.New("esi: Config limits must not be negative")
 	}
@@ -68,6 +68,9 @@ func setDefault[T ~int | ~int64](v *T, d T) {
 // Fetcher does.
 func (a *Assembler) Assemble(ctx context.Context, w io.Writer, t *Template, page *Page) (Result, error) {
 	if !t.esi {
+		if page.Ready != nil && !page.Buffered {
+			page.Ready() // a page without markup cannot fail
+		}
 		_, err := w.Write(t.src)
 		return Result{MaxAge: NoMaxAge}, err
 	}

@@ -87,3 +87,18 @@ func TestReadyContinueOnError(t *testing.T) {
 		}
 	}
 }
+
+// TestReadyWithoutMarkup: a page without ESI markup is ready before its
+// bytes too, so that a streaming caller waiting for Ready never waits on
+// a writer nobody reads yet.
+func TestReadyWithoutMarkup(t *testing.T) {
+	tpl, _ := Parse([]byte("plain page"), ParseOptions{})
+	a, _ := NewAssembler(Config{Fetcher: emptyFetcher{}})
+	w := &eventWriter{flushed: make(chan string, 1)}
+	if _, err := a.Assemble(context.Background(), w, tpl, &Page{Ready: func() { w.Write([]byte("<ready>")) }}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(w.events, "|"); got != "<ready>|plain page" {
+		t.Fatalf("events %q, want ready before the page", got)
+	}
+}

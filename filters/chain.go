@@ -36,6 +36,7 @@ type Chain struct {
 	filters   []Filter
 	names     []string
 	observers []Observer
+	peekers   []peeker // final filters, asked before an interim refusal (lookahead.go)
 }
 
 // Compile builds the chain of route from its "filters:" list, each item a
@@ -47,8 +48,23 @@ type Chain struct {
 // other. Out of order is an error rather than silently reordered, so that
 // what the operator reads is what runs.
 func Compile(route string, specs []rules.Node, env *Env) (*Chain, error) {
+	return CompileWithPages(route, rules.Node{}, specs, env)
+}
+
+// CompileWithPages is Compile for a route with its own "pages:" section
+// (pagesSpec), which replaces pages of the gateway's for this route's
+// refusals and question page. Its errors are reported with the filters'.
+func CompileWithPages(route string, pages rules.Node, specs []rules.Node, env *Env) (*Chain, error) {
 	c := &Chain{route: route}
 	var errs []error
+	env.mu.Lock()
+	global := env.pageSet
+	env.mu.Unlock()
+	ps, err := loadPages(pages, global)
+	if err != nil {
+		return nil, err
+	}
+	env.notePages(ps)
 	last, lastKind := -1, ""
 	var holds uint8
 	for _, n := range specs {
@@ -69,7 +85,7 @@ func Compile(route string, specs []rules.Node, env *Env) (*Chain, error) {
 			continue
 		}
 		last, lastKind = k.stage, name
-		f, err := k.build(&Build{Route: route, Kind: name, Node: spec, Env: env, holds: &holds})
+		f, err := k.build(&Build{Route: route, Kind: name, Node: spec, Env: env, holds: &holds, pages: ps})
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -88,6 +104,9 @@ func (c *Chain) add(name string, f Filter) {
 	if o, ok := f.(Observer); ok {
 		c.observers = append(c.observers, o)
 	}
+	if p, ok := f.(Peeker); ok {
+		c.peekers = append(c.peekers, peeker{p, len(c.filters) - 1})
+	}
 }
 
 func knownKinds() string {
@@ -100,7 +119,9 @@ func knownKinds() string {
 }
 
 // Check runs the filters in order and returns the first rejection, counted
-// by route, filter and reason, or Continue. On a rejection the filters that
+// by route, filter and reason, or Continue. A refusal that asks the client
+// to come back (a question, the line) gives way to a final one a later
+// filter would give (lookahead.go). On a rejection the filters that
 // passed before it cancel their reservations.
 func (c *Chain) Check(r *Request) Verdict {
 	if c == nil {
@@ -108,6 +129,7 @@ func (c *Chain) Check(r *Request) Verdict {
 	}
 	for i, f := range c.filters {
 		if v := f.Check(r); v.rej != nil {
+			v = c.lookAhead(r, i, v)
 			v.rej.counter.Inc()
 			c.cancel(r, i)
 			return v
@@ -167,7 +189,21 @@ type Build struct {
 	Node  rules.Node // the spec: the value of {kind: spec}
 	Env   *Env
 
-	holds *uint8 // reservation bits used so far in this chain
+	holds *uint8   // reservation bits used so far in this chain
+	pages *pageSet // the route's page templates
+}
+
+// pageSet returns the page templates the filter's pages use.
+func (b *Build) pageSet() *pageSet {
+	if b.pages != nil {
+		return b.pages
+	}
+	b.Env.mu.Lock()
+	defer b.Env.mu.Unlock()
+	if b.Env.pageSet != nil {
+		return b.Env.pageSet
+	}
+	return builtinPages
 }
 
 // HoldBit allocates the bit a reserving filter passes to Request.Hold and

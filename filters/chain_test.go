@@ -41,7 +41,7 @@ func TestRejectionHTMLAndJSON(t *testing.T) {
 				if got["error"] != "rate_limited" || got["retry_after"] != float64(1) || got["route"] != "buy" {
 					t.Errorf("JSON body = %s", body)
 				}
-			} else if !strings.Contains(body, "<title>Too many requests</title>") || !strings.Contains(body, "faster than this sale allows") {
+			} else if !strings.Contains(body, "<h1>Too many requests</h1>") || !strings.Contains(body, "faster than this sale allows") {
 				t.Errorf("HTML body = %s", body)
 			}
 		})
@@ -109,11 +109,14 @@ func TestNilChainAdmits(t *testing.T) {
 
 func TestOperatorPageErrors(t *testing.T) {
 	tests := []struct{ name, admission, page, want string }{
-		{"unknown reason", "pages: {rate_limted: p.html}\n", "x", `unknown rejection reason "rate_limted"`},
-		{"unclosed", "pages: {rate_limited: p.html}\n", "<p>{{title</p>", "unclosed {{"},
-		{"bad name", "pages: {rate_limited: p.html}\n", "{{Title}}", "bad placeholder {{Title}}"},
+		{"unknown page", "pages: {rate_limted: p.html}\n", "x", `pages.rate_limted: unknown page "rate_limted" (known: shop, dir, layout, not_started,`},
+		{"unclosed", "pages: {rate_limited: p.html}\n", "<p>{{.Title", "p.html:1: unclosed action"},
+		{"unknown function", "pages: {rate_limited: p.html}\n", "\n{{Title}}", `p.html:2: function "Title" not defined`},
+		{"unknown field", "pages: {rate_limited: p.html}\n", "<p>\n  {{.Positon}}", "p.html:2:4: can't evaluate field Positon in type *filters.PageData"},
 		{"missing file", "pages: {rate_limited: nope.html}\n", "", "cannot read page template"},
-		{"name unknown to the filter", "pages: {rate_limited: p.html}\n", "{{starts_at}}", "unknown placeholder {{starts_at}}"},
+		{"old placeholder typo", "pages: {rate_limited: p.html}\n", "{{titel}}", "unknown placeholder {{titel}}"},
+		{"bad colour", "pages: {shop: {color: red}}\n", "", `pages.shop.color: color "red": want #rrggbb`},
+		{"unknown field in the layout", "pages: {layout: p.html}\n", `{{define "style"}}{{.Shop.Colour}}{{end}}`, "p.html:1:25: can't evaluate field Colour in type filters.Shop"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -363,9 +364,8 @@ func between(s, from, to string) string {
 	return v
 }
 
-func htmlUnescape(s string) string {
-	return strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">", "&#34;", `"`, "&#39;", "'").Replace(s)
-}
+// htmlUnescape reads text out of a page (html/template writes "+" as &#43;).
+func htmlUnescape(s string) string { return html.UnescapeString(s) }
 
 func TestQuizReturnIsLocal(t *testing.T) {
 	for in, want := range map[string]string{
@@ -440,7 +440,7 @@ func TestQuizCompileErrors(t *testing.T) {
 	tests := []struct{ yaml, want string }{
 		{"- quiz: {mode: riddle}\n", `unknown mode "riddle" (known: text, pow)`},
 		{"- quiz: {mode: pow, difficulty: 40}\n", "must be within 8..26, got 40"},
-		{"- quiz: {difficulty: 12}\n", "difficulty is for mode: pow"},
+		{"- quiz: {difficulty: 12}\n", "difficulty and fallback are for mode: pow"},
 		{"- quiz: {min_solve: 10m, challenge_ttl: 5m}\n", "below challenge_ttl"},
 		{"- quiz: {scope: item}\n", `unknown scope "item" (known: route, path)`},
 		{"- quiz: {max_attempts: -1}\n", "must be at least 1, got -1"},

@@ -154,7 +154,7 @@ func (s *Snapshot) compileAdmission(cfg *rules.Config, env *Env) (*admissionComp
 		if len(r.Filters) == 0 {
 			continue
 		}
-		chain, err := filters.Compile(r.Name, r.Filters, ac.fenv)
+		chain, err := filters.CompileWithPages(r.Name, r.Pages, r.Filters, ac.fenv)
 		if err != nil {
 			errs = append(errs, err)
 			continue

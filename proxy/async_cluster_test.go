@@ -44,7 +44,7 @@ func TestAsyncClusterInstanceLost(t *testing.T) {
 	deliveries := map[string]int{}
 	doors := map[bool]int{}
 	lost := make(chan struct{})
-	defer close(lost) // before the cleanups, which wait for the hung handlers
+	defer close(lost)                  // before the cleanups, which wait for the hung handlers
 	front := func(hangs bool) string { // one door per instance, one shop behind
 		ln := listen(t)
 		s := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {

@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"flashgate/cache"
+	"flashgate/edge"
 	"flashgate/origin"
 	"flashgate/route"
 	"flashgate/rules"
@@ -34,6 +35,8 @@ type Snapshot struct {
 	// gateway holds the pages the admission filters registered (quiz,
 	// queue status), by full path; see admission.go.
 	gateway map[string]fasthttp.RequestHandler
+	hot     *hotRuntime // hot-key detection and isolation; nil = no hotspot section (hot_config.go, hot_stage.go)
+	certs   *edge.Certs // server.tls certificates and HSTS; nil = plain (listener.go)
 }
 
 // Route is one compiled route. Read only after Compile; the stage fields
@@ -60,7 +63,8 @@ type Route struct {
 
 	identity identityHeaders // the origin's identity headers: from the gateway only (identity.go)
 	requests statusCounters
-	fetch    FetchFunc // rt.Fetch, bound once so that passing it allocates nothing
+	fetch    FetchFunc    // rt.Fetch, bound once so that passing it allocates nothing
+	prot     routeProtect // priority, bulkhead, fallback, micro-cache, switches (protect_env.go)
 }
 
 // Fetch sends req to the route's origin pool within the route's timeout,
@@ -70,11 +74,7 @@ type Route struct {
 // immutable route, so it may run after the request ended (background
 // revalidation). Safe for concurrent use.
 func (rt *Route) Fetch(req *fasthttp.Request, resp *fasthttp.Response) error {
-	if err := rt.Origin.Do(req, resp, rt.Timeout); err != nil {
-		return err
-	}
-	cleanResponse(resp)
-	return nil
+	return rt.fetchVia(req, resp, rt.prot.bulkhead)
 }
 
 // Route returns the compiled route with the given name, or nil.
@@ -112,6 +112,9 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	if s.hot, err = env.hotFor(cfg.Hotspot); err != nil { // hot keys: hot_config.go
+		errs = append(errs, err)
+	}
 	frags := newFragmentRouter(s, cfg.Origins)
 	entries := make([]route.Entry, 0, len(cfg.Routes))
 	for i, r := range cfg.Routes {
@@ -119,6 +122,9 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 		if err == nil {
 			err = compileResponseStages(rt, rc, frags, env)
 			rt.keyIdentity()
+		}
+		if err == nil {
+			err = s.compileProtect(i, r, rt, rc, env) // priority, bulkhead, fallback: protect_env.go
 		}
 		if err != nil {
 			errs = append(errs, err)
@@ -149,6 +155,9 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 		s.table = t
 	}
 	if err := s.compileFallback(cfg, env.Metrics); err != nil {
+		errs = append(errs, err)
+	}
+	if s.certs, err = compileCerts(cfg); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {

@@ -110,6 +110,16 @@ type streamed struct {
 
 func getStreamed(t *testing.T, g *gateway, uri string, hdr ...string) (*fasthttp.Response, *streamed) {
 	t.Helper()
+	resp, s, err := startStreamed(t, g, uri, hdr...)
+	if err != nil {
+		t.Fatalf("GET %s: %v", uri, err)
+	}
+	return resp, s
+}
+
+// startStreamed is getStreamed for a goroutine other than the test's: it
+// returns the request's error instead of failing the test.
+func startStreamed(t *testing.T, g *gateway, uri string, hdr ...string) (*fasthttp.Response, *streamed, error) {
 	c := g.client("203.0.113.7")
 	c.StreamResponseBody = true
 	req := fasthttp.AcquireRequest()
@@ -121,7 +131,7 @@ func getStreamed(t *testing.T, g *gateway, uri string, hdr ...string) (*fasthttp
 	}
 	resp := &fasthttp.Response{}
 	if err := c.DoTimeout(req, resp, 10*time.Second); err != nil {
-		t.Fatalf("GET %s: %v", uri, err)
+		return nil, nil, err
 	}
 	s := &streamed{chunks: make(chan []byte, 64), done: make(chan error, 1)}
 	go func() {
@@ -144,7 +154,7 @@ func getStreamed(t *testing.T, g *gateway, uri string, hdr ...string) (*fasthttp
 		}
 	}()
 	t.Cleanup(func() { resp.CloseBodyStream() }) //nolint:errcheck // test cleanup
-	return resp, s
+	return resp, s, nil
 }
 
 func (s *streamed) String() string {
@@ -276,11 +286,12 @@ func TestESIHoldsHeadForFatalIncludes(t *testing.T) {
 	type answer struct {
 		resp *fasthttp.Response
 		page *streamed
+		err  error
 	}
 	answered := make(chan answer, 1)
 	go func() {
-		resp, page := getStreamed(t, g, "/sp/held")
-		answered <- answer{resp, page}
+		resp, page, err := startStreamed(t, g, "/sp/held")
+		answered <- answer{resp, page, err}
 	}()
 	for range 2 {
 		within(t, o.arrived, 5*time.Second, "fragment fetches")
@@ -292,8 +303,8 @@ func TestESIHoldsHeadForFatalIncludes(t *testing.T) {
 	}
 	o.once.Do(func() { close(o.release) })
 	a := within(t, answered, 10*time.Second, "the page's head")
-	if a.resp.StatusCode() != 200 {
-		t.Fatalf("status %d, want 200", a.resp.StatusCode())
+	if a.err != nil || a.resp.StatusCode() != 200 {
+		t.Fatalf("GET /sp/held: %v, want a 200", a.err)
 	}
 	if head := within(t, a.page.chunks, 5*time.Second, "the first bytes"); !bytes.HasPrefix(head, []byte("HEAD|A|")) {
 		t.Fatalf("first bytes %q, want the head and the fatal include together", head)

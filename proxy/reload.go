@@ -33,7 +33,7 @@ func (s *Server) Reload() error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	cfg, err := s.load(s.cfgPath)
-	if err == nil && cfg.Digest == s.current.Load().Config.Digest {
+	if err == nil && cfg.Digest == s.current.Load().Config.Digest && !s.pagesChanged() {
 		return nil
 	}
 	s.metrics.reloads.Inc()
@@ -74,6 +74,8 @@ func (s *Server) warnRestartOnly(old, cur *rules.Config) {
 	a, b := old.Server, cur.Server
 	a.TrustedProxies, a.Unmatched, a.CaseInsensitive, a.Hosts, a.Pos = nil, "", false, nil, rules.Pos{}
 	b.TrustedProxies, b.Unmatched, b.CaseInsensitive, b.Hosts, b.Pos = nil, "", false, nil, rules.Pos{}
+	a.TLS, a.ProxyProtocol = restartOnlyEdge(a.TLS, a.ProxyProtocol)
+	b.TLS, b.ProxyProtocol = restartOnlyEdge(b.TLS, b.ProxyProtocol)
 	var changed []string
 	if !reflect.DeepEqual(a, b) {
 		changed = append(changed, "server (listen, timeouts, sizes, connection limits)")
@@ -106,4 +108,11 @@ func oneLine(err error) string {
 // rules.Errors and errors.Join print that way).
 func countErrors(err error) int {
 	return 1 + strings.Count(strings.TrimSpace(err.Error()), "\n")
+}
+
+// pagesChanged reports whether a page template the filters read changed
+// while the rule files did not (filters.Env.PagesChanged).
+func (s *Server) pagesChanged() bool {
+	fenv := s.env.admissionFilters()
+	return fenv != nil && fenv.PagesChanged()
 }

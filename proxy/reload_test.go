@@ -148,8 +148,13 @@ func TestReloadKeepsUnchangedOriginState(t *testing.T) {
 		t.Errorf("Env holds %d pools, want 2 (shop, new static)", len(g.env.pools))
 	}
 	g.env.mu.Unlock()
-	if resp := g.do(t, "GET", "/item/1", nil); resp.StatusCode() != 502 {
-		t.Errorf("shop's server, marked down before the reload, served: %d", resp.StatusCode())
+	// Its only server is still down: the request is sent to it all the
+	// same (health.all_down: send) and counted as such.
+	if resp := g.do(t, "GET", "/item/1", nil); resp.StatusCode() != 200 {
+		t.Errorf("shop's only server, down: status %d, want 200 (all_down: send)", resp.StatusCode())
+	}
+	if m := g.metricsText(); !strings.Contains(m, `flashgate_origin_all_down_total{origin="shop"} 1`) {
+		t.Errorf("the down state did not survive the reload:\n%s", grep(m, "all_down"))
 	}
 }
 

@@ -36,6 +36,8 @@ type Options struct {
 	load func(path string) (*rules.Config, error)
 	// cacheBackground replaces `go f()` for cache revalidations in tests.
 	cacheBackground func(f func())
+	// hotManual leaves hot-key analysis to the test (hotRuntime.det.Step).
+	hotManual bool
 }
 
 // Server is the public gateway listener: a fasthttp server running the
@@ -62,6 +64,7 @@ type Server struct {
 	accessOut io.Closer // nil unless the access log is a file we opened
 	shutdown  time.Duration
 	listen    string
+	edge      edgeState // TLS and PROXY protocol layers (listener.go)
 }
 
 // New loads (unless opts.Config is set) and compiles the configuration and
@@ -91,6 +94,7 @@ func New(opts Options) (*Server, error) {
 	s.metrics = NewMetrics()
 	s.env = NewEnv(EnvOptions{Metrics: s.metrics, Logger: s.log, Ticker: opts.Ticker, Dial: opts.Dial,
 		Now: opts.Now, CacheBackground: opts.cacheBackground})
+	s.env.prot.manual = opts.hotManual
 	snap, err := Compile(cfg, s.env)
 	if err != nil {
 		s.env.Close()
@@ -105,6 +109,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.srv = s.newFastHTTP(&cfg.Server)
+	s.setupEdge(cfg, snap)
 	s.registerBuiltinEndpoints()
 	return s, nil
 }
@@ -132,7 +137,7 @@ func (s *Server) newFastHTTP(c *rules.Server) *fasthttp.Server {
 		NoDefaultContentType:  true,
 		// Path normalisation is ours: the pipeline reads the raw path
 		// (URI.PathOriginal) and runs route.Normalize, never ctx.Path().
-		Logger:                &fasthttpLogger{s.log},
+		Logger:                &fasthttpLogger{log: s.log},
 		SecureErrorLogMessage: true,
 	}
 }
@@ -146,6 +151,8 @@ func (s *Server) handleServerError(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		a = ansTooLarge
+	case errors.Is(err, errBareLF):
+		a = ansBareLF
 	case errors.As(err, new(*fasthttp.ErrSmallBuffer)):
 		a = ansHeaderLarge
 	case errors.As(err, &ne) && ne.Timeout():
@@ -166,7 +173,7 @@ func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }
 // Serve serves on ln until Shutdown; it returns nil after a Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
 	s.timeouts.start()
-	return s.srv.Serve(ln)
+	return s.srv.Serve(lfListener{s.edgeListener(ln)}) // bare_lf.go reads what TLS decrypted
 }
 
 // ListenAndServe listens on server.listen and serves.
@@ -189,6 +196,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// The connection timeouts keep running meanwhile: fasthttp closes idle
 	// connections itself, but one still sending a request ends at
 	// read_timeout only by them.
+	s.shutdownRedirect(ctx)
 	err := s.srv.ShutdownWithContext(ctx)
 	if err != nil {
 		// Requests still run: keep pools, the access log and the timeouts
@@ -243,12 +251,35 @@ func (s *Server) openAccessLog(dest string) error {
 	return nil
 }
 
-// fasthttpLogger routes fasthttp's own messages (accept errors and the
-// like) to slog at warn level.
-type fasthttpLogger struct{ log *slog.Logger }
+// fasthttpLogger routes fasthttp's own messages (accept errors, failed
+// TLS handshakes and the like) to slog at warn level, at most one a
+// second: fasthttp logs once per failed connection, and a scanner
+// offering TLS 1.0 must not flood the log. The next line says how many
+// were dropped.
+type fasthttpLogger struct {
+	log     *slog.Logger
+	now     func() time.Time // nil: time.Now
+	next    atomic.Int64     // unix ns before which lines are dropped
+	dropped atomic.Int64
+}
 
 func (l *fasthttpLogger) Printf(format string, args ...any) {
-	l.log.Warn("fasthttp: " + fmt.Sprintf(format, args...))
+	clock := l.now
+	if clock == nil {
+		clock = time.Now
+	}
+	now := clock().UnixNano()
+	next := l.next.Load()
+	if now < next || !l.next.CompareAndSwap(next, now+int64(time.Second)) {
+		l.dropped.Add(1)
+		return
+	}
+	msg := "fasthttp: " + fmt.Sprintf(format, args...)
+	if n := l.dropped.Swap(0); n > 0 {
+		l.log.Warn(msg, "dropped_since_last", n)
+		return
+	}
+	l.log.Warn(msg)
 }
 
 func orInt64(v, def int64) int64 {

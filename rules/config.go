@@ -29,6 +29,7 @@ type Config struct {
 
 	Cache     Node // top-level "cache:", decoded by package cache
 	Admission Node // top-level "admission:", decoded by package filters
+	Hotspot   Node // top-level "hotspot:", decoded by package proxy
 	Demo      *Demo
 	Cluster   *Cluster // top-level "cluster:"; nil = state in process memory (cluster.go)
 }
@@ -57,7 +58,12 @@ type Server struct {
 	// edge. Without it, a client choosing Host can mint cache keys at will
 	// and have the origin render pages for a host that is not the shop's.
 	Hosts []string
-	Pos   Pos
+	// TLS, when set, makes the listener speak TLS (rules/tls.go).
+	TLS *TLS
+	// ProxyProtocol, when set, names the balancers that must send a PROXY
+	// protocol header (rules/tls.go).
+	ProxyProtocol *ProxyProtocol
+	Pos           Pos
 }
 
 // Logging configures the process log and the optional access log.
@@ -85,6 +91,8 @@ type Origin struct {
 	MaxConnWait    time.Duration // wait for a free connection, default 100ms
 	MaxIdleConn    time.Duration // idle keep-alive lifetime, default 30s
 	Health         HealthCheck
+	Limit          OriginLimit // concurrency limit (protect.go); zero = none
+	Breaker        Breaker     // per-server circuit breaker (protect.go); zero = none
 	// Identity lists the headers the origin reads a user's identity from
 	// (identity.go): they come from the gateway only.
 	Identity []OriginIdentity
@@ -100,7 +108,17 @@ type HealthCheck struct {
 	Fails    int           // consecutive failures to mark down, default 2
 	Passes   int           // consecutive passes to mark up, default 2
 	Status   int           // expected status, 100-599, default 200
+	// AllDown is what happens when every server is marked down by the
+	// checks: "send" (the default) sends requests to them anyway, "refuse"
+	// answers 502 at the edge. See docs/protection.md.
+	AllDown string
 }
+
+// HealthCheck.AllDown values.
+const (
+	AllDownSend   = "send"
+	AllDownRefuse = "refuse"
+)
 
 // Route is one entry of the route table.
 type Route struct {
@@ -119,7 +137,13 @@ type Route struct {
 	ESI     Node   // "esi:", decoded by package proxy; zero = off
 	Filters []Node // "filters:", each a one-key map {kind: spec}, decoded by package filters
 	Async   *Async // "async:", queued purchases (rules/async.go); nil = forward at once
-	Pos     Pos
+	Pages   Node   // "pages:", this route's page templates, decoded by package filters
+	// Priority is the route's class when its origin is overloaded:
+	// critical, normal (default) or sheddable (protect.go).
+	Priority string
+	Bulkhead int  // the route's own share of its origin's concurrency; 0 = none
+	Fallback Node // "fallback:", decoded by package proxy; zero = none
+	Pos      Pos
 }
 
 // Demo asks cmd/flashgate to start the embedded demo shop on Listen.

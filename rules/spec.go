@@ -20,6 +20,7 @@ type fileSpec struct {
 	Routes    []Node      `yaml:"routes"`
 	Cache     Node        `yaml:"cache"`
 	Admission Node        `yaml:"admission"`
+	Hotspot   Node        `yaml:"hotspot"`
 	Demo      *demoSpec   `yaml:"demo"`
 
 	// Cluster is validated in cluster.go.
@@ -46,6 +47,8 @@ type serverSpec struct {
 	Unmatched       string     `yaml:"unmatched"`
 	CaseInsensitive bool       `yaml:"case_insensitive"`
 	Hosts           []hostName `yaml:"hosts"`
+	TLS             Node       `yaml:"tls"`            // rules/tls.go
+	ProxyProtocol   Node       `yaml:"proxy_protocol"` // rules/tls.go
 }
 
 type loggingSpec struct {
@@ -55,19 +58,21 @@ type loggingSpec struct {
 }
 
 type originSpec struct {
-	Servers        []serverAddr   `yaml:"servers"`
-	Hosts          []hostName     `yaml:"hosts"`
-	HostRewrite    hostHeader     `yaml:"host_rewrite"`
-	TLS            bool           `yaml:"tls"`
-	Balance        string         `yaml:"balance"`
-	ConnectTimeout Duration       `yaml:"connect_timeout"`
-	ReadTimeout    Duration       `yaml:"read_timeout"`
-	WriteTimeout   Duration       `yaml:"write_timeout"`
-	MaxConns       int            `yaml:"max_conns"`
-	MaxConnWait    Duration       `yaml:"max_conn_wait"`
-	MaxIdleConn    Duration       `yaml:"max_idle_conn"`
-	Health         healthSpec     `yaml:"health"`
-	Identity       []identitySpec `yaml:"identity"` // identity.go
+	Servers        []serverAddr       `yaml:"servers"`
+	Hosts          []hostName         `yaml:"hosts"`
+	HostRewrite    hostHeader         `yaml:"host_rewrite"`
+	TLS            bool               `yaml:"tls"`
+	Balance        string             `yaml:"balance"`
+	ConnectTimeout Duration           `yaml:"connect_timeout"`
+	ReadTimeout    Duration           `yaml:"read_timeout"`
+	WriteTimeout   Duration           `yaml:"write_timeout"`
+	MaxConns       int                `yaml:"max_conns"`
+	MaxConnWait    Duration           `yaml:"max_conn_wait"`
+	MaxIdleConn    Duration           `yaml:"max_idle_conn"`
+	Health         healthSpec         `yaml:"health"`
+	Identity       []identitySpec     `yaml:"identity"` // identity.go
+	Limit          *originLimitSpec   `yaml:"limit"`
+	Breaker        *originBreakerSpec `yaml:"breaker"`
 }
 
 type healthSpec struct {
@@ -77,6 +82,7 @@ type healthSpec struct {
 	Fails    int      `yaml:"fails"`
 	Passes   int      `yaml:"passes"`
 	Status   int      `yaml:"status"`
+	AllDown  string   `yaml:"all_down"`
 }
 
 type routeSpec struct {
@@ -91,6 +97,10 @@ type routeSpec struct {
 	Cache       Node       `yaml:"cache"`
 	ESI         Node       `yaml:"esi"`
 	Filters     []Node     `yaml:"filters"`
+	Priority    string     `yaml:"priority"`
+	Bulkhead    int        `yaml:"bulkhead"`
+	Fallback    Node       `yaml:"fallback"`
+	Pages       Node       `yaml:"pages"`
 	Async       Node       `yaml:"async"`
 }
 

@@ -58,6 +58,8 @@ func (l *loader) buildServer(n Node, s *serverSpec, origins []string) Server {
 	for _, h := range s.Hosts {
 		srv.Hosts = append(srv.Hosts, string(h))
 	}
+	srv.TLS = l.buildTLS(n.Get("tls"), srv.Listen)
+	srv.ProxyProtocol = l.buildProxyProtocol(n.Get("proxy_protocol"))
 	l.nonNegative(n, "max_conns_per_ip", s.MaxConnsPerIP)
 	l.nonNegative(n, "concurrency", s.Concurrency)
 	if srv.Unmatched != "deny" && !slices.Contains(origins, srv.Unmatched) {
@@ -130,6 +132,8 @@ func (l *loader) buildOrigin(parent Node, name string, n Node) *Origin {
 	l.oneOf(n, "balance", o.Balance, balances)
 	l.nonNegative(n, "max_conns", s.MaxConns)
 	o.Health = l.buildHealth(n.Get("health"), s.Health)
+	o.Limit = l.buildLimit(n.Get("limit"), s.Limit)
+	o.Breaker = l.buildBreaker(n.Get("breaker"), s.Breaker)
 	o.Identity = l.buildIdentity(n.Get("identity"), s.Identity)
 	return o
 }
@@ -142,7 +146,9 @@ func (l *loader) buildHealth(n Node, s healthSpec) HealthCheck {
 		Fails:    cmp.Or(s.Fails, 2),
 		Passes:   cmp.Or(s.Passes, 2),
 		Status:   cmp.Or(s.Status, 200),
+		AllDown:  cmp.Or(s.AllDown, AllDownSend),
 	}
+	l.oneOf(n, "all_down", h.AllDown, []string{AllDownSend, AllDownRefuse})
 	if h.Path != "" && !strings.HasPrefix(h.Path, "/") {
 		l.errs.add(n.Errorf("path", "health check path %q must start with \"/\"", h.Path))
 	}

@@ -71,7 +71,7 @@ func checkRules(path string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	for _, w := range proxy.IdentityWarnings(cfg) {
+	for _, w := range append(proxy.IdentityWarnings(cfg), proxy.HotspotWarnings(cfg)...) {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
 	fmt.Fprintln(stdout, "ok")
@@ -119,14 +119,27 @@ func serve(path string, cfg *rules.Config, opt options, log *slog.Logger, stdout
 	if err != nil {
 		return fmt.Errorf("server.listen %q: %w", cfg.Server.Listen, err)
 	}
+	if addr := srv.RedirectListen(); addr != "" {
+		rln, err := net.Listen("tcp", addr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("server.tls.redirect_listen %q: %w", addr, err)
+		}
+		go srv.ServeRedirect(rln)
+		fmt.Fprintf(stdout, "redirect to https   http://%s/\n", rln.Addr())
+	}
+	scheme := "http"
+	if cfg.Server.TLS != nil {
+		scheme = "https"
+	}
 	// Watch before announcing: an edit made as soon as the address is
 	// printed must not slip between the first load and the watch.
 	stop := watchRules(srv, cfg, log)
 	defer stop()
 
-	fmt.Fprintf(stdout, "flashgate           http://%s/  (rules: %s)\n", ln.Addr(), path)
-	fmt.Fprintf(stdout, "  try               http://%s/item/1\n", ln.Addr())
-	fmt.Fprintf(stdout, "  server clock      http://%s/_flashgate/time\n", ln.Addr())
+	fmt.Fprintf(stdout, "flashgate           %s://%s/  (rules: %s)\n", scheme, ln.Addr(), path)
+	fmt.Fprintf(stdout, "  try               %s://%s/item/1\n", scheme, ln.Addr())
+	fmt.Fprintf(stdout, "  server clock      %s://%s/_flashgate/time\n", scheme, ln.Addr())
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
