@@ -116,6 +116,17 @@ func (s *Server) serve(x *Exchange) *statusCounters {
 		return &rt.requests
 	}
 
+	// 4a. An async route queues the admitted purchase and answers 202
+	// with its ticket; the dispatcher feeds the origin (async_stage.go).
+	if rt.Async != nil {
+		host := rt.HostRewrite
+		if host == nil {
+			host = ctx.Request.Header.Host()
+		}
+		rt.Async.accept(x, host)
+		return &rt.requests
+	}
+
 	// 5. A fresh hit, answered without building the origin request; else
 	// the origin request built by the forwarding rules, then the cache
 	// around the origin call, or the origin alone.
