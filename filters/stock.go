@@ -342,7 +342,9 @@ func (g *stockGate) Cancel(r *Request) {
 // origin says so; the first instance to mark it calls Env.OnSoldOut.
 func (g *stockGate) Observe(r *Request, resp *fasthttp.Response) {
 	item := r.Item(g.param)
-	if r.Release(g.hold) && g.inFlight && !g.reserve.keep(g, r, resp) {
+	// An attempt the shop never received (r.NotSent) is given back in
+	// every mode: counting it would sell the units it stood for to nobody.
+	if r.Release(g.hold) && (g.inFlight || r.NotSent) && !g.reserve.keep(g, r, resp) {
 		g.store.Add(g.countKey(item), -g.units(r), g.ttl, r.Now)
 	}
 	if !g.isSoldOut(resp) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"flashgate/origin"
 	"flashgate/route"
 )
 
@@ -145,6 +146,7 @@ func (s *Server) serve(x *Exchange) *statusCounters {
 		}
 		if err != nil {
 			s.logDebug("origin request failed", x, err)
+			x.freq.NotSent = origin.NotSent(err)
 			fallBack(x, err) // the route's fallback, else cache errors, then origin 502/503/504
 		}
 	}
