@@ -19,8 +19,9 @@ const (
 	// Cache-Control keeps the origin's browser directives (max-age,
 	// no-cache, ...) without public, s-maxage or proxy-revalidate, and
 	// the CDN-targeted headers (CDN-Cache-Control, Surrogate-Control,
-	// Cloudflare-CDN-Cache-Control, Edge-Control) are removed. An answer
-	// already private or no-store is left as it is.
+	// Cloudflare-CDN-Cache-Control, Edge-Control) are removed. The
+	// Cache-Control of an answer already private or no-store is left as
+	// it is.
 	PersonalPrivate PersonalMode = iota
 	// PersonalNoStore ("no-store") replaces Cache-Control with
 	// "private, no-store" and removes the CDN-targeted headers.
@@ -69,12 +70,12 @@ func MarkPersonal(h *fasthttp.ResponseHeader, mode PersonalMode, scratch []byte)
 	if mode == PersonalAsOrigin {
 		return scratch
 	}
+	for _, name := range cdnTargeted {
+		h.Del(name) // a CDN obeys these before Cache-Control, private or not
+	}
 	cc := h.PeekBytes(hdrCacheControl)
 	if mode == PersonalPrivate && sharedMayNotStore(cc) {
 		return scratch
-	}
-	for _, name := range cdnTargeted {
-		h.Del(name)
 	}
 	if mode == PersonalNoStore {
 		h.SetCanonical(hdrCacheControl, privateNoStore)

@@ -38,7 +38,7 @@ type lease struct {
 	refilling atomic.Bool
 }
 
-func newLeases(_ *Redis, size int) *leases {
+func newLeases(size int) *leases {
 	l := &leases{size: int64(size)}
 	for i := range l.shards {
 		l.shards[i].m = map[uint64]*lease{}
@@ -46,16 +46,38 @@ func newLeases(_ *Redis, size int) *leases {
 	return l
 }
 
-func (l *leases) get(key uint64) *lease {
+func (l *leases) get(key uint64, now int64) *lease {
 	s := &l.shards[remix(key)>>58]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ls := s.m[key]
-	if ls == nil && len(s.m) < maxLeaseKeys/len(l.shards) {
+	if ls != nil {
+		return ls
+	}
+	if len(s.m) >= maxLeaseKeys/len(l.shards) {
+		s.evictLapsed(now)
+	}
+	if len(s.m) < maxLeaseKeys/len(l.shards) {
 		ls = &lease{}
 		s.m[key] = ls
 	}
 	return ls
+}
+
+// evictLapsed looks at up to 64 leases (map order is random) and drops
+// those whose cells have lapsed and that are not refilling, so that keys
+// of clients gone long ago make room for new ones at a bounded cost. The
+// caller holds s.mu.
+func (s *leaseShard) evictLapsed(now int64) {
+	seen := 0
+	for k, ls := range s.m {
+		if now >= ls.expires.Load() && now >= ls.waitUntil.Load() && !ls.refilling.Load() {
+			delete(s.m, k)
+		}
+		if seen++; seen == 64 {
+			return
+		}
+	}
 }
 
 // allow takes one cell of key. handled is false when the key is not
@@ -65,7 +87,7 @@ func (l *leases) allow(v *RedisView, key uint64, now, emission, tolerance int64)
 	if cells < 2 {
 		return false, 0, false
 	}
-	ls := l.get(key)
+	ls := l.get(key, now)
 	if ls == nil {
 		return false, 0, false
 	}

@@ -120,6 +120,7 @@ func NewRedis(o RedisOptions) (*Redis, error) {
 	if r.log == nil {
 		r.log = slog.Default()
 	}
+	quietGoRedis()
 	r.client = redis.NewUniversalClient(clientOptions(o))
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.health.init(o.BreakerFailures, set, r.log)
@@ -134,7 +135,7 @@ func NewRedis(o RedisOptions) (*Redis, error) {
 	}
 	r.flags.init()
 	if o.Lease > 0 {
-		r.leases = newLeases(r, o.Lease)
+		r.leases = newLeases(o.Lease)
 	}
 	r.wg.Add(2)
 	go r.probe()
@@ -178,7 +179,8 @@ func newInstanceID() string {
 func (r *Redis) Client() redis.UniversalClient { return r.client }
 
 // Key returns the Redis key of a Store key: prefix + "{hex}". Exposed so
-// that scripts written elsewhere address the same state.
+// that scripts written elsewhere address the same state; Key(k) + a suffix
+// names further keys in the same slot (as RedisLine's six keys).
 func (r *Redis) Key(key uint64) string {
 	var b [40]byte
 	s := append(b[:0], r.opts.Prefix...)
@@ -186,10 +188,6 @@ func (r *Redis) Key(key uint64) string {
 	s = appendHex(s, key)
 	return string(append(s, '}'))
 }
-
-// keyWith is Key with a suffix after the hash tag: keys of one structure
-// (a queue's sequence and its lines) share the slot of base.
-func (r *Redis) keyWith(base uint64, suffix string) string { return r.Key(base) + suffix }
 
 func appendHex(dst []byte, v uint64) []byte {
 	const digits = "0123456789abcdef"
@@ -236,8 +234,9 @@ func (r *Redis) Close() error {
 	return err
 }
 
-// call runs one command under the breaker: false means Redis is down or
-// the call failed (counted; the caller applies its policy).
+// ok feeds the breaker with a call's outcome and reports whether the call
+// succeeded (redis.Nil, "no such key", is a success); on false the caller
+// applies its policy.
 func (r *Redis) ok(err error) bool {
 	if err == nil || errors.Is(err, redis.Nil) {
 		r.health.succeeded()

@@ -156,11 +156,13 @@ func (v *RedisView) Flag(key uint64, now int64) bool {
 	}
 	if res, ok := v.r.run(getTTLScript, key); ok {
 		a := res.([]any)
-		if a[0].(int64) > 0 && a[1].(int64) > 0 {
-			v.r.flags.set(key, now+a[1].(int64)*int64(time.Millisecond))
-			return true
+		if a[0].(int64) <= 0 {
+			return false
 		}
-		return false
+		if ttl := a[1].(int64); ttl > 0 { // -1: no expiry; not cached, read each time
+			v.r.flags.set(key, now+ttl*int64(time.Millisecond))
+		}
+		return true
 	}
 	if v.fallback() == Local {
 		return v.r.opts.Fallback.Flag(key, now)

@@ -231,8 +231,79 @@ func TestRedisLeaseStaysWithinGrants(t *testing.T) {
 			admitted++
 		}
 	}
-	eventually(t, "refills settle", func() bool { return !s.r.leases.get(11).refilling.Load() })
+	eventually(t, "refills settle", func() bool { return !s.r.leases.get(11, now).refilling.Load() })
 	if admitted > 25 || admitted < 15 {
 		t.Fatalf("admitted %d of a burst of 25 (leases of 10)", admitted)
+	}
+}
+
+// A full lease table makes room by dropping lapsed leases.
+func TestLeaseTableEvictsLapsed(t *testing.T) {
+	l := newLeases(10)
+	now := int64(1_000_000)
+	for k := uint64(0); k < maxLeaseKeys*2; k++ {
+		l.get(k, now) // new leases hold nothing: lapsed at once
+	}
+	if l.get(1<<62, now) == nil {
+		t.Fatal("a full table of lapsed leases refused a new key")
+	}
+	total := 0
+	for i := range l.shards {
+		total += len(l.shards[i].m)
+	}
+	if total > maxLeaseKeys {
+		t.Fatalf("%d leases kept, bound is %d", total, maxLeaseKeys)
+	}
+}
+
+// On a real Redis Cluster of three masters every operation works: each
+// script's keys share one slot (no CROSSSLOT), per-key state spreads over
+// the nodes, and flags and the bus cross nodes.
+func TestRedisOnRedisCluster(t *testing.T) {
+	nodes := fgtest.StartRedisCluster(t, 3)
+	var addrs []string
+	for _, n := range nodes {
+		addrs = append(addrs, n.Addr)
+	}
+	open := func() *Redis {
+		mem, _ := NewMemory(MemoryOptions{Keys: 1024, Flags: 1024})
+		r, err := NewRedis(RedisOptions{Addrs: addrs, Timeout: time.Second, BreakerFailures: 1, Fallback: mem, Lease: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		return r
+	}
+	a, b := open(), open()
+	waitSubscribed(t, a, b)
+	s := a.View(Closed)
+	now := time.Now().UnixNano()
+	l := Limit{Rate: 1, Per: time.Hour, Burst: 10}
+	for key := uint64(1); key <= 64; key++ { // keys over every node
+		if ok, _, _ := s.Allow(key, now, l.Emission(), l.Tolerance(), 1); !ok {
+			t.Fatalf("key %d: first cell refused", key)
+		}
+		if v, tr := s.AddTracked(key<<8, 2, int64(time.Minute), now); v != 2 || !tr {
+			t.Fatalf("key %d: AddTracked = %d %v", key, v, tr)
+		}
+		if !s.SpendOnce(key<<16, now+int64(time.Minute), now) {
+			t.Fatalf("key %d: spend refused", key)
+		}
+	}
+	s.SetFlag(99, int64(time.Minute), now)
+	eventually(t, "flag announced across nodes", func() bool { return b.flags.has(99, time.Now().UnixNano()) })
+	s.Forget(99)
+	eventually(t, "forget announced", func() bool { return !b.flags.has(99, time.Now().UnixNano()) })
+	line := s.Line(7)
+	cfg := LineConfig{MaxActive: 1, MaxLength: 10, MaxSessions: 10, Hold: int64(time.Minute),
+		Claim: int64(time.Minute), Session: int64(time.Minute)}
+	if v, err := line.Visit(1, now, cfg); err != nil || !v.Admitted {
+		t.Fatalf("line visit: %+v %v", v, err)
+	}
+	if v, err := b.View(Closed).Line(7).Visit(2, now, cfg); err != nil || v.Position != 1 {
+		t.Fatalf("second visitor from B: %+v %v", v, err)
+	}
+	if !a.Up() || !b.Up() {
+		t.Fatalf("an error opened the breaker: %+v %+v", a.Status(), b.Status())
 	}
 }

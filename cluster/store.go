@@ -1,13 +1,16 @@
-// Package cluster holds admission state that must outlive rule reloads and,
-// later, be shared between gateway instances: GCRA limiter cells, counters
-// with a TTL, and single-use flags.
+// Package cluster holds admission state that must outlive rule reloads and
+// be shared between gateway instances: GCRA limiter cells, counters with a
+// TTL, single-use spends and flags, waiting lines, and a message bus.
 //
 // Callers hash everything that names a piece of state (route, filter,
 // settings fingerprint, client identity) into one uint64 key once per
-// request; the store never sees strings, so it never allocates. Memory is the
-// in-process implementation; Redis (redis.go) keeps the same state in
-// Redis for several instances, so Store is kept to what Redis does
-// atomically (GCRA and counters as Lua scripts, set-if-absent as SET NX).
+// request; the memory store never sees strings, so it never allocates.
+// Memory is the in-process implementation; Redis (redis.go) keeps the same
+// state in Redis for several instances (RedisView is its Store under a
+// failure Policy, RedisLine a shared waiting line, Publish/Subscribe the
+// bus), so Store is kept to what Redis does atomically (GCRA and counters
+// as Lua scripts, set-if-absent as SET NX PX). docs/cluster.md is the
+// user's reference.
 package cluster
 
 import "time"

@@ -15,19 +15,24 @@ import (
 // redis-server: n gateway instances sharing their state.
 func redisEnvs(t *testing.T, n int) []*Env {
 	t.Helper()
-	srv := fgtest.StartRedis(t)
+	return redisEnvsOn(t, fgtest.StartRedis(t), n, cluster.Closed)
+}
+
+func redisEnvsOn(t *testing.T, srv *fgtest.RedisServer, n int, policy cluster.Policy) []*Env {
+	t.Helper()
 	envs := make([]*Env, n)
 	for i := range envs {
 		mem, err := cluster.NewMemory(cluster.MemoryOptions{Keys: 1024, Flags: 1024})
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := cluster.NewRedis(cluster.RedisOptions{Addrs: []string{srv.Addr}, Timeout: time.Second, Fallback: mem})
+		r, err := cluster.NewRedis(cluster.RedisOptions{Addrs: []string{srv.Addr}, Timeout: time.Second,
+			BreakerFailures: 1, Fallback: mem})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { r.Close() })
-		env, err := NewEnv(r.View(cluster.Closed), nil)
+		env, err := NewEnv(r.View(policy), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,5 +100,31 @@ func TestClusterPurchaseLimitAcrossInstances(t *testing.T) {
 		if wins.Load() != 1 {
 			t.Fatalf("round %d: %d of 4 simultaneous purchases reserved, want 1", round, wins.Load())
 		}
+	}
+}
+
+// Redis down, the waiting line answers by its policy: closed refuses
+// (queue_full, Retry-After), open lets everyone in, local runs this
+// instance's own line.
+func TestClusterQueueRedisDown(t *testing.T) {
+	for _, tt := range []struct {
+		policy      cluster.Policy
+		first, next string
+	}{
+		{cluster.Closed, "queue_full", "queue_full"},
+		{cluster.Open, "pass", "pass"},
+		{cluster.Local, "pass", "queued"},
+	} {
+		t.Run(tt.policy.String(), func(t *testing.T) {
+			srv := fgtest.StartRedis(t)
+			f := mustQueue(t, redisEnvsOn(t, srv, 1, tt.policy)[0], "- queue: {admit_rate: 1/s}\n")
+			srv.Kill()
+			if v, _ := newClient(1).visit(f, t0); reason(v) != tt.first {
+				t.Errorf("first client: %s, want %s", reason(v), tt.first)
+			}
+			if v, _ := newClient(2).visit(f, t0+ms()); reason(v) != tt.next {
+				t.Errorf("second client: %s, want %s", reason(v), tt.next)
+			}
+		})
 	}
 }

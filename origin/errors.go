@@ -20,10 +20,12 @@ const (
 	KindBusy                  // MaxConns reached and MaxConnWait expired → 503
 	KindTooLarge              // response body over the limit → 502
 	KindOther                 // anything else (bad response, closed early) → 502
+	KindShed                  // the concurrency limit stayed full → 503 with Retry-After
+	KindOpen                  // every usable server's breaker is open → 503 with Retry-After
 	kinds
 )
 
-var kindNames = [kinds]string{"timeout", "refused", "no_healthy", "busy", "too_large", "other"}
+var kindNames = [kinds]string{"timeout", "refused", "no_healthy", "busy", "too_large", "other", "shed", "breaker_open"}
 
 // String returns the kind's metric label.
 func (k Kind) String() string { return kindNames[k] }
@@ -40,6 +42,10 @@ func Classify(err error) Kind {
 		return KindTimeout
 	case errors.Is(err, ErrNoHealthy):
 		return KindNoHealthy
+	case errors.Is(err, ErrShed):
+		return KindShed
+	case errors.Is(err, ErrBreakerOpen):
+		return KindOpen
 	case errors.Is(err, fasthttp.ErrNoFreeConns):
 		return KindBusy
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):

@@ -2,7 +2,7 @@ package origin
 
 import (
 	"crypto/tls"
-	"math"
+	"log/slog"
 	"net"
 	"sync/atomic"
 	"time"
@@ -26,15 +26,23 @@ type Pool struct {
 	leastConn bool
 	next      atomic.Uint32 // round-robin cursor
 	health    *healthChecker
-	errs      [kinds]*metrics.Counter // flashgate_origin_errors_total{origin,kind}
+	limit     *Limiter // nil = no concurrency limit
+	now       func() time.Time
+	log       *slog.Logger
+	errs      [kinds]*metrics.Counter      // flashgate_origin_errors_total{origin,kind}
+	shed      [priorities]*metrics.Counter // flashgate_origin_shed_total{origin,priority}
+	inflightG *metrics.Gauge               // flashgate_origin_in_flight{origin}
+	limitG    *metrics.Gauge               // flashgate_origin_limit{origin}: 0 = none
 }
 
 // server is one server of a pool.
 type server struct {
 	addr     string
 	client   *fasthttp.HostClient
-	down     atomic.Bool // false = healthy: servers start in rotation
+	down     atomic.Bool  // false = healthy: servers start in rotation
+	forced   atomic.Int32 // forceAuto, forceDown or forceUp: an operator's override (Plan B)
 	inflight atomic.Int64
+	breaker  *breaker       // nil = none
 	gauge    *metrics.Gauge // flashgate_upstream_up{origin,server}: 1 or 0
 }
 
@@ -56,19 +64,48 @@ const (
 	originReadBuffer = 16 << 10
 )
 
-// New returns the pool for o with its metrics in set. dial, when not nil,
-// opens every connection instead of TCP (in-memory origins in tests and
-// benchmarks). The pool's health checker is not started: see StartHealth.
-func New(o *rules.Origin, set *metrics.Set, dial func(string) (net.Conn, error)) *Pool {
-	p := &Pool{name: o.Name, spec: *o, leastConn: o.Balance == "least_conn"}
+// Options configures New. Zero fields get defaults.
+type Options struct {
+	Metrics *metrics.Set // nil: a private set
+	// Dial, when set, opens every connection instead of TCP (in-memory
+	// origins in tests and benchmarks).
+	Dial   func(addr string) (net.Conn, error)
+	Now    func() time.Time // the breakers' clock; nil: time.Now
+	Logger *slog.Logger     // breaker and health changes; nil: slog.Default()
+}
+
+// New returns the pool for o. Its health checker is not started: see
+// StartHealth.
+func New(o *rules.Origin, opts Options) *Pool {
+	set := opts.Metrics
+	if set == nil {
+		set = metrics.NewSet()
+	}
+	p := &Pool{name: o.Name, spec: *o, leastConn: o.Balance == "least_conn", now: opts.Now, log: opts.Logger,
+		limit: NewLimiter(o.Limit)}
 	p.spec.Pos = rules.Pos{}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
 	for i, kind := range kindNames {
 		p.errs[i] = set.GetOrCreateCounter(`flashgate_origin_errors_total{origin="` + o.Name + `",kind="` + kind + `"}`)
 	}
+	for i, name := range priorityNames {
+		p.shed[i] = set.GetOrCreateCounter(`flashgate_origin_shed_total{origin="` + o.Name + `",priority="` + name + `"}`)
+	}
+	p.inflightG = set.GetOrCreateGauge(`flashgate_origin_in_flight{origin="`+o.Name+`"}`, nil)
+	p.limitG = set.GetOrCreateGauge(`flashgate_origin_limit{origin="`+o.Name+`"}`, nil)
+	p.limitG.Set(float64(p.limit.Limit()))
 	for _, addr := range o.Servers {
-		u := &server{addr: addr, client: newHostClient(o, addr, dial)}
+		u := &server{addr: addr, client: newHostClient(o, addr, opts.Dial)}
 		u.gauge = set.GetOrCreateGauge(`flashgate_upstream_up{origin="`+o.Name+`",server="`+addr+`"}`, nil)
 		u.gauge.Set(1)
+		open := set.GetOrCreateGauge(`flashgate_origin_breaker_open{origin="`+o.Name+`",server="`+addr+`"}`, nil)
+		open.Set(0)
+		u.breaker = newBreaker(o.Breaker, func(from, to int32) { p.breakerChanged(u, open, to) })
 		p.servers = append(p.servers, u)
 	}
 	return p
@@ -133,54 +170,6 @@ func (p *Pool) Spec() *rules.Origin { return &p.spec }
 // DefaultTimeout.
 func (p *Pool) Timeout() time.Duration { return orDur(p.spec.ReadTimeout, DefaultTimeout) }
 
-// pick returns a healthy server, or nil when none is. Round robin walks
-// from a shared cursor; least_conn takes the fewest requests in flight
-// (ties to the earliest, which is fine at the pool sizes configured here).
-func (p *Pool) pick() *server {
-	if p.leastConn {
-		var best *server
-		bestN := int64(math.MaxInt64)
-		for _, u := range p.servers {
-			if c := u.inflight.Load(); !u.down.Load() && c < bestN {
-				best, bestN = u, c
-			}
-		}
-		return best
-	}
-	n := uint32(len(p.servers))
-	// Each probe of a server takes the next cursor value, so a down server
-	// is skipped without handing its share to its neighbour (walking from
-	// one start position would give the server after a down one twice the
-	// traffic).
-	for range n {
-		if u := p.servers[p.next.Add(1)%n]; !u.down.Load() {
-			return u
-		}
-	}
-	return nil
-}
-
-// Do sends req to a healthy server and reads the answer into resp,
-// waiting at most timeout. It never retries. The error is classified with
-// Classify; it is counted in the origin's error metrics here.
-func (p *Pool) Do(req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration) error {
-	u := p.pick()
-	if u == nil {
-		p.errs[KindNoHealthy].Inc()
-		return ErrNoHealthy
-	}
-	if p.spec.TLS {
-		req.URI().SetScheme("https")
-	}
-	u.inflight.Add(1)
-	err := u.client.DoTimeout(req, resp, timeout)
-	u.inflight.Add(-1)
-	if err != nil {
-		p.errs[Classify(err)].Inc()
-	}
-	return err
-}
-
 // Close stops the pool's health checker and closes idle connections. The
 // proxy calls it once no snapshot references the pool; requests in flight
 // on an older snapshot still complete.
@@ -209,17 +198,37 @@ func orDur(v, def time.Duration) time.Duration {
 
 // ServerStatus is one server's state, for health reports and the admin API.
 type ServerStatus struct {
-	Origin   string `json:"origin"`
-	Server   string `json:"server"`
-	Up       bool   `json:"up"`        // in rotation (health checks passing, or none configured)
-	InFlight int64  `json:"in_flight"` // requests being sent to it now
+	Origin  string `json:"origin"`
+	Server  string `json:"server"`
+	Healthy bool   `json:"healthy"` // health checks passing (or none configured)
+	// Forced is an operator's override: "down", "up" or "" (none).
+	Forced string `json:"forced,omitempty"`
+	// Breaker is "closed", "open" or "half-open"; "" when none is configured.
+	Breaker string `json:"breaker,omitempty"`
+	// Up: the server takes requests now (override, health and breaker).
+	Up       bool  `json:"up"`
+	InFlight int64 `json:"in_flight"` // requests being sent to it now
+	// Limit is the origin's current concurrency limit, shared by its
+	// servers (0 = none), and OriginInFlight the requests holding a slot.
+	Limit          int   `json:"limit"`
+	OriginInFlight int64 `json:"origin_in_flight"`
 }
 
 // Status returns the state of each server, in configured order.
 func (p *Pool) Status() []ServerStatus {
 	out := make([]ServerStatus, len(p.servers))
+	now := p.now()
 	for i, u := range p.servers {
-		out[i] = ServerStatus{Origin: p.name, Server: u.addr, Up: !u.down.Load(), InFlight: u.inflight.Load()}
+		st := ServerStatus{Origin: p.name, Server: u.addr, Healthy: !u.down.Load(), Breaker: u.breaker.stateName(),
+			InFlight: u.inflight.Load(), Limit: p.limit.Limit(), OriginInFlight: p.limit.InFlight()}
+		switch u.forced.Load() {
+		case forceDown:
+			st.Forced = "down"
+		case forceUp:
+			st.Forced = "up"
+		}
+		st.Up = u.usable() && (st.Forced == "up" || u.breaker.peek(now))
+		out[i] = st
 	}
 	return out
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 
 	"flashgate/rules"
@@ -52,7 +51,7 @@ func deadAddr(t testing.TB) string {
 func TestHealthLoopRunsOnTicks(t *testing.T) {
 	o := &rules.Origin{Name: "shop", Servers: []string{deadAddr(t)}, Health: rules.HealthCheck{Path: "/healthz", Fails: 1}}
 	tick := newManualTicker()
-	p := New(o, metrics.NewSet(), nil)
+	p := New(o, Options{})
 	p.StartHealth(slog.New(slog.DiscardHandler), tick.start)
 	tick.c <- time.Time{}
 	tick.c <- time.Time{} // accepted only after the first round finished
@@ -75,12 +74,13 @@ func TestBalancing(t *testing.T) {
 	}
 	for _, balance := range []string{"round_robin", "least_conn"} {
 		t.Run(balance, func(t *testing.T) {
-			p := New(&rules.Origin{Name: "shop", Servers: addrs, Balance: balance}, metrics.NewSet(), nil)
+			p := New(&rules.Origin{Name: "shop", Servers: addrs, Balance: balance}, Options{})
 			defer p.Close()
 			p.servers[1].down.Store(true)
 			seen := map[string]int{}
 			for range 6 {
-				seen[p.pick().addr]++
+				u, _ := p.pick(time.Now())
+				seen[u.addr]++
 			}
 			if seen[addrs[1]] != 0 {
 				t.Errorf("picked the server marked down %d times", seen[addrs[1]])
@@ -89,15 +89,20 @@ func TestBalancing(t *testing.T) {
 				t.Errorf("round robin over 2 healthy servers: %v, want 3 each", seen)
 			}
 			p.servers[0].inflight.Store(5)
-			if balance == "least_conn" && p.pick() != p.servers[2] {
+			if balance == "least_conn" && pick(p) != p.servers[2] {
 				t.Error("least_conn did not pick the idle server")
 			}
 			for _, u := range p.servers {
 				u.down.Store(true)
 			}
-			if p.pick() != nil {
+			if pick(p) != nil {
 				t.Error("picked a server with all of them down")
 			}
 		})
 	}
+}
+
+func pick(p *Pool) *server {
+	u, _ := p.pick(time.Now())
+	return u
 }

@@ -18,6 +18,7 @@ type answer struct {
 	code       string // machine-readable, in JSON bodies and logs
 	html, json []byte
 	retryAfter string // "" = no Retry-After
+	closes     bool   // the connection closes after it: the rest of the stream cannot be trusted
 }
 
 func newAnswer(status int, code, title, msg, retryAfter string) *answer {
@@ -35,6 +36,8 @@ var (
 	ansBadPath       = newAnswer(400, "bad_path", "Bad request", "The request path is malformed: it contains an encoded slash, a control byte, a bad escape or climbs above the root.", "")
 	ansDoubleEscape  = newAnswer(400, "bad_path", "Bad request", "The request path is refused: it holds an escaped percent-escape (such as %252e or %252f), which a server that decodes twice reads as another path.", "")
 	ansOverlongUTF8  = newAnswer(400, "bad_path", "Bad request", "The request path is refused: it holds overlong UTF-8 (such as %C0%AE or %C0%AF), which a lenient server reads as a dot or a slash.", "")
+	ansBareLF        = closing(newAnswer(400, "bad_line_ending", "Bad request", "The request header lines end in LF alone; HTTP requires CR LF.", ""))
+	ansBadHeaderName = newAnswer(400, "bad_header_name", "Bad request", "A request header name contains a space or another character that header names may not hold.", "")
 	ansBadRequest    = newAnswer(400, "bad_request", "Bad request", "The request could not be read.", "")
 	ansNoHost        = newAnswer(400, "missing_host", "Bad request", "The request has no Host header.", "")
 	ansWrongHost     = newAnswer(421, "misdirected_request", "Misdirected request", "This gateway does not serve that host name.", "")
@@ -48,6 +51,11 @@ var (
 	ansOriginBusy    = newAnswer(503, "origin_busy", "Busy", "The shop is very busy right now. Please try again in a moment.", "1")
 	ansOriginTimeout = newAnswer(504, "gateway_timeout", "Timeout", "The shop took too long to answer. Please try again in a moment.", "")
 )
+
+func closing(a *answer) *answer {
+	a.closes = true
+	return a
+}
 
 // pathAnswer is the 400 for a path route.Normalize refused, naming the
 // reason where a generic "malformed" would leave a client guessing.
@@ -68,6 +76,9 @@ func (a *answer) write(ctx *fasthttp.RequestCtx) {
 	r.Reset()
 	r.SetStatusCode(a.status)
 	r.Header.Set("Cache-Control", "no-store")
+	if a.closes {
+		r.SetConnectionClose()
+	}
 	if a.retryAfter != "" {
 		r.Header.Set("Retry-After", a.retryAfter)
 	}

@@ -32,6 +32,7 @@ cluster:
   addrs: ["REDIS"]
   timeout: 200ms
   on_failure: POLICY
+  filters: {purchase_limit: closed}
   breaker: {failures: 3, open: 50ms}
   lease: LEASE
 cache: {max_bytes: 1MiB}
@@ -48,6 +49,11 @@ routes:
     origin: plain
     filters:
       - ratelimit: {rate: 1/h, burst: 300, scope: global}
+  - name: line
+    path: /line
+    origin: plain
+    filters:
+      - queue: {admit_rate: 1/s, key: "cookie:uid"}
   - name: page
     path: /item/{id}
     origin: plain
@@ -61,6 +67,12 @@ var plainHits atomic.Int64
 // one redis-server, with rules made from clusterRules; the plain origin
 // answers 200, cacheable for an hour, and counts in plainHits.
 func clusterGateways(t *testing.T, n int, shop, redis, policy string, lease int) []*gateway {
+	t.Helper()
+	return clusterGatewaysAt(t, n, shop, redis, policy, lease, nil)
+}
+
+// clusterGatewaysAt is clusterGateways with the gateways' clock.
+func clusterGatewaysAt(t *testing.T, n int, shop, redis, policy string, lease int, now func() time.Time) []*gateway {
 	t.Helper()
 	plain := startOrigin(t, func(ctx *fasthttp.RequestCtx) {
 		plainHits.Add(1)
@@ -77,7 +89,7 @@ func clusterGateways(t *testing.T, n int, shop, redis, policy string, lease int)
 		if err != nil {
 			t.Fatalf("instance %d: %v", i, err)
 		}
-		gws = append(gws, newGateway(t, cfg, Options{ConfigPath: path}))
+		gws = append(gws, newGateway(t, cfg, Options{ConfigPath: path, Now: now}))
 	}
 	return gws
 }
@@ -335,6 +347,10 @@ func TestClusterRedisKilledClosed(t *testing.T) {
 	if sold := so.shop.Sold(1); sold > 100 {
 		t.Errorf("shop sold %d of 100", sold)
 	}
+	if m := gws[0].metricsText(); !strings.Contains(m, "flashgate_cluster_redis_up 1") ||
+		!strings.Contains(m, "flashgate_cluster_redis_state_changes_total 2") {
+		t.Errorf("metrics after the outage and the recovery lack redis_up 1 and 2 state changes")
+	}
 	if !strings.Contains(gws[0].logs.String(), "redis unreachable") ||
 		strings.Count(gws[0].logs.String(), "redis unreachable") != 1 {
 		t.Errorf("want one 'redis unreachable' log line, got:\n%s", gws[0].logs.String())
@@ -365,6 +381,10 @@ func TestClusterRedisKilledOpenAndLocal(t *testing.T) {
 			case "open":
 				if got[200] != 1500 {
 					t.Errorf("open: %v, want every request admitted", got)
+				}
+				// cluster.filters: purchase_limit stays closed.
+				if r := buy(t, gws[0].client("203.0.113.7"), "POST", "/buy/1", "u1"); r.StatusCode() != 503 {
+					t.Errorf("purchase with Redis down, purchase_limit: closed: %d, want 503", r.StatusCode())
 				}
 			case "local":
 				// Each instance admits its third of the global limit
@@ -446,5 +466,43 @@ func TestClusterExampleChecks(t *testing.T) {
 	}
 	if err := Check(cfg); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// One waiting line over three gateways: a client who joined on A before a
+// client on B is admitted first, whichever gateway each comes back to.
+func TestClusterQueueOneOrderThroughGateways(t *testing.T) {
+	so := startShop(t, demo.Options{Items: 3, Stock: 100})
+	srv := fgtest.StartRedis(t)
+	clock := newFakeClock()
+	gws := clusterGatewaysAt(t, 3, so.addr, srv.Addr, "closed", 0, clock.Now)
+	visit := func(g *gateway, uid string) (int, string) {
+		r := g.do(t, "GET", "/line", nil, "Cookie", "uid="+uid, "Accept", "application/json")
+		var body struct {
+			Position int `json:"position"`
+		}
+		_ = json.Unmarshal(r.Body(), &body)
+		return r.StatusCode(), fmt.Sprint(body.Position)
+	}
+	steps := []struct {
+		gw       int
+		uid      string
+		advance  time.Duration
+		status   int
+		position string
+	}{
+		{0, "x", 0, 200, "0"},                // an empty line lets x in on A
+		{1, "y", time.Millisecond, 503, "1"}, // y joins on B
+		{2, "z", time.Millisecond, 503, "2"}, // z joins on C, behind y
+		{0, "z", time.Second, 503, "1"},      // a turn is due: z asks first, on A, and stays behind y
+		{2, "y", time.Millisecond, 200, "0"}, // y's turn, taken on C
+		{1, "z", time.Second, 200, "0"},      // then z's, on B
+	}
+	for i, s := range steps {
+		clock.Advance(s.advance)
+		if st, pos := visit(gws[s.gw], s.uid); st != s.status || pos != s.position {
+			t.Fatalf("step %d: %s on instance %c: %d at position %s, want %d at %s",
+				i, s.uid, 'A'+s.gw, st, pos, s.status, s.position)
+		}
 	}
 }

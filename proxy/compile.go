@@ -34,6 +34,7 @@ type Snapshot struct {
 	// gateway holds the pages the admission filters registered (quiz,
 	// queue status), by full path; see admission.go.
 	gateway map[string]fasthttp.RequestHandler
+	hot     *hotRuntime // hot-key detection and isolation; nil = no hotspot section (hot_stage.go)
 }
 
 // Route is one compiled route. Read only after Compile; the stage fields
@@ -57,7 +58,8 @@ type Route struct {
 
 	identity identityHeaders // the origin's identity headers: from the gateway only (identity.go)
 	requests statusCounters
-	fetch    FetchFunc // rt.Fetch, bound once so that passing it allocates nothing
+	fetch    FetchFunc    // rt.Fetch, bound once so that passing it allocates nothing
+	prot     routeProtect // priority, bulkhead, fallback, micro-cache, switches (protect_env.go)
 }
 
 // Fetch sends req to the route's origin pool within the route's timeout,
@@ -67,11 +69,7 @@ type Route struct {
 // immutable route, so it may run after the request ended (background
 // revalidation). Safe for concurrent use.
 func (rt *Route) Fetch(req *fasthttp.Request, resp *fasthttp.Response) error {
-	if err := rt.Origin.Do(req, resp, rt.Timeout); err != nil {
-		return err
-	}
-	cleanResponse(resp)
-	return nil
+	return rt.fetchVia(req, resp, rt.prot.bulkhead)
 }
 
 // Route returns the compiled route with the given name, or nil.
@@ -109,6 +107,9 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	if s.hot, err = env.hotFor(cfg.Hotspot); err != nil { // hot keys: hot_stage.go
+		errs = append(errs, err)
+	}
 	frags := newFragmentRouter(s, cfg.Origins)
 	entries := make([]route.Entry, 0, len(cfg.Routes))
 	for i, r := range cfg.Routes {
@@ -116,6 +117,9 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 		if err == nil {
 			err = compileResponseStages(rt, rc, frags, env)
 			rt.keyIdentity()
+		}
+		if err == nil {
+			err = s.compileProtect(i, r, rt, rc, env) // priority, bulkhead, fallback: protect_env.go
 		}
 		if err != nil {
 			errs = append(errs, err)

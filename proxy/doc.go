@@ -1,9 +1,8 @@
 // Package proxy is flashgate's public listener: it compiles rules into an
-// immutable Snapshot (route table, per-route settings, origin pools of
-// package origin),
-// swaps it atomically on reload, and runs each request through one
-// straight-line pipeline (pipeline.go): normalise the path, gateway
-// endpoints (/_flashgate/*), route match, admission filters, response
+// immutable Snapshot (route table, per-route settings, the origin pools of
+// package origin), swaps it atomically on reload, and runs each request
+// through one straight-line pipeline (pipeline.go): normalise the path,
+// gateway endpoints (/_flashgate/*), route match, admission filters, response
 // cache around the origin call, ESI assembly, observation of the answer.
 //
 // State that must outlive a reload (origin pools with their connections

@@ -43,15 +43,23 @@ type healthBody struct {
 	Status string       `json:"status"`
 	Reload ReloadStatus `json:"last_reload"`
 	// Cluster is the shared store's state; absent without cluster:.
-	Cluster *cluster.Status `json:"cluster,omitempty"`
+	Cluster       *cluster.Status `json:"cluster,omitempty"`
+	healthProtect                 // origins down, breakers open, switches on: health.go
 }
 
-// serveHealth answers 200 while the process serves, with the state of the
-// last reload: a rejected reload is not unhealthy (the last good rules
-// still serve) but an operator should see it.
+// serveHealth answers with the state of the last reload (a rejected
+// reload is not unhealthy: the last good rules still serve, but an
+// operator should see it) and of the origins and switches: 200 "ok", 200
+// "degraded" while the gateway still answers with something missing, 503
+// "down" when no route can reach a server (health.go).
 func (s *Server) serveHealth(x *Exchange) {
-	body, _ := json.Marshal(healthBody{Status: "ok", Reload: s.LastReload(), Cluster: s.env.clusterStatus()})
+	hb := healthBody{Reload: s.LastReload(), Cluster: s.env.clusterStatus(), healthProtect: s.healthProtect()}
+	hb.Status = hb.healthProtect.Status
+	body, _ := json.Marshal(hb)
 	r := &x.Ctx.Response
+	if hb.Status == "down" {
+		r.SetStatusCode(503)
+	}
 	r.Header.Set("Cache-Control", "no-store")
 	r.Header.SetContentType("application/json")
 	r.SetBody(append(body, '\n'))

@@ -23,6 +23,7 @@ type Env struct {
 	log     *slog.Logger
 	ticker  origin.TickerFunc
 	dial    func(addr string) (net.Conn, error)
+	now     func() time.Time // nil: time.Now
 	// passive Envs (Compile with a nil Env, as -check does) start no
 	// goroutines and contact no server.
 	passive bool
@@ -31,6 +32,7 @@ type Env struct {
 	pools map[poolKey]*origin.Pool
 	rc    responseCache // the process-lifetime response cache, see cache_stage.go
 	adm   admissionEnv  // filter state store and filters.Env, see admission_env.go
+	prot  protectEnv    // switches, hot-key detectors, bulkheads: protect_env.go
 	cl    clusterEnv    // the Redis instances share, see cluster.go
 }
 
@@ -67,6 +69,7 @@ type EnvOptions struct {
 func NewEnv(o EnvOptions) *Env {
 	e := &Env{Metrics: o.Metrics, log: o.Logger, ticker: o.Ticker, dial: o.Dial, pools: map[poolKey]*origin.Pool{}}
 	e.rc.now, e.rc.bg = o.Now, o.CacheBackground
+	e.now = o.Now
 	e.adm.clock = o.Now
 	if e.Metrics == nil {
 		e.Metrics = NewMetrics()
@@ -77,6 +80,7 @@ func NewEnv(o EnvOptions) *Env {
 	if e.ticker == nil {
 		e.ticker = origin.RealTicker
 	}
+	e.prot.init(e.Metrics.set)
 	return e
 }
 
@@ -98,10 +102,11 @@ func (e *Env) pool(o *rules.Origin) *origin.Pool {
 	if p := e.pools[k]; p != nil {
 		return p
 	}
-	p := origin.New(o, e.Metrics.set, e.dial)
+	p := origin.New(o, origin.Options{Metrics: e.Metrics.set, Dial: e.dial, Now: e.now, Logger: e.log})
 	if !e.passive {
 		p.StartHealth(e.log, e.ticker)
 	}
+	e.prot.sw.applyForced(p) // Plan B server switches survive the pool's replacement
 	e.pools[k] = p
 	return p
 }
@@ -128,9 +133,13 @@ func (e *Env) Retain(live ...*Snapshot) {
 			closing = append(closing, p)
 		}
 	}
+	stopHot := e.retainProtect(live)
 	e.mu.Unlock()
 	for _, p := range closing {
 		p.Close()
+	}
+	for _, h := range stopHot {
+		h.stop()
 	}
 }
 

@@ -40,6 +40,8 @@ type Exchange struct {
 	peer        netip.Addr // TCP peer
 	peerTrusted bool
 	scratch     []byte // reusable buffer for header values
+	hotKey      []byte // reusable buffer for hot-key detection (hot_stage.go)
+	hot         bool   // one of the request's keys is hot
 	uri         []byte // RequestURI's buffer
 	conn        []byte // the client's Connection header, once connRead
 	connRead    bool
@@ -131,7 +133,7 @@ func releaseExchange(x *Exchange) {
 	x.Params.Reset()
 	x.Path, x.RequestID, x.uri = x.Path[:0], x.RequestID[:0], x.uri[:0]
 	x.ClientIP, x.peer = netip.Addr{}, netip.Addr{}
-	x.Now, x.Observe, x.peerTrusted, x.personal = 0, false, false, false
+	x.Now, x.Observe, x.peerTrusted, x.personal, x.hot = 0, false, false, false, false
 	x.conn, x.connRead = nil, false
 	if x.outBuilt {
 		x.out.Reset()

@@ -65,7 +65,7 @@ func (s *Server) serve(x *Exchange) *statusCounters {
 	// or origin could be chosen honestly), and one of server.hosts when
 	// those are set, so a client cannot mint cache keys or have the shop
 	// render pages for a host that is not the shop's.
-	if ans := checkHost(ctx.Host(), snap.hosts); ans != nil {
+	if ans := checkRequest(ctx, snap.hosts); ans != nil {
 		ans.write(ctx)
 		return &s.metrics.edge
 	}
@@ -98,6 +98,12 @@ func (s *Server) serve(x *Exchange) *statusCounters {
 		return &rt.requests
 	}
 
+	// 3b. Plan B switches (closed, degraded) and hot keys (observed; a hot
+	// key over its own bucket is refused): hot_stage.go.
+	if s.protect(x, rt) {
+		return &rt.requests
+	}
+
 	// 4. Admission filters: a rejection is a prebuilt answer.
 	if rt.Admission != nil && !rt.Admission.Admit(x) {
 		return &rt.requests
@@ -110,17 +116,18 @@ func (s *Server) serve(x *Exchange) *statusCounters {
 	if host == nil {
 		host = ctx.Request.Header.Host()
 	}
-	if rt.Cache == nil || !rt.Cache.ServeFresh(x, host) {
+	cs, fetch := stagesFor(x, rt) // a hot key's micro-cache, bulkhead, stale-only: hot_stage.go
+	if cs == nil || !cs.ServeFresh(x, host) {
 		x.outBuilt = true
 		buildOutbound(x, &x.out, host)
-		if rt.Cache != nil {
-			err = rt.Cache.Serve(x, rt.fetch)
+		if cs != nil {
+			err = cs.Serve(x, fetch)
 		} else {
-			err = rt.fetch(&x.out, &ctx.Response)
+			err = fetch(&x.out, &ctx.Response)
 		}
 		if err != nil {
 			s.logDebug("origin request failed", x, err)
-			stageAnswer(err).write(ctx) // cache errors, then origin 502/503/504
+			fallBack(x, err) // the route's fallback, else cache errors, then origin 502/503/504
 		}
 	}
 

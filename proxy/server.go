@@ -36,6 +36,8 @@ type Options struct {
 	load func(path string) (*rules.Config, error)
 	// cacheBackground replaces `go f()` for cache revalidations in tests.
 	cacheBackground func(f func())
+	// hotManual leaves hot-key analysis to the test (hotRuntime.det.Step).
+	hotManual bool
 }
 
 // Server is the public gateway listener: a fasthttp server running the
@@ -91,6 +93,7 @@ func New(opts Options) (*Server, error) {
 	s.metrics = NewMetrics()
 	s.env = NewEnv(EnvOptions{Metrics: s.metrics, Logger: s.log, Ticker: opts.Ticker, Dial: opts.Dial,
 		Now: opts.Now, CacheBackground: opts.cacheBackground})
+	s.env.prot.manual = opts.hotManual
 	snap, err := Compile(cfg, s.env)
 	if err != nil {
 		s.env.Close()
@@ -146,6 +149,8 @@ func (s *Server) handleServerError(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		a = ansTooLarge
+	case errors.Is(err, errBareLF):
+		a = ansBareLF
 	case errors.As(err, new(*fasthttp.ErrSmallBuffer)):
 		a = ansHeaderLarge
 	case errors.As(err, &ne) && ne.Timeout():
@@ -166,7 +171,7 @@ func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }
 // Serve serves on ln until Shutdown; it returns nil after a Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
 	s.timeouts.start()
-	return s.srv.Serve(ln)
+	return s.srv.Serve(lfListener{ln}) // bare_lf.go
 }
 
 // ListenAndServe listens on server.listen and serves.

@@ -29,7 +29,8 @@ const maxHost = 256
 //
 // A case-sensitive table walks a path holding an upper-case letter a
 // second time ignoring case, and answers CaseVariant when that walk ends
-// elsewhere; lowercase paths (nearly all) walk once.
+// elsewhere; lowercase paths (nearly all) walk once, unless some route's
+// literal has an upper-case letter.
 func (t *Table) Match(host, method, path []byte, ps *Params) (index int, res Result) {
 	if ps != nil {
 		ps.Reset()
@@ -48,7 +49,7 @@ func (t *Table) Match(host, method, path []byte, ps *Params) (index int, res Res
 	m.method, m.path, m.ps = method, path, ps
 	m.fold, m.litsLower = t.foldCase, t.foldCase
 	l := t.lookup(&m, host, pos)
-	if !t.foldCase && hasUpper(path) && t.caseVariant(host, method, path, pos, l, m.sawPath) {
+	if !t.foldCase && (t.upperLits || hasUpper(path)) && t.caseVariant(host, method, path, pos, l, m.sawPath) {
 		if ps != nil {
 			ps.Reset()
 		}
@@ -94,8 +95,9 @@ func (t *Table) caseVariant(host, method, path []byte, pos int, exact *leaf, saw
 	return folded.index != exact.index
 }
 
-// hasUpper reports whether path holds an ASCII upper-case letter; paths
-// without one cannot be case variants, so they skip the second walk.
+// hasUpper reports whether path holds an ASCII upper-case letter; unless
+// a literal has one (Table.upperLits), paths without one cannot be case
+// variants, so they skip the second walk.
 func hasUpper(path []byte) bool {
 	for _, c := range path {
 		if c-'A' < 26 {
@@ -223,16 +225,20 @@ func (m *matcher) walk(n *node, pos int) *leaf {
 // unique per node (folded when the table folds case), so at most one child
 // matches.
 func (m *matcher) literal(n *node, seg []byte) *node {
-	if n.litIndex != nil && m.fold == m.litsLower {
+	if n.litIndex != nil {
 		if !m.fold {
 			return n.litIndex[string(seg)]
+		}
+		index := n.litIndex // keys lowercased: the table folds
+		if !m.litsLower {
+			index = n.foldIndex
 		}
 		var buf [64]byte
 		if len(seg) <= len(buf) {
 			for i, c := range seg {
 				buf[i] = lower(c)
 			}
-			return n.litIndex[string(buf[:len(seg)])]
+			return index[string(buf[:len(seg)])]
 		}
 	}
 	for i := range n.lits {

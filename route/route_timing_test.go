@@ -30,6 +30,10 @@ func BenchmarkRouteMatch(b *testing.B) {
 		{"deep", "x", "GET", "/api/v1/toys/items/7"},
 		{"fanout", "x", "GET", "/sale/s29/7"},
 		{"notfound", "x", "GET", "/nope/1"},
+		// Upper case in a case-sensitive table: the second, folding walk.
+		{"upper-param", "shop.example.com", "POST", "/buy/AB123"},
+		{"case-variant", "shop.example.com", "POST", "/BUY/12345"},
+		{"upper-fanout", "x", "GET", "/sale/s29/AB"},
 	}
 	for _, c := range cases {
 		host, method, path := []byte(c.host), []byte(c.method), []byte(c.path)
@@ -57,7 +61,7 @@ func BenchmarkRouteMatch(b *testing.B) {
 }
 
 func BenchmarkNormalize(b *testing.B) {
-	for _, p := range []string{"/buy/12345", "/x/../buy//%31;jsessionid=abc/./1.", "/caf%c3%a9/item/%7Euser/"} {
+	for _, p := range []string{"/buy/12345", "/x/../buy//%31;jsessionid=abc/./1.", "/caf%c3%a9/item/%7Euser/", "/sale/100%25-off/%e4%b8%ad"} {
 		in := []byte(p)
 		b.Run(p, func(b *testing.B) {
 			b.ReportAllocs()

@@ -70,6 +70,9 @@ type Table struct {
 	hosts    map[string]*node // lowercased host → its routes
 	anyHost  *node            // routes without a host
 	foldCase bool
+	// upperLits: some literal holds an upper-case letter, so a lowercase
+	// path can be a case variant too ("/buy/sale" of "/buy/{id=Sale}").
+	upperLits bool
 }
 
 // node is one trie level. Literal children are scanned linearly while few
@@ -78,9 +81,13 @@ type Table struct {
 type node struct {
 	lits     []litChild
 	litIndex map[string]*node // when len(lits) > mapFanout; keys lowercased when folding
-	param    *node
-	catchAll *node
-	leaves   []leaf
+	// foldIndex is litIndex by lowercased literal in a case-sensitive
+	// table, for the case-variant walk (the first literal of each folded
+	// spelling, as a linear scan would find).
+	foldIndex map[string]*node
+	param     *node
+	catchAll  *node
+	leaves    []leaf
 }
 
 type litChild struct {
@@ -133,6 +140,9 @@ func NewTable(entries []Entry, caseInsensitive bool) (*Table, error) {
 		}
 		if err := root.insert(e.Pattern.segs, leaf{index: i, methods: e.Methods, caps: capturesOf(e.Pattern.segs)}, caseInsensitive); err != nil {
 			return nil, err
+		}
+		for _, s := range e.Pattern.segs {
+			t.upperLits = t.upperLits || hasUpper([]byte(s.lit))
 		}
 	}
 	return t, nil
@@ -199,8 +209,22 @@ func (n *node) child(s segment, fold bool) *node {
 			}
 		}
 		n.litIndex[lit] = c.next
+		if !fold {
+			n.indexFolded()
+		}
 	}
 	return c.next
+}
+
+// indexFolded (re)builds foldIndex from lits, first spelling first.
+func (n *node) indexFolded() {
+	n.foldIndex = make(map[string]*node, len(n.lits))
+	for _, o := range n.lits {
+		k := strings.ToLower(o.lit)
+		if n.foldIndex[k] == nil {
+			n.foldIndex[k] = o.next
+		}
+	}
 }
 
 // mapFanout is the literal fan-out above which a node indexes its children

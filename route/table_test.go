@@ -216,3 +216,22 @@ func TestMatchWideFanout(t *testing.T) {
 		}
 	}
 }
+
+// TestCaseVariantOfUpperCaseLiteral: a route spelt with capitals makes
+// the lowercase spelling a case variant too (found by FuzzFixedValue).
+func TestCaseVariantOfUpperCaseLiteral(t *testing.T) {
+	tab := mustTable(t, false, e("", nil, "/Sale/{id}"), e("", nil, "/{any}/{id}"))
+	for _, tc := range []struct {
+		path string
+		idx  int
+		res  Result
+	}{
+		{"/Sale/1", 0, Found},
+		{"/sale/1", -1, CaseVariant},
+		{"/other/1", 1, Found},
+	} {
+		if idx, res := tab.Match(nil, []byte("GET"), []byte(tc.path), nil); idx != tc.idx || res != tc.res {
+			t.Errorf("Match(%s) = %d %v, want %d %v", tc.path, idx, res, tc.idx, tc.res)
+		}
+	}
+}

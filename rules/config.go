@@ -29,6 +29,7 @@ type Config struct {
 
 	Cache     Node // top-level "cache:", decoded by package cache
 	Admission Node // top-level "admission:", decoded by package filters
+	Hotspot   Node // top-level "hotspot:", decoded by package proxy
 	Demo      *Demo
 	Cluster   *Cluster // top-level "cluster:"; nil = state in process memory (cluster.go)
 }
@@ -85,6 +86,8 @@ type Origin struct {
 	MaxConnWait    time.Duration // wait for a free connection, default 100ms
 	MaxIdleConn    time.Duration // idle keep-alive lifetime, default 30s
 	Health         HealthCheck
+	Limit          OriginLimit // concurrency limit (protect.go); zero = none
+	Breaker        Breaker     // per-server circuit breaker (protect.go); zero = none
 	// Identity lists the headers the origin reads a user's identity from
 	// (identity.go): they come from the gateway only.
 	Identity []OriginIdentity
@@ -118,7 +121,12 @@ type Route struct {
 	Cache   Node   // "cache:", decoded by package cache; zero = not cached
 	ESI     Node   // "esi:", decoded by package proxy; zero = off
 	Filters []Node // "filters:", each a one-key map {kind: spec}, decoded by package filters
-	Pos     Pos
+	// Priority is the route's class when its origin is overloaded:
+	// critical, normal (default) or sheddable (protect.go).
+	Priority string
+	Bulkhead int  // the route's own share of its origin's concurrency; 0 = none
+	Fallback Node // "fallback:", decoded by package proxy; zero = none
+	Pos      Pos
 }
 
 // Demo asks cmd/flashgate to start the embedded demo shop on Listen.

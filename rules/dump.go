@@ -18,6 +18,7 @@ func (c *Config) Dump() ([]byte, error) {
 		Origins:   map[string]dumpOrigin{},
 		Cache:     e.node(c.Cache),
 		Admission: e.node(c.Admission),
+		Hotspot:   e.node(c.Hotspot),
 	}
 	for _, o := range c.Origins {
 		d.Origins[o.Name] = dumpOriginOf(o)
@@ -41,6 +42,7 @@ type dumpFile struct {
 	Routes    []dumpRoute           `yaml:"routes,omitempty"`
 	Cache     *yaml.Node            `yaml:"cache,omitempty"`
 	Admission *yaml.Node            `yaml:"admission,omitempty"`
+	Hotspot   *yaml.Node            `yaml:"hotspot,omitempty"`
 	Demo      *dumpDemo             `yaml:"demo,omitempty"`
 }
 
@@ -81,19 +83,21 @@ type dumpLogging struct {
 }
 
 type dumpOrigin struct {
-	Servers        []string       `yaml:"servers"`
-	Hosts          []string       `yaml:"hosts,omitempty"`
-	HostRewrite    string         `yaml:"host_rewrite,omitempty"`
-	TLS            bool           `yaml:"tls"`
-	Balance        string         `yaml:"balance"`
-	ConnectTimeout Duration       `yaml:"connect_timeout"`
-	ReadTimeout    Duration       `yaml:"read_timeout"`
-	WriteTimeout   Duration       `yaml:"write_timeout"`
-	MaxConns       int            `yaml:"max_conns"`
-	MaxConnWait    Duration       `yaml:"max_conn_wait"`
-	MaxIdleConn    Duration       `yaml:"max_idle_conn"`
-	Health         dumpHealth     `yaml:"health"`
-	Identity       []identitySpec `yaml:"identity,omitempty"`
+	Servers        []string           `yaml:"servers"`
+	Hosts          []string           `yaml:"hosts,omitempty"`
+	HostRewrite    string             `yaml:"host_rewrite,omitempty"`
+	TLS            bool               `yaml:"tls"`
+	Balance        string             `yaml:"balance"`
+	ConnectTimeout Duration           `yaml:"connect_timeout"`
+	ReadTimeout    Duration           `yaml:"read_timeout"`
+	WriteTimeout   Duration           `yaml:"write_timeout"`
+	MaxConns       int                `yaml:"max_conns"`
+	MaxConnWait    Duration           `yaml:"max_conn_wait"`
+	MaxIdleConn    Duration           `yaml:"max_idle_conn"`
+	Health         dumpHealth         `yaml:"health"`
+	Identity       []identitySpec     `yaml:"identity,omitempty"`
+	Limit          *originLimitSpec   `yaml:"limit,omitempty"`
+	Breaker        *originBreakerSpec `yaml:"breaker,omitempty"`
 }
 
 type dumpHealth struct {
@@ -107,7 +111,7 @@ type dumpHealth struct {
 
 func dumpOriginOf(o *Origin) dumpOrigin {
 	h := o.Health
-	return dumpOrigin{
+	d := dumpOrigin{
 		Servers: o.Servers, Hosts: o.Hosts, HostRewrite: o.HostRewrite, TLS: o.TLS, Balance: o.Balance,
 		ConnectTimeout: Duration(o.ConnectTimeout), ReadTimeout: Duration(o.ReadTimeout),
 		WriteTimeout: Duration(o.WriteTimeout), MaxConns: o.MaxConns, MaxConnWait: Duration(o.MaxConnWait),
@@ -116,6 +120,13 @@ func dumpOriginOf(o *Origin) dumpOrigin {
 			Fails: h.Fails, Passes: h.Passes, Status: h.Status},
 		Identity: dumpIdentity(o.Identity),
 	}
+	if lim := o.Limit; lim.Max > 0 {
+		d.Limit = &originLimitSpec{Max: lim.Max, Adaptive: lim.Adaptive, Min: lim.Min, Wait: Duration(lim.Wait)}
+	}
+	if b := o.Breaker; b.Failures > 0 {
+		d.Breaker = &originBreakerSpec{Failures: b.Failures, Open: Duration(b.Open), Probes: b.Probes}
+	}
+	return d
 }
 
 func dumpIdentity(ids []OriginIdentity) []identitySpec {
@@ -138,13 +149,16 @@ type dumpRoute struct {
 	Cache       *yaml.Node   `yaml:"cache,omitempty"`
 	ESI         *yaml.Node   `yaml:"esi,omitempty"`
 	Filters     []*yaml.Node `yaml:"filters,omitempty"`
+	Priority    string       `yaml:"priority,omitempty"`
+	Bulkhead    int          `yaml:"bulkhead,omitempty"`
+	Fallback    *yaml.Node   `yaml:"fallback,omitempty"`
 }
 
 func dumpRouteOf(r *Route, e *expander) dumpRoute {
 	d := dumpRoute{
 		Name: r.Name, Host: r.Host, Methods: r.Methods, Path: r.Path, Origin: r.Origin,
 		HostRewrite: r.HostRewrite, Timeout: Duration(r.Timeout), MaxBodySize: Size(r.MaxBodyBytes),
-		Cache: e.node(r.Cache), ESI: e.node(r.ESI),
+		Cache: e.node(r.Cache), ESI: e.node(r.ESI), Priority: r.Priority, Bulkhead: r.Bulkhead, Fallback: e.node(r.Fallback),
 	}
 	for _, f := range r.Filters {
 		d.Filters = append(d.Filters, e.node(f))

@@ -39,7 +39,7 @@ func LoadBytes(path string, data []byte) (*Config, error) {
 	if root.n != nil {
 		l.addErr(root.Decode(&spec))
 	}
-	c := &Config{Cache: spec.Cache, Admission: spec.Admission}
+	c := &Config{Cache: spec.Cache, Admission: spec.Admission, Hotspot: spec.Hotspot}
 	l.collect(root, spec.Origins, spec.Routes)
 	l.includes(root.Get("include"), spec.Include)
 	l.build(c, root, &spec)

@@ -44,8 +44,11 @@ func (l *loader) buildRoute(n Node, origins []string) *Route {
 	r := &Route{
 		Name: s.Name, Host: string(s.Host), Methods: s.Methods, Path: s.Path, Origin: s.Origin,
 		HostRewrite: string(s.HostRewrite), Timeout: s.Timeout.Duration(), MaxBodyBytes: s.MaxBodySize.Bytes(),
-		Cache: s.Cache, ESI: s.ESI, Filters: s.Filters, Pos: n.Pos(),
+		Cache: s.Cache, ESI: s.ESI, Filters: s.Filters, Fallback: s.Fallback, Pos: n.Pos(),
 	}
+	r.Priority = l.buildPriority(n, s.Priority)
+	r.Bulkhead = s.Bulkhead
+	l.nonNegative(n, "bulkhead", s.Bulkhead)
 	switch {
 	case s.Name == "":
 		l.errs.add(n.Errorf("name", "missing: every route needs a unique name (state such as rate limits is kept by it)"))

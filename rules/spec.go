@@ -20,6 +20,7 @@ type fileSpec struct {
 	Routes    []Node      `yaml:"routes"`
 	Cache     Node        `yaml:"cache"`
 	Admission Node        `yaml:"admission"`
+	Hotspot   Node        `yaml:"hotspot"`
 	Demo      *demoSpec   `yaml:"demo"`
 
 	// Cluster is validated in cluster.go.
@@ -55,19 +56,21 @@ type loggingSpec struct {
 }
 
 type originSpec struct {
-	Servers        []serverAddr   `yaml:"servers"`
-	Hosts          []hostName     `yaml:"hosts"`
-	HostRewrite    hostHeader     `yaml:"host_rewrite"`
-	TLS            bool           `yaml:"tls"`
-	Balance        string         `yaml:"balance"`
-	ConnectTimeout Duration       `yaml:"connect_timeout"`
-	ReadTimeout    Duration       `yaml:"read_timeout"`
-	WriteTimeout   Duration       `yaml:"write_timeout"`
-	MaxConns       int            `yaml:"max_conns"`
-	MaxConnWait    Duration       `yaml:"max_conn_wait"`
-	MaxIdleConn    Duration       `yaml:"max_idle_conn"`
-	Health         healthSpec     `yaml:"health"`
-	Identity       []identitySpec `yaml:"identity"` // identity.go
+	Servers        []serverAddr       `yaml:"servers"`
+	Hosts          []hostName         `yaml:"hosts"`
+	HostRewrite    hostHeader         `yaml:"host_rewrite"`
+	TLS            bool               `yaml:"tls"`
+	Balance        string             `yaml:"balance"`
+	ConnectTimeout Duration           `yaml:"connect_timeout"`
+	ReadTimeout    Duration           `yaml:"read_timeout"`
+	WriteTimeout   Duration           `yaml:"write_timeout"`
+	MaxConns       int                `yaml:"max_conns"`
+	MaxConnWait    Duration           `yaml:"max_conn_wait"`
+	MaxIdleConn    Duration           `yaml:"max_idle_conn"`
+	Health         healthSpec         `yaml:"health"`
+	Identity       []identitySpec     `yaml:"identity"` // identity.go
+	Limit          *originLimitSpec   `yaml:"limit"`
+	Breaker        *originBreakerSpec `yaml:"breaker"`
 }
 
 type healthSpec struct {
@@ -91,6 +94,9 @@ type routeSpec struct {
 	Cache       Node       `yaml:"cache"`
 	ESI         Node       `yaml:"esi"`
 	Filters     []Node     `yaml:"filters"`
+	Priority    string     `yaml:"priority"`
+	Bulkhead    int        `yaml:"bulkhead"`
+	Fallback    Node       `yaml:"fallback"`
 }
 
 type demoSpec struct {

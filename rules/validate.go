@@ -129,6 +129,8 @@ func (l *loader) buildOrigin(parent Node, name string, n Node) *Origin {
 	l.oneOf(n, "balance", o.Balance, balances)
 	l.nonNegative(n, "max_conns", s.MaxConns)
 	o.Health = l.buildHealth(n.Get("health"), s.Health)
+	o.Limit = l.buildLimit(n.Get("limit"), s.Limit)
+	o.Breaker = l.buildBreaker(n.Get("breaker"), s.Breaker)
 	o.Identity = l.buildIdentity(n.Get("identity"), s.Identity)
 	return o
 }

@@ -23,6 +23,7 @@ type RedisServer struct {
 	t    testing.TB
 	dir  string
 	port int
+	args []string // extra redis-server arguments
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -46,6 +47,11 @@ func RedisPath(t testing.TB) string {
 // StartRedis starts a redis-server and waits until it answers PING.
 func StartRedis(t testing.TB) *RedisServer {
 	t.Helper()
+	return startRedis(t)
+}
+
+func startRedis(t testing.TB, args ...string) *RedisServer {
+	t.Helper()
 	RedisPath(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -53,7 +59,7 @@ func StartRedis(t testing.TB) *RedisServer {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	s := &RedisServer{t: t, dir: t.TempDir(), port: port, Addr: "127.0.0.1:" + strconv.Itoa(port)}
+	s := &RedisServer{t: t, dir: t.TempDir(), port: port, Addr: "127.0.0.1:" + strconv.Itoa(port), args: args}
 	s.start()
 	t.Cleanup(s.Kill)
 	return s
@@ -64,6 +70,10 @@ func (s *RedisServer) start() {
 	cmd := exec.Command(RedisPath(s.t), "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--dir", s.dir, "--save", "", "--appendonly", "no", "--daemonize", "no",
 		"--enable-debug-command", "local", "--loglevel", "warning")
+	cmd.Args = append(cmd.Args, s.args...)
+	// A test binary that panics runs no cleanup: the kernel ends the
+	// server with it rather than leave it running.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Stdout, cmd.Stderr = nil, nil
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("redis-server: %v", err)
@@ -143,4 +153,43 @@ func (s *RedisServer) Do(args ...string) (string, error) {
 		return "", fmt.Errorf("redis: %s", line[1:])
 	}
 	return line, nil
+}
+
+// StartRedisCluster starts n (>= 3) redis-servers in cluster mode, joins
+// them into one Redis Cluster with redis-cli (no replicas) and waits until
+// every node reports cluster_state:ok. It returns the nodes.
+func StartRedisCluster(t testing.TB, n int) []*RedisServer {
+	t.Helper()
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("redis-cli is needed for the Redis Cluster test (apt-get install redis-tools)")
+		}
+		t.Skip("redis-cli not installed")
+	}
+	nodes := make([]*RedisServer, n)
+	create := []string{"--cluster", "create"}
+	for i := range nodes {
+		nodes[i] = startRedis(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-node-timeout", "2000")
+		create = append(create, nodes[i].Addr)
+	}
+	out, err := exec.Command(cli, append(create, "--cluster-replicas", "0", "--cluster-yes")...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for _, s := range nodes {
+		for {
+			info, err := exec.Command(cli, "-h", "127.0.0.1", "-p", strconv.Itoa(s.port), "cluster", "info").Output()
+			if err == nil && strings.Contains(string(info), "cluster_state:ok") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("Redis Cluster not ok within 20s: %s", info)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return nodes
 }
