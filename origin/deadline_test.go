@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 
 	"flashgate/rules"
@@ -75,7 +74,7 @@ func TestPoolTimeoutOnReusedConnection(t *testing.T) {
 			<-release
 		}
 	})
-	p := New(&rules.Origin{Name: "shop", Servers: []string{addr}}, metrics.NewSet(), nil)
+	p := New(&rules.Origin{Name: "shop", Servers: []string{addr}}, Options{})
 	defer p.Close()
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
@@ -113,7 +112,7 @@ func TestRouteTimeoutOverridesReadTimeout(t *testing.T) {
 		time.Sleep(300 * time.Millisecond) // the slow origin itself
 		ctx.SetBodyString("late but in time")
 	})
-	p := New(&rules.Origin{Name: "shop", Servers: []string{addr}, ReadTimeout: 50 * time.Millisecond}, metrics.NewSet(), nil)
+	p := New(&rules.Origin{Name: "shop", Servers: []string{addr}, ReadTimeout: 50 * time.Millisecond}, Options{})
 	defer p.Close()
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
