@@ -126,7 +126,7 @@ func (s *Server) newFastHTTP(c *rules.Server) *fasthttp.Server {
 		// deadline updates cost ≈510 ns a request (conn_timeouts.go).
 		ConnState: s.timeouts.connState,
 		// ReadBufferSize bounds the request line plus headers.
-		ReadBufferSize:     int(orInt64(c.MaxHeaderBytes, 16<<10)),
+		ReadBufferSize: int(orInt64(c.MaxHeaderBytes, 16<<10)),
 		// An answer that overflows the write buffer costs a second write
 		// syscall: the connection is an lfConn (bare_lf.go), and fasthttp
 		// sends header and body with one writev only to a *net.TCPConn. At
