@@ -29,4 +29,7 @@ port=$1 origin=$2
 build
 config=$(mktemp "$work/gateway.bench.XXXXXX.yaml")
 sed -e "s#@ORIGIN@#$origin#g" "$here/gateway.bench.yaml" >"$config"
+if [ -n "${FGBENCH_TLS:-}" ]; then   # the TLS rows: the same certificate as nginx's
+  sed -i "s#^server:#server:\n  tls: {certificates: [{cert: $FGBENCH_TLS/bench.crt, key: $FGBENCH_TLS/bench.key}]}#" "$config"
+fi
 exec "$bin" -config "$config" -listen "127.0.0.1:$port" -no-demo

@@ -36,6 +36,8 @@ start() {
   case $server in
     ceiling*) taskset -c 1 "$work/benchorigin" -addr "127.0.0.1:$port" -mode "$server" 2>/dev/null & spid=$! ;;
     nginx) start_nginx "$port" ;;
+    nginx-tls) tls_cert; start_nginx "$port" tls ;;
+    fg-tls) tls_cert; start_fg "$port" "$FLASHGATE_CMD" "$work/tls" ;;
     varnish) start_varnish "$port" ;;
     haproxy) start_haproxy "$port" ;;
     fg) start_fg "$port" ;;
@@ -43,9 +45,14 @@ start() {
     *) echo "unknown server $server" >&2; return 2 ;;
   esac
 }
+# start_nginx PORT [tls]: with tls, the listener speaks TLS with tls_cert's certificate.
 start_nginx() {
-  local port=$1 dir=$work/nginx.$1; mkdir -p "$dir"
-  sed -e "s#@PORT@#$port#; s#@ORIGIN@#$ORIGIN#; s#@DIR@#$dir#g" "$here/peers/nginx.conf.tmpl" >"$dir/nginx.conf"
+  local port=$1 dir=$work/nginx.$1 ssl="" tls=""; mkdir -p "$dir"
+  if [ "${2:-}" = tls ]; then
+    ssl=" ssl"
+    tls="ssl_certificate $work/tls/bench.crt; ssl_certificate_key $work/tls/bench.key; ssl_protocols TLSv1.2 TLSv1.3;"
+  fi
+  sed -e "s#@PORT@#$port$ssl#; s#@ORIGIN@#$ORIGIN#; s#@DIR@#$dir#g; s#@TLS@#$tls#" "$here/peers/nginx.conf.tmpl" >"$dir/nginx.conf"
   taskset -c 1 nginx -c "$dir/nginx.conf" -e "$dir/err.log" & spid=$!
 }
 start_varnish() {
@@ -59,13 +66,26 @@ start_haproxy() {
   sed -e "s#@PORT@#$port#; s#@ORIGIN@#$ORIGIN#; s#@DIR@#$dir#g" "$here/peers/haproxy.cfg.tmpl" >"$dir/haproxy.cfg"
   taskset -c 1 haproxy -db -f "$dir/haproxy.cfg" >"$dir/out.log" 2>&1 & spid=$!
 }
-# start_fg PORT [CMD]: CMD defaults to FLASHGATE_CMD; the fgb-* rows pass
-# FLASHGATE_CMD_B, a second build, so an A/B comparison runs in one paired run.
+# start_fg PORT [CMD [TLSDIR]]: CMD defaults to FLASHGATE_CMD; the fgb-* rows pass
+# FLASHGATE_CMD_B, a second build, so an A/B comparison runs in one paired run. With
+# TLSDIR, flashgate.sh adds server.tls with its bench.crt/key.
 start_fg() {
   local port=$1 cmd=${2:-$FLASHGATE_CMD}
   cmd=${cmd//@PORT@/$port}; cmd=${cmd//@ORIGIN@/$ORIGIN}
-  taskset -c 1 bash -c "exec $cmd" >"$work/fg.$port.log" 2>&1 & spid=$!
+  taskset -c 1 env FGBENCH_TLS="${3:-}" bash -c "exec $cmd" >"$work/fg.$port.log" 2>&1 & spid=$!
 }
+
+# tls_cert: the one certificate every TLS row serves (ECDSA P-256 for localhost), made once
+# per run, so flashgate and nginx do the same handshake work.
+tls_cert() {
+  [ -s "$work/tls/bench.crt" ] && return 0
+  mkdir -p "$work/tls"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$work/tls/bench.key" -out "$work/tls/bench.crt" 2>/dev/null
+}
+
+# scheme SERVER: https for the TLS servers.
+scheme() { case $1 in *-tls) echo https ;; *) echo http ;; esac; }
 
 # scenario NAME → "SERVER PATH": which server a row runs and the URL path it loads.
 scenario() {
@@ -75,6 +95,10 @@ scenario() {
     ceiling-esi) echo "ceiling-esi /esi/page" ;;
     origin) echo "origin /item/1" ;;
     nginx-hit|varnish-hit|fg-hit|fgb-hit) echo "${1%-hit} /item/1" ;;
+    nginx-tls-hit|fg-tls-hit) echo "${1%-hit} /item/1" ;;                  # a cache hit over TLS, keep-alive
+    nginx-tls-resumed|fg-tls-resumed) echo "${1%-resumed} /item/1" ;;  # a new connection per request, session resumed
+    nginx-tls-full|fg-tls-full) echo "${1%-full} /item/1" ;;           # a new connection per request, full handshake
+    fg-tls-full-mlkem) echo "fg-tls /item/1" ;;                         # the same, with X25519MLKEM768 offered
     nginx-pass|haproxy-pass|fg-pass|fgb-pass) echo "${1%-pass} /pass/item/1" ;;
     nginx-post|haproxy-post|fg-post|fgb-post) echo "${1%-post} /pass/buy/1" ;;
     nginx-reject|fg-reject|fgb-reject) echo "${1%-reject} /limited/item/1" ;;
@@ -89,6 +113,7 @@ scenario() {
 wrk_script() {
   case $1 in
     *-post) echo "-s $here/peers/post.lua" ;;
+    *-resumed) echo "-s $here/peers/close.lua" ;;   # the server closes: wrk reconnects, resuming the session
     *) echo "${pipe[*]:-}" ;;
   esac
 }
@@ -98,9 +123,22 @@ wrk_script() {
 probe() {
   local url=$1 h b post=()
   case $url in */pass/buy/*) post=(-X POST -d qty=1) ;; esac
-  h=$(curl -s --max-time 3 "${post[@]}" -o "$work/probe.body" -D - "$url" | tr -d '\r') || true
+  h=$(curl -sk --max-time 3 "${post[@]}" -o "$work/probe.body" -D - "$url" | tr -d '\r') || true
   b=$(grep -c '<esi:' "$work/probe.body" 2>/dev/null || true)
   echo "  probe $url: $(echo "$h" | head -1) $(echo "$h" | grep -i '^x-cache:' || true) esi-tags=${b:-0}" >&2
+}
+
+# loadgen ROW SECONDS URL: one load window on CPU 0, reported as wrk reports: wrk, or for
+# the full-handshake rows tlsload (wrk resumes every session it can, so it cannot measure
+# full handshakes).
+# The TLS rows' wrk offers AES-128-GCM first, as browsers do (peers/openssl-client.cnf).
+loadgen() {
+  case $1 in
+    *-tls-full) timeout $(($2 + 30)) taskset -c 0 "$work/tlsload" -c "$C" -d "${2}s" "$3" ;;
+    *-tls-full-mlkem) timeout $(($2 + 30)) taskset -c 0 "$work/tlsload" -mlkem -c "$C" -d "${2}s" "$3" ;;
+    *-tls-*) OPENSSL_CONF=$here/peers/openssl-client.cnf timeout $(($2 + 30)) taskset -c 0 wrk -t1 -c"$C" -d"${2}s" $(wrk_script "$1") "$3" ;;
+    *) timeout $(($2 + 30)) taskset -c 0 wrk -t1 -c"$C" -d"${2}s" $(wrk_script "$1") "$3" ;;
+  esac
 }
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{ if (NR==0) print "-"; else if (NR%2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2 }'; }

@@ -37,6 +37,7 @@ trap cleanup EXIT
 . "$here/lib.sh"
 
 ( cd "$here/origin" && go build -o "$work/benchorigin" . )
+case " ${rows[*]} " in *"-tls-full"*) ( cd "$here/tlsload" && go build -o "$work/tlsload" . ) ;; esac
 case " ${rows[*]} " in *" fg-"*) case $FLASHGATE_CMD in *flashgate.sh*) "$here/flashgate.sh" build ;; esac ;; esac
 OPORT=$(free_port); ORIGIN=127.0.0.1:$OPORT
 taskset -c 1 "$work/benchorigin" -addr "$ORIGIN" -mode origin 2>"$work/origin.log" & pids+=($!); wait_port "$OPORT"
@@ -49,10 +50,10 @@ for r in "${rows[@]}"; do
   port=$(free_port)
   start "$server" "$port"; pids+=("$spid"); pid[$r]=$spid
   wait_port "$port"
-  url[$r]=http://127.0.0.1:$port$path
+  url[$r]=$(scheme "$server")://127.0.0.1:$port$path
 done
 for r in "${rows[@]}"; do   # warm every cache, then check each row answers what it should
-  timeout 30 taskset -c 0 wrk -t1 -c"$C" -d2s $(wrk_script "$r") "${url[$r]}" >/dev/null 2>&1 || true
+  loadgen "$r" 2 "${url[$r]}" >/dev/null 2>&1 || true
   probe "${url[$r]}"
 done
 
@@ -60,7 +61,7 @@ done
 window() {
   local t0 t1 n rps
   t0=$(cpu_ticks "${pid[$1]}")
-  timeout $((D + 30)) taskset -c 0 wrk -t1 -c"$C" -d"${D}s" $(wrk_script "$1") "${url[$1]}" >"$work/wrk.out" 2>&1 || true
+  loadgen "$1" "$D" "${url[$1]}" >"$work/wrk.out" 2>&1 || true
   t1=$(cpu_ticks "${pid[$1]}")
   rps=$(awk '/^Requests\/sec/{print $2}' "$work/wrk.out")
   n=$(awk '/requests in/{print $1}' "$work/wrk.out")

@@ -88,7 +88,7 @@ run() {
     pid=$spid
     pids+=("$pid"); wait_port "$port"
   fi
-  load "http://127.0.0.1:$port$path" "${pid:-$OPID}" >"$work/row"; row[$name]=$(cat "$work/row")
+  load "$(scheme "$server")://127.0.0.1:$port$path" "${pid:-$OPID}" >"$work/row"; row[$name]=$(cat "$work/row")
   [ -n "$pid" ] && stop "$pid"
   printf '%-14s %s\n' "$name" "${row[$name]}" >&2
 }

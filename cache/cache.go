@@ -37,6 +37,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -97,6 +98,10 @@ type Cache struct {
 	bg        func(func())
 	log       *slog.Logger
 	m         *cacheMetrics
+	// objects counts stored responses: +1 per set the store took, -1 per
+	// response leaving it (ristretto calls OnExit for rejections,
+	// replacements, deletions and evictions alike). For flashgate_cache_items.
+	objects atomic.Int64
 }
 
 const (
@@ -172,6 +177,10 @@ func (c *Cache) Metrics() *metrics.Set { return c.m.set }
 
 // UsedBytes is the total cost of the entries the store holds.
 func (c *Cache) UsedBytes() int64 { return c.store.used() }
+
+// Items returns how many responses the cache holds (approximate while
+// sets are in flight: ristretto applies them asynchronously).
+func (c *Cache) Items() int64 { return max(0, c.objects.Load()) }
 
 // ErrRequestBody is returned for a GET or HEAD with a body on a caching
 // route: a body the cache key ignores could change the origin's answer.

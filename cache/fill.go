@@ -183,6 +183,9 @@ func (c *Cache) put(e *Entry, now int64) {
 	c.bans.noteLifetime(phys)
 	if c.store.set(e, phys) {
 		c.m.stored.Inc()
+		if e.kind == kindObject {
+			c.objects.Add(1)
+		}
 	} else if e.kind == kindObject {
 		c.tags.remove(e)
 	}

@@ -32,5 +32,6 @@ func newCacheMetrics(s *metrics.Set, c *Cache) *cacheMetrics {
 	m.purged = s.NewCounter("flashgate_cache_purged_entries_total")
 	m.notModified = s.NewCounter("flashgate_cache_client_not_modified_total")
 	s.NewGauge("flashgate_cache_bytes", func() float64 { return float64(c.UsedBytes()) })
+	s.NewGauge("flashgate_cache_items", func() float64 { return float64(c.Items()) })
 	return m
 }

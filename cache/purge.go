@@ -158,6 +158,7 @@ func (t *tagIndex) entries(tag uint64) []*Entry {
 // onExit is the store's OnExit: called when an entry leaves the store.
 func (c *Cache) onExit(e *Entry) {
 	if e != nil && e.kind == kindObject {
+		c.objects.Add(-1)
 		c.tags.remove(e)
 	}
 }

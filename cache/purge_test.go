@@ -141,3 +141,21 @@ func TestMemoryStaysWithinMaxBytes(t *testing.T) {
 		t.Fatalf("tag index holds %d references for at most ~100 stored pages; cleanup on exit is broken", refs)
 	}
 }
+
+func TestItemsCountsStoredResponses(t *testing.T) {
+	g := newGateway(t, PolicySpec{TTL: time.Minute}, newOrigin(t, page("p")), Options{})
+	for _, p := range []string{"/a", "/b", "/c"} {
+		g.get(t, p, nil)
+	}
+	g.c.Wait()
+	if got := g.c.Items(); got != 3 {
+		t.Fatalf("Items = %d after storing 3", got)
+	}
+	g.get(t, "/a", nil) // a hit stores nothing
+	g.c.Purge(Purge{Kind: PurgeURL, Host: "shop.test", Path: "/a"})
+	g.c.Wait()
+	if got := g.c.Items(); got != 2 {
+		t.Fatalf("Items = %d after purging 1 of 3", got)
+	}
+	g.settle()
+}

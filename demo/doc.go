@@ -5,7 +5,10 @@
 // The shop serves a cacheable catalogue, item pages written as ESI shells
 // (static description plus <esi:include> holes for price, stock and the
 // user's cart), cacheable price and stock fragments, a per-user cart
-// fragment that must never be cached, a purchase endpoint whose inventory
+// fragment that must never be cached (the price is essential to the page;
+// the stock box, the cart and the user box are included with
+// onerror="continue", so a slow one leaves a hole instead of failing the
+// page), a purchase endpoint whose inventory
 // never oversells, and a few endpoints for demos (a slow page, a health
 // check, a long-lived static stylesheet, a JSON item API).
 //

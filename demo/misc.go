@@ -78,10 +78,16 @@ func (s *Shop) serveAPIItem(ctx *fasthttp.RequestCtx, id int) {
 }
 
 // serveLogin is a password-less sign-in for the demo: GET shows a form,
-// POST user=NAME sets cookie "uid" and redirects to the catalogue.
+// POST user=NAME sets cookie "uid" and redirects to next (a path on this
+// site, e.g. the item page the buyer came from), else the catalogue.
+// POST signout=1 signs out.
 func (s *Shop) serveLogin(ctx *fasthttp.RequestCtx) {
 	ctx.Response.Header.Set("Cache-Control", "no-store")
 	switch {
+	case ctx.IsPost() && len(ctx.FormValue("signout")) > 0:
+		clearCookie(ctx, "uid")
+		ctx.Response.Header.Set("Location", "/")
+		ctx.SetStatusCode(fasthttp.StatusSeeOther)
 	case ctx.IsPost():
 		user := ctx.FormValue("user")
 		if !validUser(user) {
@@ -89,7 +95,7 @@ func (s *Shop) serveLogin(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		setCookie(ctx, "uid", user)
-		ctx.Response.Header.Set("Location", "/")
+		ctx.Response.Header.SetBytesV("Location", localNext(ctx.FormValue("next")))
 		ctx.SetStatusCode(fasthttp.StatusSeeOther)
 	case ctx.IsGet() || ctx.IsHead():
 		s.writeLoginForm(ctx, fasthttp.StatusOK, "")
@@ -104,10 +110,12 @@ func (s *Shop) writeLoginForm(ctx *fasthttp.RequestCtx, status int, problem stri
 	if problem != "" {
 		body += `<p><b>` + html.EscapeString(problem) + `</b></p>`
 	}
-	body += `<form class="buy" method="post" action="/login"><label>Your name <input name="user" maxlength="64" required autofocus></label><button type="submit">Sign in</button></form></div>`
+	body += `<form class="buy" method="post" action="/login"><input type="hidden" name="next" value="` +
+		html.EscapeString(string(localNext(ctx.QueryArgs().Peek("next")))) +
+		`"><label>Your name <input name="user" maxlength="64" required autofocus></label><button type="submit">Sign in</button></form></div>`
 	ctx.SetContentType("text/html; charset=utf-8")
 	ctx.SetStatusCode(status)
-	ctx.SetBodyString(layout("Sign in", body))
+	ctx.SetBodyString(personalLayout(userID(&ctx.Request.Header), "Sign in", body))
 }
 
 // writeNotice answers a browser with a small HTML page about item id.
@@ -120,5 +128,19 @@ func (s *Shop) writeNotice(ctx *fasthttp.RequestCtx, status int, ok bool, title,
 		`</p><p><a href="/item/` + strconv.Itoa(id) + `">Back to the item</a> · <a href="/">All items</a></p></div>`
 	ctx.SetContentType("text/html; charset=utf-8")
 	ctx.SetStatusCode(status)
-	ctx.SetBodyString(layout(title, body))
+	ctx.SetBodyString(personalLayout(userID(&ctx.Request.Header), title, body))
+}
+
+// localNext returns next when it is a path on this site ("/item/7"), else
+// "/": a sign-in must not redirect to another site.
+func localNext(next []byte) []byte {
+	if len(next) == 0 || next[0] != '/' || (len(next) > 1 && (next[1] == '/' || next[1] == '\\')) {
+		return []byte("/")
+	}
+	for _, c := range next {
+		if c < 0x21 || c == 0x7f {
+			return []byte("/")
+		}
+	}
+	return next
 }

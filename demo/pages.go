@@ -62,9 +62,21 @@ func renderPages(items []item, modTime time.Time) *pages {
 	return p
 }
 
-// layout wraps a page body in the shop's chrome. title is escaped; body is
-// trusted HTML.
+// layout wraps a page body in the shop's chrome for a page shared by
+// everyone (cached, an ESI shell): the header's user box is the
+// /frag/user fragment, and without ESI assembly the plain "Sign in" link
+// shows. title is escaped; body is trusted HTML.
 func layout(title, body string) string {
+	return chrome(title, `<esi:include src="/frag/user" onerror="continue"/><esi:remove><a class="login" href="/login">Sign in</a></esi:remove>`, body)
+}
+
+// personalLayout is layout for a page rendered for one request (private,
+// never cached): the user box is written in place.
+func personalLayout(user []byte, title, body string) string {
+	return chrome(title, string(appendUserBox(nil, user)), body)
+}
+
+func chrome(title, userBox, body string) string {
 	var b strings.Builder
 	b.WriteString(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -77,7 +89,9 @@ func layout(title, body string) string {
 	b.WriteString(`</style>
 <link rel="stylesheet" href="/static/app.css">
 </head><body>
-<header><a class="brand" href="/">⚡ Demo Shop</a><span class="tag">flash sale</span><a class="login" href="/login">Sign in</a></header>
+<header><a class="brand" href="/">⚡ Demo Shop</a><span class="tag">flash sale</span><div class="who">`)
+	b.WriteString(userBox)
+	b.WriteString(`</div></header>
 <main>
 `)
 	b.WriteString(body)
@@ -87,6 +101,18 @@ func layout(title, body string) string {
 </body></html>
 `)
 	return b.String()
+}
+
+// appendUserBox renders the header's user box: the signed-in user and a
+// sign-out button (a POST, so a link cannot sign anyone out), or a
+// sign-in link.
+func appendUserBox(b, user []byte) []byte {
+	if user == nil {
+		return append(b, `<a class="login" href="/login">Sign in</a>`...)
+	}
+	b = append(b, `<span class="user">Signed in as <b>`...)
+	b = append(b, user...) // validUser allows no HTML metacharacters
+	return append(b, `</b></span><form class="signout" method="post" action="/login"><input type="hidden" name="signout" value="1"><button type="submit">Sign out</button></form>`...)
 }
 
 func renderCatalogue(items []item) string {
@@ -118,10 +144,18 @@ func renderItem(it *item) string {
 	b.WriteString(`<article class="item">
 <div class="thumb" aria-hidden="true">` + initial(it.Name) + `</div>
 <div class="info">
-<h1>` + html.EscapeString(it.Name) + `</h1>
+`)
+	if it.ID == doorbuster {
+		b.WriteString(doorbusterBanner)
+	}
+	b.WriteString(`<h1>` + html.EscapeString(it.Name) + `</h1>
 <p class="desc">` + html.EscapeString(it.Description) + `</p>
 <div class="price"><esi:include src="/frag/price/` + id + `"/></div>
-<div class="stock-box"><esi:include src="/frag/stock/` + id + `"/></div>
+<div class="stock-box"><esi:include src="/frag/stock/` + id + `" onerror="continue"/></div>`)
+	if it.ID == doorbuster {
+		b.WriteString(doorbusterTerms)
+	}
+	b.WriteString(`
 <form class="buy" method="post" action="/buy/` + id + `">
 <label>Quantity <select name="qty">`)
 	for q := 1; q <= maxQty; q++ {
@@ -132,7 +166,7 @@ func renderItem(it *item) string {
 </form>
 </div>
 </article>
-<aside><esi:include src="/frag/cart"/></aside>`)
+<aside><esi:include src="/frag/cart" onerror="continue"/></aside>`)
 	return layout(it.Name, b.String())
 }
 
@@ -153,3 +187,29 @@ func initial(name string) string {
 	}
 	return html.EscapeString(name[:1])
 }
+
+// doorbuster is the sale's doorbuster: the item the shipped sale file
+// (sales/singles-day.yaml) guards with a waiting room, a question, a
+// one-per-customer limit and a stock gate. Its page says so.
+const doorbuster = 7
+
+// doorbusterBanner heads the doorbuster's page; doorbusterTerms states the
+// limit and counts down to the end of the day's deal (midnight UTC, so the
+// demo works on any day). Without JavaScript the end time is stated.
+const (
+	doorbusterBanner = `<p class="doorbuster"><span class="badge">Doorbuster</span> Today only, while stock lasts</p>
+`
+	doorbusterTerms = `
+<ul class="terms">
+<li><b>Limit 1 per customer.</b> Sign in to buy; a second order of this item is refused.</li>
+<li>Deal ends in <time id="deal-left" class="countdown">at midnight UTC</time>.</li>
+<li>Busy? You may wait in a short line and answer one quick check: both keep the sale fair.</li>
+</ul>
+<script>
+(function(){var el=document.getElementById("deal-left");if(!el)return;
+function two(n){return n<10?"0"+n:""+n}
+function tick(){var now=new Date(),end=Date.UTC(now.getUTCFullYear(),now.getUTCMonth(),now.getUTCDate()+1),s=Math.max(0,Math.floor((end-now)/1000));
+el.textContent=Math.floor(s/3600)+":"+two(Math.floor(s%3600/60))+":"+two(s%60);setTimeout(tick,1000)}
+tick()})();
+</script>`
+)

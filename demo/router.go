@@ -21,6 +21,9 @@ func (s *Shop) handle(ctx *fasthttp.RequestCtx) {
 	case "/frag/cart":
 		s.serveCart(ctx)
 		return
+	case "/frag/user":
+		s.serveUser(ctx)
+		return
 	case "/slow":
 		s.serveSlow(ctx)
 		return

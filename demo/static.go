@@ -19,6 +19,8 @@ func (s *Shop) serveCatalogue(ctx *fasthttp.RequestCtx) {
 	if !readOnly(ctx) {
 		return
 	}
+	// An ESI shell: the header's user box is the /frag/user fragment.
+	ctx.Response.Header.Set("Surrogate-Control", itemSurrogateControl)
 	s.servePage(ctx, &s.pages.catalogue, "text/html; charset=utf-8", catalogueCacheControl, "catalogue")
 }
 

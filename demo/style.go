@@ -8,7 +8,13 @@ header{display:flex;align-items:center;gap:.75rem;padding:.9rem 1.5rem;backgroun
 header a{color:#fff;text-decoration:none}
 .brand{font-weight:700;font-size:1.2rem}
 .tag{background:#e63946;border-radius:999px;padding:.1rem .6rem;font-size:.8rem;text-transform:uppercase;letter-spacing:.05em}
-header .login{margin-left:auto;font-size:.9rem;opacity:.85}
+header .who{margin-left:auto;display:flex;align-items:center;gap:.75rem;font-size:.9rem}
+header .login{opacity:.9}
+header .user{opacity:.9}
+header .signout{margin:0}
+header .signout button{font:inherit;font-size:.85rem;background:transparent;color:#fff;border:1px solid rgba(255,255,255,.55);border-radius:6px;padding:.2rem .65rem;cursor:pointer}
+header .signout button:hover,header .signout button:focus-visible{background:rgba(255,255,255,.15)}
+@media (max-width:480px){header{flex-wrap:wrap}.tag{display:none}}
 main{max-width:960px;margin:0 auto;padding:1.5rem}
 footer{text-align:center;color:#6b7280;font-size:.85rem;padding:2rem 1rem}
 h1{margin:.2rem 0 .6rem;font-size:1.7rem}
@@ -39,4 +45,9 @@ const appCSS = `/* flashgate demo shop: components */
 .cart ul{margin:.3rem 0 0;padding-left:1.2rem}
 .notice{background:#fff;border-left:4px solid #e63946;border-radius:6px;padding:1rem 1.25rem}
 .notice.ok{border-color:#2a7a3b}
+.doorbuster{margin:0 0 .3rem;font-weight:600;color:#b42331}
+.badge{display:inline-block;background:#b42331;color:#fff;border-radius:999px;padding:.1rem .65rem;margin-right:.4rem;font-size:.8rem;text-transform:uppercase;letter-spacing:.05em}
+.terms{margin:.4rem 0 0;padding-left:1.2rem;color:#374151}
+.terms li{margin:.2rem 0}
+.countdown{font-variant-numeric:tabular-nums;font-weight:700}
 `

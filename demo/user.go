@@ -33,3 +33,29 @@ func validUser(u []byte) bool {
 	}
 	return true
 }
+
+// serveUser renders the header's user box for /frag/user: per user, so
+// never stored by a cache (private, no-store, Vary: Cookie).
+func (s *Shop) serveUser(ctx *fasthttp.RequestCtx) {
+	if !readOnly(ctx) {
+		return
+	}
+	h := &ctx.Response.Header
+	h.Set("Cache-Control", cartCacheControl)
+	h.Set("Vary", "Cookie")
+	ctx.SetContentType("text/html; charset=utf-8")
+	var buf [512]byte // SetBody copies: the buffer stays on the stack
+	ctx.SetBody(appendUserBox(buf[:0], userID(&ctx.Request.Header)))
+}
+
+// clearCookie removes cookie name (signing out).
+func clearCookie(ctx *fasthttp.RequestCtx, name string) {
+	c := fasthttp.AcquireCookie()
+	defer fasthttp.ReleaseCookie(c)
+	c.SetKey(name)
+	c.SetPath("/")
+	c.SetHTTPOnly(true)
+	c.SetSameSite(fasthttp.CookieSameSiteLaxMode)
+	c.SetExpire(fasthttp.CookieExpireDelete)
+	ctx.Response.Header.SetCookie(c)
+}

@@ -36,6 +36,7 @@ type Chain struct {
 	filters   []Filter
 	names     []string
 	observers []Observer
+	peekers   []peeker // final filters, asked before an interim refusal (lookahead.go)
 }
 
 // Compile builds the chain of route from its "filters:" list, each item a
@@ -47,8 +48,23 @@ type Chain struct {
 // other. Out of order is an error rather than silently reordered, so that
 // what the operator reads is what runs.
 func Compile(route string, specs []rules.Node, env *Env) (*Chain, error) {
+	return CompileWithPages(route, rules.Node{}, specs, env)
+}
+
+// CompileWithPages is Compile for a route with its own "pages:" section
+// (pagesSpec), which replaces pages of the gateway's for this route's
+// refusals and question page. Its errors are reported with the filters'.
+func CompileWithPages(route string, pages rules.Node, specs []rules.Node, env *Env) (*Chain, error) {
 	c := &Chain{route: route}
 	var errs []error
+	env.mu.Lock()
+	global := env.pageSet
+	env.mu.Unlock()
+	ps, err := loadPages(pages, global)
+	if err != nil {
+		return nil, err
+	}
+	env.notePages(ps)
 	last, lastKind := -1, ""
 	var holds uint8
 	for _, n := range specs {
@@ -62,19 +78,24 @@ func Compile(route string, specs []rules.Node, env *Env) (*Chain, error) {
 			errs = append(errs, n.Errorf(name, "unknown filter kind %q (known: %s)", name, knownKinds()))
 			continue
 		}
-		if k.stage < last {
+		misplaced := k.stage < last
+		if misplaced {
 			errs = append(errs, n.Errorf(name, "%q (stage %s) is listed after %q (stage %s); "+
 				"filters run in the listed order, which must follow the stage order %s",
 				name, stageNames[k.stage], lastKind, stageNames[last], strings.Join(stageNames, " → ")))
-			continue
+		} else {
+			last, lastKind = k.stage, name
 		}
-		last, lastKind = k.stage, name
-		f, err := k.build(&Build{Route: route, Kind: name, Node: spec, Env: env, holds: &holds})
-		if err != nil {
+		// Built even when misplaced, so its own errors are reported too.
+		b := &Build{Route: route, Kind: name, Node: spec, Env: env, holds: &holds, pages: ps}
+		f, err := k.build(b)
+		if err = b.allErrors(err); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		c.add(name, f)
+		if !misplaced {
+			c.add(name, f)
+		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -88,6 +109,9 @@ func (c *Chain) add(name string, f Filter) {
 	if o, ok := f.(Observer); ok {
 		c.observers = append(c.observers, o)
 	}
+	if p, ok := f.(Peeker); ok {
+		c.peekers = append(c.peekers, peeker{p, len(c.filters) - 1})
+	}
 }
 
 func knownKinds() string {
@@ -100,7 +124,9 @@ func knownKinds() string {
 }
 
 // Check runs the filters in order and returns the first rejection, counted
-// by route, filter and reason, or Continue. On a rejection the filters that
+// by route, filter and reason, or Continue. A refusal that asks the client
+// to come back (a question, the line) gives way to a final one a later
+// filter would give (lookahead.go). On a rejection the filters that
 // passed before it cancel their reservations.
 func (c *Chain) Check(r *Request) Verdict {
 	if c == nil {
@@ -108,6 +134,7 @@ func (c *Chain) Check(r *Request) Verdict {
 	}
 	for i, f := range c.filters {
 		if v := f.Check(r); v.rej != nil {
+			v = c.lookAhead(r, i, v)
 			v.rej.counter.Inc()
 			c.cancel(r, i)
 			return v
@@ -167,7 +194,22 @@ type Build struct {
 	Node  rules.Node // the spec: the value of {kind: spec}
 	Env   *Env
 
-	holds *uint8 // reservation bits used so far in this chain
+	holds     *uint8   // reservation bits used so far in this chain
+	pages     *pageSet // the route's page templates
+	decodeErr error    // what Decode found; the constructor still checks the rest
+}
+
+// pageSet returns the page templates the filter's pages use.
+func (b *Build) pageSet() *pageSet {
+	if b.pages != nil {
+		return b.pages
+	}
+	b.Env.mu.Lock()
+	defer b.Env.mu.Unlock()
+	if b.Env.pageSet != nil {
+		return b.Env.pageSet
+	}
+	return builtinPages
 }
 
 // HoldBit allocates the bit a reserving filter passes to Request.Hold and
@@ -181,8 +223,43 @@ func (b *Build) HoldBit() (uint8, error) {
 	return bit, nil
 }
 
-// Decode decodes the spec strictly into v (unknown keys are errors).
-func (b *Build) Decode(v any) error { return b.Node.Decode(v) }
+// Decode decodes the spec strictly into v (unknown keys and bad values
+// are errors). It keeps its errors for Compile and returns nil, so the
+// constructor goes on to check the values that did decode: one run
+// reports every error of the spec (`flashgate -check` promises it). A
+// value that failed to decode is left zero.
+func (b *Build) Decode(v any) error {
+	b.decodeErr = b.Node.Decode(v)
+	return nil
+}
+
+// allErrors joins what Decode found with the constructor's own error, which
+// is dropped when it names a key Decode already reported (a value that
+// did not decode and is therefore zero).
+func (b *Build) allErrors(err error) error {
+	if b.decodeErr == nil || err == nil {
+		return firstErr(b.decodeErr, err)
+	}
+	var re *rules.Error
+	if errors.As(err, &re) {
+		var des rules.Errors
+		if errors.As(b.decodeErr, &des) {
+			for _, d := range des {
+				if d.Path == re.Path || strings.HasPrefix(d.Path, re.Path+".") {
+					return b.decodeErr
+				}
+			}
+		}
+	}
+	return errors.Join(b.decodeErr, err)
+}
+
+func firstErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
 
 // Errorf returns an error positioned at the spec's key (or the spec).
 func (b *Build) Errorf(key, format string, args ...any) error {

@@ -41,7 +41,7 @@ func TestRejectionHTMLAndJSON(t *testing.T) {
 				if got["error"] != "rate_limited" || got["retry_after"] != float64(1) || got["route"] != "buy" {
 					t.Errorf("JSON body = %s", body)
 				}
-			} else if !strings.Contains(body, "<title>Too many requests</title>") || !strings.Contains(body, "faster than this sale allows") {
+			} else if !strings.Contains(body, "<h1>Too many requests</h1>") || !strings.Contains(body, "faster than this sale allows") {
 				t.Errorf("HTML body = %s", body)
 			}
 		})
@@ -109,11 +109,14 @@ func TestNilChainAdmits(t *testing.T) {
 
 func TestOperatorPageErrors(t *testing.T) {
 	tests := []struct{ name, admission, page, want string }{
-		{"unknown reason", "pages: {rate_limted: p.html}\n", "x", `unknown rejection reason "rate_limted"`},
-		{"unclosed", "pages: {rate_limited: p.html}\n", "<p>{{title</p>", "unclosed {{"},
-		{"bad name", "pages: {rate_limited: p.html}\n", "{{Title}}", "bad placeholder {{Title}}"},
+		{"unknown page", "pages: {rate_limted: p.html}\n", "x", `pages.rate_limted: unknown page "rate_limted" (known: shop, dir, layout, not_started,`},
+		{"unclosed", "pages: {rate_limited: p.html}\n", "<p>{{.Title", "p.html:1: unclosed action"},
+		{"unknown function", "pages: {rate_limited: p.html}\n", "\n{{Title}}", `p.html:2: function "Title" not defined`},
+		{"unknown field", "pages: {rate_limited: p.html}\n", "<p>\n  {{.Positon}}", "p.html:2:4: can't evaluate field Positon in type *filters.PageData"},
 		{"missing file", "pages: {rate_limited: nope.html}\n", "", "cannot read page template"},
-		{"name unknown to the filter", "pages: {rate_limited: p.html}\n", "{{starts_at}}", "unknown placeholder {{starts_at}}"},
+		{"old placeholder typo", "pages: {rate_limited: p.html}\n", "{{titel}}", "unknown placeholder {{titel}}"},
+		{"bad colour", "pages: {shop: {color: red}}\n", "", `pages.shop.color: color "red": want #rrggbb`},
+		{"unknown field in the layout", "pages: {layout: p.html}\n", `{{define "style"}}{{.Shop.Colour}}{{end}}`, "p.html:1:25: can't evaluate field Colour in type filters.Shop"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,5 +125,32 @@ func TestOperatorPageErrors(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// `flashgate -check` promises every error: a spec with an unknown key and a
+// bad value reports both, and a filter listed out of stage order reports
+// its own errors beside the order error.
+func TestCompileReportsEveryErrorOfAFilter(t *testing.T) {
+	_, err := compileErr(t, testEnv(t), `
+- stock: {overbook: 500, bogus: 3, sold_out: {status: 409}}
+- ratelimit: {rate: 10/x, key: ip}
+`, "", nil)
+	if err == nil {
+		t.Fatal("compiled")
+	}
+	for _, want := range []string{
+		`stock.bogus: unknown key "bogus"`,
+		`stock.overbook: must be within 1..100, got 500`,
+		`"ratelimit" (stage limits) is listed after "stock"`,
+		`ratelimit.rate: bad rate "10/x"`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("errors lack %q:\n%v", want, err)
+		}
+	}
+	// A value that did not decode is reported once, not again as missing.
+	if n := strings.Count(err.Error(), "ratelimit.rate"); n != 1 {
+		t.Errorf("ratelimit.rate reported %d times:\n%v", n, err)
 	}
 }

@@ -18,5 +18,13 @@
 //
 // The stage order (window → blocklist → limits → quiz → queue → purchase
 // limit → stock gate) is one table in stages.go; a route that lists its
-// filters out of that order is a compile error (see Compile).
+// filters out of that order is a compile error (see Compile). A refusal
+// that asks the client to come back (a question, the line) gives way to a
+// final one a later filter would give (Peeker, lookahead.go).
+//
+// Every page a person sees (the refusals, the waiting room, the question
+// page) is an html/template of templates/ (PageData has the fields), which
+// the rules' pages sections replace per gateway or per route
+// (page_templates.go); refusals are executed at compile time and cut where
+// the request's numbers go (page_render.go).
 package filters

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -49,13 +50,15 @@ type Env struct {
 	gen     uint64
 	tokens  *token.Keyring
 	pages   map[string]fasthttp.RequestHandler
-	tmpls   map[string]string // admission.pages: reason → template
-	states  map[StateID]*stateEntry
-	tagBits map[string]uint8
-	stocks  map[string]*stockGate // route → its serving stock gate, for SetStock
-	pending map[string]*stockGate // stock gates of the compile in progress
-	commits []func()              // run by Commit, in registration order
-	seen    map[string]map[uint64]int
+	pageSet *pageSet // admission.pages: the gateway's page templates
+	// page template files read by the committed and the running compile
+	pageFiles, pendingPages map[string][32]byte
+	states                  map[StateID]*stateEntry
+	tagBits                 map[string]uint8
+	stocks                  map[string]*stockGate // route → its serving stock gate, for SetStock
+	pending                 map[string]*stockGate // stock gates of the compile in progress
+	commits                 []func()              // run by Commit, in registration order
+	seen                    map[string]map[uint64]int
 }
 
 type stateEntry struct {
@@ -89,7 +92,7 @@ func NewEnv(store Store, log *slog.Logger) (*Env, error) {
 // templates) and records the token keyring filters sign and verify with
 // (nil when no filter needs tokens).
 func (e *Env) Begin(admission rules.Node, keys *token.Keyring) error {
-	tmpls, err := loadAdmission(admission)
+	pages, err := loadAdmission(admission)
 	if err != nil {
 		return err
 	}
@@ -97,8 +100,9 @@ func (e *Env) Begin(admission rules.Node, keys *token.Keyring) error {
 	defer e.mu.Unlock()
 	e.gen++
 	e.tokens = keys
-	e.tmpls = tmpls
-	e.pages = map[string]fasthttp.RequestHandler{TimePath: timeHandler(e.Now)}
+	e.pageSet = pages
+	e.pendingPages = maps.Clone(pages.read)
+	e.pages = map[string]fasthttp.RequestHandler{}
 	e.seen = map[string]map[uint64]int{}
 	e.pending = map[string]*stockGate{}
 	e.commits = nil
@@ -120,6 +124,7 @@ func (e *Env) Commit() map[string]fasthttp.RequestHandler {
 		}
 	}
 	e.stocks, e.pending = e.pending, map[string]*stockGate{}
+	e.pageFiles, e.pendingPages = e.pendingPages, nil
 	for _, f := range e.commits {
 		f()
 	}
@@ -178,13 +183,6 @@ func (e *Env) TagBit(name string) (uint8, error) {
 	b := uint8(len(e.tagBits))
 	e.tagBits[name] = b
 	return b, nil
-}
-
-func (e *Env) pageTemplate(reason string) (string, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	t, ok := e.tmpls[reason]
-	return t, ok
 }
 
 // counter returns the rejection counter of (route, filter, reason). The

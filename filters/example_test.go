@@ -59,7 +59,7 @@ routes:
 		chains[rt.Name] = c
 	}
 	pages := env.Commit() // mount under /_flashgate/ in the new snapshot
-	_ = pages[filters.TimePath]
+	_ = pages
 
 	// Each request (Request and Params pooled by the proxy).
 	pattern, _ := route.Parse("/buy/{id}")

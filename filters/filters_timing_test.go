@@ -92,3 +92,27 @@ func BenchmarkVerdictWrite(b *testing.B) {
 	}
 	_ = sink
 }
+
+// BenchmarkVerdictWriteWaiting writes the waiting page: five live fields
+// (place twice, wait in seconds and words, progress) into the prebuilt
+// parts, against BenchmarkVerdictWrite's static page in the same run.
+func BenchmarkVerdictWriteWaiting(b *testing.B) {
+	for _, accept := range []string{browserAccept, "application/json"} {
+		b.Run(accept[:4], func(b *testing.B) {
+			f := mustQueue(b, testEnv(b), "- queue: {admit_rate: 1/10s}\n")
+			for i := range 40 {
+				newClient(10+i).visit(f, t0)
+			}
+			v, r := newClient(99).visit(f, t0+60*sec, withHeader("Accept", accept))
+			var sink int
+			b.ReportAllocs()
+			for b.Loop() {
+				r.Ctx.Response.Reset()
+				v.Write(r.Ctx)
+				sink += len(r.Ctx.Response.Body())
+			}
+			b.SetBytes(int64(len(r.Ctx.Response.Body())))
+			_ = sink
+		})
+	}
+}

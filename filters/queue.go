@@ -241,8 +241,7 @@ func (f *queue) compileRequire(b *Build, spec *queueSpec) error {
 	f.required, err = b.Reject(RejectSpec{Reason: "queue_required", Status: 403, Title: "Please wait in line first",
 		Message: "This sale lets buyers in a few at a time, in the order they arrived. " +
 			"Go to the sale page to take your place; when it is your turn you can buy.",
-		Vars:  map[string]string{"wait_url": spec.WaitURL, "status_url": f.status},
-		Extra: `<p><a id="fg-wait-link" href="{{wait_url}}">Go to the sale page and take your place in line</a></p>`})
+		Vars: map[string]string{"wait_url": spec.WaitURL, "status_url": f.status}})
 	return err
 }
 
@@ -312,8 +311,8 @@ func queueConfig(b *Build, s *queueSpec) (roomConfig, error) {
 func (f *queue) rejections(b *Build) error {
 	var err error
 	f.queued, err = b.Reject(RejectSpec{Reason: "queued", Status: 503, Title: "You are in line",
-		Message: "This sale is busy. Keep this page open: it lets you in automatically when it is your turn.",
-		Value:   "position", RetryAfter: queuePoll, Extra: queueExtra(f.status)})
+		Message: "This sale is very popular right now, so we let buyers in a few at a time, in the order they arrived.",
+		Value:   "position", Waiting: true, RetryAfter: queuePoll, Vars: map[string]string{"status_url": f.status}})
 	if err != nil {
 		return err
 	}
@@ -348,9 +347,10 @@ func (f *queue) Check(r *Request) Verdict {
 		f.issuePass(r, subject, v)
 		return Continue
 	}
-	f.keepTicket(r, subject, v.seq)
+	joined := f.keepTicket(r, subject, v.seq)
 	r.Ctx.Response.Header.SetCanonical(hdrRefresh, valRefresh)
-	return f.queued.With(int64(v.position))
+	eta := f.room.eta(v.position)
+	return f.queued.Waiting(int64(v.position), eta, waitProgress(r.Now-joined, eta))
 }
 
 // validPass reports whether r carries an unrevoked pass of subject.
@@ -364,19 +364,25 @@ func (f *queue) passClaims(r *Request, subject uint64, c *token.Claims) bool {
 }
 
 // keepTicket (re)issues the ticket cookie when the client's ticket does not
-// already name its place.
-func (f *queue) keepTicket(r *Request, subject, seq uint64) {
+// already name its place, and returns when the client took that place (a
+// renewed ticket keeps the time, for the waiting page's progress).
+func (f *queue) keepTicket(r *Request, subject, seq uint64) (joined int64) {
 	var c token.Claims
 	tok := tokenFrom(r, queueTicketHeader, queueTicketCookie)
+	joined = r.Now
 	if tok != nil && f.keys.Verify(&c, tok, r.Now) == nil && c.Kind == token.KindQueueTicket &&
-		c.Subject == subject && c.Scope == f.prefix && c.Seq == seq && c.ExpiresAt-r.Now > f.ticketTTL/2 {
-		return
+		c.Subject == subject && c.Scope == f.prefix && c.Seq == seq {
+		if c.ExpiresAt-r.Now > f.ticketTTL/2 {
+			return c.IssuedAt
+		}
+		joined = c.IssuedAt
 	}
-	c = token.Claims{Kind: token.KindQueueTicket, Scope: f.prefix, Subject: subject, IssuedAt: r.Now,
+	c = token.Claims{Kind: token.KindQueueTicket, Scope: f.prefix, Subject: subject, IssuedAt: joined,
 		ExpiresAt: r.Now + f.ticketTTL, Seq: seq}
 	c.RandomNonce()
 	buf := f.keys.Sign(r.scratch(token.EncodedLen)[:0], &c)
 	setTokenCookie(r, queueTicketCookie, buf, f.ticketTTL)
+	return joined
 }
 
 // issuePass gives the client its session's pass: the same token however

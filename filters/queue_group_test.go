@@ -58,7 +58,7 @@ func compileRoutes(t testing.TB, env *Env, routesYAML string) (*compiledSale, er
 	s := &compiledSale{chains: map[string]*Chain{}}
 	var errs []string
 	for _, r := range cfg.Routes {
-		c, err := Compile(r.Name, r.Filters, env)
+		c, err := CompileWithPages(r.Name, r.Pages, r.Filters, env)
 		if err != nil {
 			errs = append(errs, err.Error())
 			continue

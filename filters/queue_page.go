@@ -2,44 +2,27 @@ package filters
 
 import (
 	"math"
-	"strconv"
 
 	"github.com/valyala/fasthttp"
 )
 
-// queueExtra is the waiting page's live part, added to the "queued"
-// rejection: the position ({{value}}), a meta refresh that lets the client
-// in without JavaScript, and a script that polls the status endpoint every
-// queuePoll seconds and reloads (as a GET) the moment the client is
-// admitted, so nobody has to press reload.
-func queueExtra(statusPath string) string {
-	return `<meta http-equiv="refresh" content="` + strconv.Itoa(queueRefresh) + `">
-<p>Your place in line: <strong id="fg-pos">{{value}}</strong></p>
-<p id="fg-eta" aria-live="polite"></p>
-<script>
-(function(){
-var pos=document.getElementById("fg-pos"),eta=document.getElementById("fg-eta");
-function wait(s){return s<60?s+" seconds":"about "+Math.ceil(s/60)+" minutes";}
-function poll(){
- fetch("` + statusPath + `",{credentials:"same-origin",cache:"no-store",headers:{Accept:"application/json"}})
- .then(function(r){return r.json();})
- .then(function(s){
-  if(s.admitted){location.replace(location.href);return;}
-  if(s.position){pos.textContent=s.position;}
-  if(s.estimated_wait>=0){eta.textContent="Estimated wait: "+wait(s.estimated_wait)+".";}
-  setTimeout(poll,` + strconv.Itoa(queuePoll*1000) + `);
- })
- .catch(function(){setTimeout(poll,` + strconv.Itoa(queuePoll*1000) + `);});
-}
-setTimeout(poll,` + strconv.Itoa(queuePoll*1000) + `);
-})();
-</script>`
+// waitProgress is the share of a client's wait already behind it, in
+// percent: the time waited against that plus the estimate still to go.
+// The place only moves forward and the estimate follows it, so the share
+// rises as the line moves and while it stands still (the page's script
+// also never shows less than it showed before).
+func waitProgress(waited, etaSecs int64) int {
+	w := max(waited, 0) / 1e6 // ms
+	if w == 0 {
+		return 0
+	}
+	return int(w * 100 / (w + etaSecs*1000))
 }
 
 // serveStatus answers /_flashgate/queue/<route>/status with the client's
 // place as JSON (always JSON: it is polled by scripts and apps):
 //
-//	200 {"admitted":false,"position":12,"estimated_wait":3,"length":480}
+//	200 {"admitted":false,"position":12,"estimated_wait":30,"wait_text":"less than a minute","progress":40,"length":480}
 //	200 {"admitted":false,"lobby":true,"starts_in":40,"position":900,...}  (before the start)
 //	200 {"admitted":true,"pass":"…","expires_in":600}   (pass also set as cookie)
 //	503 {"error":"queue_full","retry_after":60}
@@ -73,7 +56,8 @@ func (f *queue) serveStatus(env *Env) fasthttp.RequestHandler {
 			b = append(appendInt(append(b, `","expires_in":`...), (v.expires-r.Now)/1e9), "}\n"...)
 			ctx.SetBody(b)
 		default:
-			f.keepTicket(r, subject, v.seq)
+			joined := f.keepTicket(r, subject, v.seq)
+			eta := f.room.eta(v.position)
 			b := []byte(`{"admitted":false,`)
 			if v.seq == lobbySeq {
 				// Before the start: no order yet; position is the lobby's size.
@@ -81,7 +65,9 @@ func (f *queue) serveStatus(env *Env) fasthttp.RequestHandler {
 				b = append(b, ',')
 			}
 			b = append(appendInt(append(b, `"position":`...), int64(v.position)), `,"estimated_wait":`...)
-			b = append(appendInt(b, f.room.eta(v.position)), `,"length":`...)
+			b = append(appendInt(b, eta), `,"wait_text":"`...)
+			b = f.queued.json.phrases.appendWait(b, eta, true)
+			b = append(appendInt(append(b, `","progress":`...), int64(waitProgress(r.Now-joined, eta))), `,"length":`...)
 			b = append(appendInt(b, int64(f.room.length())), "}\n"...)
 			ctx.SetBody(b)
 		}

@@ -52,6 +52,9 @@ type waitingRoom struct {
 	// visit, revoke and length go to it, and the fields above serve only
 	// while it fails under on_failure: local.
 	shared *cluster.RedisLine
+
+	paused   bool   // an operator stopped admissions (Env.PauseQueue)
+	admitted uint64 // admissions so far, for Env.Queues
 }
 
 type roomConfig struct {
@@ -172,6 +175,10 @@ func (q *waitingRoom) advance(now int64) {
 		q.open(now)
 	}
 	q.expire(now)
+	if q.paused {
+		q.lastCheck = max(q.lastCheck, now) // no credit builds up while paused
+		return
+	}
 	if q.cfg.rate > 0 && now > q.lastCheck {
 		// Credit accrues at the rate while people wait, however rarely the
 		// line is looked at (admissions catch up at the next visit); an
@@ -195,6 +202,7 @@ func (q *waitingRoom) advance(now int64) {
 		}
 		q.credit--
 		q.active++
+		q.admitted++
 		q.sessions = append(q.sessions, session{seq: q.head, subject: p.subject,
 			claimBy: now + q.cfg.claim, expires: now + q.cfg.session})
 		q.head++

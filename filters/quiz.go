@@ -18,6 +18,7 @@ import (
 //     mode: text               # text (default: a question, works without JavaScript) | pow
 //     bank: quiz/sale.yaml     # text: question file, re-read when it changes (default: arithmetic)
 //     difficulty: 16           # pow: leading zero bits of SHA-256 (8..26, default 16)
+//     fallback: text           # pow: without JavaScript ask an arithmetic question (default) | none
 //     min_solve: 2s            # answers sooner than this after the question are refused (default 2s)
 //     challenge_ttl: 5m        # how long a question may be answered (default 5m)
 //     pass_ttl: 10m            # how long the earned pass may be used (default 10m)
@@ -54,6 +55,7 @@ type quizSpec struct {
 	Key            rules.Node     `yaml:"key"`
 	Group          string         `yaml:"group"`
 	Return         string         `yaml:"return"`
+	Fallback       string         `yaml:"fallback"`
 }
 
 // Where quiz passes travel.
@@ -79,6 +81,8 @@ type quiz struct {
 	maxTries int64
 	window   int64
 	page     string // the challenge page's path
+	pages    *pageSet
+	fallback questionBank // pow mode: the question asked without JavaScript (nil: none)
 	route    string
 	hold     uint8 // HoldBit: this request spent a pass
 
@@ -107,7 +111,7 @@ func newQuiz(b *Build) (Filter, error) {
 	if err := b.Decode(&spec); err != nil {
 		return nil, err
 	}
-	f := &quiz{store: b.Store(), keys: b.Env.Tokens(), route: b.Route, page: quizPrefix + b.Route}
+	f := &quiz{store: b.Store(), keys: b.Env.Tokens(), route: b.Route, page: quizPrefix + b.Route, pages: b.pageSet()}
 	if f.keys == nil {
 		return nil, b.Errorf("", "the quiz signs passes: configure token keys for the gateway")
 	}
@@ -191,8 +195,8 @@ func (f *quiz) configure(b *Build, s *quizSpec) error {
 	}
 	switch s.Mode {
 	case "", "text":
-		if s.Difficulty != 0 {
-			return b.Errorf("difficulty", "difficulty is for mode: pow")
+		if s.Difficulty != 0 || s.Fallback != "" {
+			return b.Errorf("difficulty", "difficulty and fallback are for mode: pow")
 		}
 		var err error
 		f.bank, err = b.bank(s.Bank)
@@ -202,6 +206,13 @@ func (f *quiz) configure(b *Build, s *quizSpec) error {
 			return b.Errorf("bank", "a question bank is for mode: text")
 		}
 		f.pow = s.Difficulty
+		switch s.Fallback {
+		case "", "text":
+			f.fallback = arithmetic{}
+		case "none":
+		default:
+			return b.Errorf("fallback", "unknown fallback %q (known: text, none)", s.Fallback)
+		}
 		if f.pow == 0 {
 			f.pow = 16
 		}
@@ -220,23 +231,19 @@ func (f *quiz) configure(b *Build, s *quizSpec) error {
 // Referer).
 func (f *quiz) rejections(b *Build, ret string) error {
 	quizURL := f.page
-	link := `<p><a id="fg-quiz-link" href="{{quiz_url}}">Answer a short question to continue</a></p>`
 	if ret != "" {
 		quizURL += "?return=" + url.QueryEscape(ret)
-	} else {
-		link += `
-<script>(function(){var a=document.getElementById("fg-quiz-link");a.href+="?return="+encodeURIComponent(location.pathname+location.search);})();</script>`
 	}
 	mk := func(reason, msg string) (*Rejection, error) {
-		return b.Reject(RejectSpec{Reason: reason, Status: 403, Title: "One question first",
-			Message: msg, Vars: map[string]string{"quiz_url": quizURL}, Extra: link})
+		return b.Reject(RejectSpec{Reason: reason, Status: 403, Title: "Just a moment",
+			Message: msg, Vars: map[string]string{"quiz_url": quizURL}})
 	}
 	var err error
 	for _, x := range []struct {
 		dst       **Rejection
 		reason, m string
 	}{
-		{&f.required, "quiz_required", "To keep this sale fair, please answer a short question before you continue."},
+		{&f.required, "quiz_required", "To keep this sale fair, we check that every buyer is a person. It only takes a moment."},
 		{&f.invalid, "quiz_invalid", "Your answer pass is not valid for this page or this device. Please answer a new question."},
 		{&f.expired, "quiz_expired", "Your answer pass has expired. Please answer a new question."},
 		{&f.used, "quiz_used", "Your answer pass has already been used. Please answer a new question."},
@@ -281,7 +288,7 @@ func (f *quiz) issuedHere(c *token.Claims, ret []byte) bool {
 	if c.Scope != f.scopeOf(ret) {
 		return false
 	}
-	return f.bank != nil || c.Seq == uint64(f.pow)
+	return f.bank != nil || powOf(c.Seq) == f.pow
 }
 
 // challengeKey is the flag that spends challenge c. It is the same for

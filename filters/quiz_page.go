@@ -1,6 +1,7 @@
 package filters
 
 import (
+	"bytes"
 	"html"
 	"strconv"
 
@@ -12,7 +13,8 @@ import (
 // The quiz page, /_flashgate/quiz/<route>:
 //
 //	GET   a challenge: an HTML form (text mode works without JavaScript;
-//	      pow mode solves itself with powScript), or for clients whose
+//	      pow mode solves itself, templates/solver.html, and asks a text
+//	      question without JavaScript), or for clients whose
 //	      Accept mentions json, 200 {"mode","question"|"difficulty",
 //	      "challenge","answer_url","min_solve_ms","expires_in"}.
 //	POST  form fields challenge, answer, return. Right: the pass is set as
@@ -51,8 +53,11 @@ func (f *quiz) challenge(r *Request, ret []byte, status int, problem string) {
 	c := token.Claims{Kind: token.KindQuizChallenge, Scope: f.scopeOf(ret), Subject: subject,
 		IssuedAt: r.Now, ExpiresAt: r.Now + f.chalTTL, Seq: uint64(f.pow)}
 	c.RandomNonce()
-	if f.bank != nil {
+	switch {
+	case f.bank != nil:
 		c.Seq = f.bank.next(r.Now)
+	case f.fallback != nil:
+		c.Seq = powSeq(f.pow, f.fallback.next(r.Now))
 	}
 	tok := f.keys.Sign(nil, &c)
 	f.issued.Inc()
@@ -99,7 +104,7 @@ func (f *quiz) answer(r *Request) {
 		problem = "That was faster than anyone can read the question. Please take a moment and try again."
 	case !f.store.SpendOnce(challengeKey(&c), c.ExpiresAt+f.keys.Leeway(), r.Now):
 		problem = "That question was already answered. Here is a new one."
-	case !f.solves(chal, &c, args.Peek("answer"), r.Now):
+	case !f.solves(chal, &c, args.Peek("answer"), args.Peek("text_answer"), r.Now):
 		problem = "That answer is not right. Please try this one."
 	}
 	if problem != "" {
@@ -117,11 +122,37 @@ const (
 	challengeSalt = 0x6368616c6c656e67 // "challeng"
 )
 
-func (f *quiz) solves(chal []byte, c *token.Claims, answer []byte, now int64) bool {
-	if f.bank != nil {
+// solves checks an answer: the question's (text mode), or the work's (pow
+// mode), or in pow mode without JavaScript the fallback question's, posted
+// as text_answer.
+func (f *quiz) solves(chal []byte, c *token.Claims, answer, text []byte, now int64) bool {
+	switch {
+	case f.bank != nil:
 		return len(answer) <= maxQuestionLen && f.bank.correct(c.Seq, answer, now)
+	case len(answer) == 0 && f.fallback != nil:
+		return len(text) > 0 && len(text) <= maxQuestionLen && f.fallback.correct(c.Seq>>8, text, now)
 	}
 	return powSolved(chal, answer, f.pow)
+}
+
+// In pow mode a challenge's Seq holds the difficulty in its low byte (so
+// only a quiz of that difficulty redeems it, issuedHere) and the fallback
+// question's id above it (question ids fit in 24 bits).
+func powSeq(difficulty int, question uint64) uint64 { return question<<8 | uint64(difficulty) }
+
+func powOf(seq uint64) int { return int(seq & 0xff) }
+
+// question is the text of the challenge's question: text mode's, or pow
+// mode's fallback ("" without one).
+func (f *quiz) question(seq uint64, now int64) string {
+	var q string
+	switch {
+	case f.bank != nil:
+		q, _ = f.bank.question(seq, now)
+	case f.fallback != nil:
+		q, _ = f.fallback.question(seq>>8, now)
+	}
+	return q
 }
 
 func (f *quiz) issuePass(r *Request, scope uint64, ret []byte) {
@@ -145,7 +176,7 @@ func (f *quiz) issuePass(r *Request, scope uint64, ret []byte) {
 	ctx.Response.Header.SetBytesV(fasthttp.HeaderLocation, ret)
 	ctx.SetStatusCode(fasthttp.StatusSeeOther)
 	ctx.SetContentType("text/html; charset=utf-8")
-	ctx.SetBodyString(`<!doctype html><p><a href="` + html.EscapeString(string(ret)) + `">Continue</a></p>` + "\n")
+	ctx.SetBodyString(`<!doctype html><title>Continue</title><p><a href="` + html.EscapeString(string(ret)) + `">Continue</a></p>` + "\n")
 }
 
 func (f *quiz) tooManyAttempts(r *Request) {
@@ -153,16 +184,30 @@ func (f *quiz) tooManyAttempts(r *Request) {
 	wait := f.window / 1e9
 	ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, strconv.FormatInt(wait, 10))
 	ctx.SetStatusCode(fasthttp.StatusTooManyRequests)
+	msg := "You have answered too many questions for now. Please try again in " + WaitText(wait) + "."
 	if WantsJSON(ctx) {
 		ctx.SetContentType("application/json")
-		ctx.SetBodyString(`{"error":"too_many_attempts","retry_after":` + strconv.FormatInt(wait, 10) + "}\n")
+		ctx.SetBodyString(`{"error":"too_many_attempts","retry_after":` + strconv.FormatInt(wait, 10) +
+			`,"message":` + jsonString(msg) + "}\n")
 		return
 	}
-	ctx.SetContentType("text/html; charset=utf-8")
-	ctx.SetBodyString(pageHead("Too many answers") + `<h1>Too many answers</h1>
-<p>You have answered too many questions for now. Please try again in ` + strconv.FormatInt((wait+59)/60, 10) + ` minutes.</p>
-</body></html>
-`)
+	f.writePage(r, "quiz_too_many", &PageData{Status: 429, Title: "Too many answers", Message: msg, RetryAfter: wait})
+}
+
+// writePage executes a page of the quiz's set for this request (the
+// question page is per request: it carries a freshly signed challenge).
+func (f *quiz) writePage(r *Request, page string, d *PageData) {
+	d.Shop, d.Page, d.Route, d.Filter, d.TimeURL = f.pages.shop, page, f.route, "quiz", TimePath
+	var buf bytes.Buffer
+	if err := f.pages.pages[page].Execute(&buf, d); err != nil {
+		// Checked at load with every field set: only a template that
+		// fails on some values (a shop's {{index}}) gets here.
+		r.Ctx.Error("the page could not be shown\n", fasthttp.StatusInternalServerError)
+		return
+	}
+	r.Ctx.SetContentType("text/html; charset=utf-8")
+	r.Ctx.SetStatusCode(d.Status)
+	r.Ctx.SetBody(buf.Bytes())
 }
 
 func (f *quiz) challengeJSON(r *Request, tok []byte, seq uint64, status int, problem string) {
@@ -189,43 +234,16 @@ func (f *quiz) challengeJSON(r *Request, tok []byte, seq uint64, status int, pro
 }
 
 func (f *quiz) challengeHTML(r *Request, tok []byte, seq uint64, ret []byte, status int, problem string) {
-	b := []byte(pageHead("One question first") + "<h1>One question first</h1>\n")
-	if problem != "" {
-		b = append(append(append(b, `<p class="problem" role="alert">`...), html.EscapeString(problem)...), "</p>\n"...)
-	}
-	b = append(b, `<form id="fg-quiz" method="post" action="`+f.page+`" data-difficulty="`...)
-	b = append(appendInt(b, int64(f.pow)), `" data-wait="`...)
-	b = append(appendInt(b, f.minSolve/1e6), `">`+"\n"+`<input type="hidden" name="challenge" value="`...)
-	b = append(append(b, tok...), `">`+"\n"+`<input type="hidden" name="return" value="`...)
-	b = append(append(b, html.EscapeString(string(ret))...), `">`+"\n"...)
+	q := QuizData{Mode: "pow", Challenge: string(tok), Action: f.page, Return: string(ret),
+		Difficulty: f.pow, MinSolveMS: f.minSolve / 1e6, Problem: problem}
 	if f.bank != nil {
-		q, _ := f.bank.question(seq, r.Now)
-		b = append(b, `<p><label for="fg-answer">`...)
-		b = append(append(b, html.EscapeString(q)...), `</label></p>
-<p><input id="fg-answer" name="answer" autocomplete="off" required autofocus> <button type="submit">Continue</button></p>
-</form>
-`...)
-	} else {
-		b = append(b, `<input type="hidden" name="answer" value="">
-<p id="fg-status">Checking your browser…</p>
-<noscript><p>This check needs JavaScript. Please enable it and reload the page.</p></noscript>
-</form>
-`+powScript+"\n"...)
+		q.Mode = "text"
 	}
-	b = append(b, "</body></html>\n"...)
-	r.Ctx.SetContentType("text/html; charset=utf-8")
-	r.Ctx.SetStatusCode(status)
-	r.Ctx.SetBody(b)
-}
-
-// pageHead is the head of the quiz and queue pages, up to <body>.
-func pageHead(title string) string {
-	return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="robots" content="noindex">
-<title>` + html.EscapeString(title) + `</title>
-<style>body{font-family:system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em;color:#222}h1{font-size:1.5em}.problem{color:#a00}input,button{font-size:1em;padding:.3em}</style>
-</head><body>
-`
+	q.Question = f.question(seq, r.Now)
+	title := "One question first"
+	if q.Mode == "pow" {
+		title = "Just a moment"
+	}
+	f.writePage(r, "quiz", &PageData{Status: status, Title: title, Quiz: q,
+		Message: "To keep this sale fair, we check that every buyer is a person. It only takes a moment."})
 }

@@ -74,16 +74,10 @@ func TestPowScriptSolves(t *testing.T) {
 	f := mustQuiz(t, env, "- quiz: {mode: pow, difficulty: 12, min_solve: 1s}\n")
 	page := string(callPage(f.servePage(env), "GET", f.page, "", at(t0)).Response.Body())
 	chal := between(page, `name="challenge" value="`, `"`)
+	// The page's first script is the solver (templates/solver.html).
 	script := between(page, "<script>", "</script>")
-	dom := `var submitted=null;
-var form={elements:{challenge:{value:` + strconv.Quote(chal) + `},answer:{value:""}},
- getAttribute:function(n){return n==="data-difficulty"?"12":"0";},
- submit:function(){submitted=form.elements.answer.value;}};
-var status={textContent:""};
-var document={getElementById:function(id){return id==="fg-quiz"?form:status;}};
-function setTimeout(f){f();}
-`
-	js := dom + script + "\nconsole.log(submitted);\n"
+	js := "var submitted=null;function setTimeout(f){f();}\n" + script +
+		"\nfgSolve(" + strconv.Quote(chal) + ",12,function(){},function(a){submitted=a;});\nconsole.log(submitted);\n"
 	path := filepath.Join(t.TempDir(), "pow.js")
 	if err := os.WriteFile(path, []byte(js), 0o644); err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -42,8 +43,9 @@ func buildOne(t testing.TB, env *Env, filtersYAML string, extra map[string]strin
 		t.Fatal(err)
 	}
 	ctor := map[string]Constructor{"quiz": newQuiz, "queue": newQueue}[name]
-	f, err := ctor(&Build{Route: "buy", Kind: name, Node: spec, Env: env, holds: new(uint8)})
-	if err == nil {
+	b := &Build{Route: "buy", Kind: name, Node: spec, Env: env, holds: new(uint8)}
+	f, err := ctor(b)
+	if err = b.allErrors(err); err == nil {
 		env.Commit()
 	}
 	return f, err
@@ -363,9 +365,8 @@ func between(s, from, to string) string {
 	return v
 }
 
-func htmlUnescape(s string) string {
-	return strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">", "&#34;", `"`, "&#39;", "'").Replace(s)
-}
+// htmlUnescape reads text out of a page (html/template writes "+" as &#43;).
+func htmlUnescape(s string) string { return html.UnescapeString(s) }
 
 func TestQuizReturnIsLocal(t *testing.T) {
 	for in, want := range map[string]string{
@@ -440,7 +441,7 @@ func TestQuizCompileErrors(t *testing.T) {
 	tests := []struct{ yaml, want string }{
 		{"- quiz: {mode: riddle}\n", `unknown mode "riddle" (known: text, pow)`},
 		{"- quiz: {mode: pow, difficulty: 40}\n", "must be within 8..26, got 40"},
-		{"- quiz: {difficulty: 12}\n", "difficulty is for mode: pow"},
+		{"- quiz: {difficulty: 12}\n", "difficulty and fallback are for mode: pow"},
 		{"- quiz: {min_solve: 10m, challenge_ttl: 5m}\n", "below challenge_ttl"},
 		{"- quiz: {scope: item}\n", `unknown scope "item" (known: route, path)`},
 		{"- quiz: {max_attempts: -1}\n", "must be at least 1, got -1"},

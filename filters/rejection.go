@@ -2,7 +2,6 @@ package filters
 
 import (
 	"fmt"
-	"html"
 	"slices"
 	"sort"
 	"strconv"
@@ -21,13 +20,19 @@ type Rejection struct {
 	reason          []byte
 	retryAfter      int64 // fixed Retry-After seconds, 0 = none
 	retryAfterValue bool  // the verdict's value is the Retry-After seconds
+	interim         bool  // asks the client to come back (a question, the line): see lookahead.go
 	html, json      renderedPage
 	counter         *metrics.Counter
 }
 
+// renderedPage is one body of a rejection, cut where the request's numbers
+// go (page_render.go): parts[i], slot i, parts[i+1], ...
 type renderedPage struct {
 	contentType []byte
-	parts       [][]byte // the body split at each {{value}}
+	parts       [][]byte
+	slots       []slotKind
+	phrases     *phrases // the wait phrases, when a slot says the wait in words
+	json        bool
 }
 
 // Status returns the HTTP status the rejection answers with.
@@ -39,28 +44,49 @@ func (rj *Rejection) Reason() string { return string(rj.reason) }
 // Verdict returns the verdict that rejects with rj and no dynamic value.
 func (rj *Rejection) Verdict() Verdict { return Verdict{rej: rj} }
 
-// With returns the verdict that rejects with rj and renders n at each
-// {{value}} (and as Retry-After when the spec says so).
+// With returns the verdict that rejects with rj and renders n as the
+// page's value (PageData.Value, and Retry-After when the spec says so).
 func (rj *Rejection) With(n int64) Verdict { return Verdict{rej: rj, val: n} }
 
-// RejectSpec describes a rejection for Build.Reject.
+// Waiting returns the verdict of a waiting page: n is the value (the place
+// in line, the seconds to the start), wait the estimated seconds and
+// progress the percent of the wait already behind the client (0..100).
+func (rj *Rejection) Waiting(n, wait int64, progress int) Verdict {
+	return Verdict{rej: rj, val: n, wait: int32(min(max(wait, 0), 1<<31-1)), progress: uint8(min(max(progress, 0), 100))}
+}
+
+// RejectSpec describes a rejection for Build.Reject. The page shown is the
+// template named by Reason (docs/pages.md), executed once here.
 type RejectSpec struct {
-	Reason  string // machine-readable, snake_case: "rate_limited"; names the operator's page
+	Reason  string // machine-readable, snake_case: "rate_limited"; names the page
 	Status  int    // 403, 410, 429 or 503
 	Title   string // page title, plain text
 	Message string // one or two sentences for the user, plain text
 	// Value names the dynamic value in the JSON body ("retry_after",
 	// "position", "starts_in"); empty means the rejection has none.
 	Value string
+	// Waiting adds the estimated wait and progress of Rejection.Waiting to
+	// the JSON body (the HTML page shows what its template uses).
+	Waiting bool
 	// RetryAfterValue sends the dynamic value as Retry-After seconds.
 	RetryAfterValue bool
 	// RetryAfter is a fixed Retry-After in seconds when RetryAfterValue is false.
 	RetryAfter int64
-	// Vars are further static fields: substituted at {{name}} in the HTML
-	// (escaped) and added to the JSON body as strings.
+	// Vars are further static fields, by their JSON name: each sets its
+	// PageData field (pageVars) and is added to the JSON body.
 	Vars map[string]string
-	// Extra is raw HTML inserted at {{extra}} (scripts, meta tags), trusted.
-	Extra string
+}
+
+// pageVars are the PageData fields a RejectSpec.Vars name sets.
+var pageVars = map[string]func(*PageData, string){
+	"starts_at":      func(d *PageData, v string) { d.StartsAt = v },
+	"starts_at_text": func(d *PageData, v string) { d.StartsAtText = v },
+	"ends_at":        func(d *PageData, v string) { d.EndsAt = v },
+	"ends_at_text":   func(d *PageData, v string) { d.EndsAtText = v },
+	"start_unix_ms":  func(d *PageData, v string) { d.StartsAtUnixMS, _ = strconv.ParseInt(v, 10, 64) },
+	"quiz_url":       func(d *PageData, v string) { d.QuizURL = v },
+	"wait_url":       func(d *PageData, v string) { d.WaitURL = v },
+	"status_url":     func(d *PageData, v string) { d.StatusURL = v },
 }
 
 // knownStatuses are the statuses a rejection may carry: 403 (refused:
@@ -72,20 +98,17 @@ func (b *Build) newRejection(s RejectSpec) (*Rejection, error) {
 	if !knownStatuses[s.Status] || !slices.Contains(reasons, s.Reason) {
 		panic(fmt.Sprintf("BUG: filters: rejection %q with status %d: add the reason to reasons in stages.go", s.Reason, s.Status))
 	}
-	vars := map[string]string{
-		"title": s.Title, "message": s.Message, "reason": s.Reason, "filter": b.Kind,
-		"route": b.Route, "status": strconv.Itoa(s.Status),
-	}
-	for k, v := range s.Vars {
-		vars[k] = v
-	}
-	tmpl := defaultHTML
-	if p, ok := b.Env.pageTemplate(s.Reason); ok {
-		tmpl = p
-	}
-	htmlParts, err := renderHTML(tmpl, vars, s.Extra, s.Value != "")
+	d := b.pageData(s)
+	liveData(d)
+	pages := b.pageSet()
+	htmlPage, err := pages.render(s.Reason, d)
 	if err != nil {
-		return nil, fmt.Errorf("admission.pages.%s: %w", s.Reason, err)
+		return nil, fmt.Errorf("pages.%s: %w", s.Reason, err)
+	}
+	jsonPage := renderedPage{contentType: []byte("application/json"), json: true}
+	jsonPage.parts, jsonPage.slots = cut(renderJSON(s, b))
+	if s.Waiting {
+		jsonPage.phrases = pages.phrasesOf(s.Reason)
 	}
 	rj := &Rejection{
 		status:          s.Status,
@@ -93,86 +116,63 @@ func (b *Build) newRejection(s RejectSpec) (*Rejection, error) {
 		reason:          []byte(s.Reason),
 		retryAfter:      s.RetryAfter,
 		retryAfterValue: s.RetryAfterValue,
-		html:            renderedPage{contentType: []byte("text/html; charset=utf-8"), parts: htmlParts},
-		json:            renderedPage{contentType: []byte("application/json"), parts: renderJSON(s, b)},
+		interim:         interimReasons[s.Reason],
+		html:            htmlPage,
+		json:            jsonPage,
 		counter:         b.Env.counter(b.Route, b.Kind, s.Reason),
 	}
 	return rj, nil
 }
 
-// renderHTML substitutes every {{name}} of tmpl, keeping {{value}} as split
-// points. An unknown name is an error, so an operator's typo shows at load.
-func renderHTML(tmpl string, vars map[string]string, extra string, hasValue bool) ([][]byte, error) {
-	// Extra is trusted HTML from the filter; its own placeholders
-	// ({{value}}, vars) are expanded like the template's.
-	tmpl = strings.ReplaceAll(tmpl, "{{extra}}", extra)
-	var parts [][]byte
-	var cur strings.Builder
-	for {
-		i := strings.Index(tmpl, "{{")
-		if i < 0 {
-			cur.WriteString(tmpl)
-			break
+// pageData is the page's static fields for s.
+func (b *Build) pageData(s RejectSpec) *PageData {
+	d := &PageData{Shop: b.pageSet().shop, Page: s.Reason, Status: s.Status, Title: s.Title, Message: s.Message,
+		Route: b.Route, Filter: b.Kind, RetryAfter: s.RetryAfter, TimeURL: TimePath,
+		RefreshSeconds: queueRefresh, PollSeconds: queuePoll}
+	for k, v := range s.Vars {
+		set, ok := pageVars[k]
+		if !ok {
+			panic(fmt.Sprintf("BUG: filters: rejection %q: var %q has no PageData field (pageVars)", s.Reason, k))
 		}
-		j := strings.Index(tmpl[i:], "}}")
-		if j < 0 {
-			return nil, fmt.Errorf("unclosed {{ at byte %d", i)
-		}
-		cur.WriteString(tmpl[:i])
-		name := strings.TrimSpace(tmpl[i+2 : i+j])
-		tmpl = tmpl[i+j+2:]
-		switch v, ok := vars[name]; {
-		case name == "value" && hasValue:
-			parts = append(parts, []byte(cur.String()))
-			cur.Reset()
-		case name == "value":
-			// the rejection has no dynamic value: render nothing
-		case ok:
-			cur.WriteString(html.EscapeString(v))
-		default:
-			return nil, fmt.Errorf("unknown placeholder {{%s}} (known: %s)", name, knownNames(vars))
-		}
+		set(d, v)
 	}
-	return append(parts, []byte(cur.String())), nil
+	return d
 }
 
-func knownNames(vars map[string]string) string {
-	names := []string{"value", "extra"}
-	for k := range vars {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return strings.Join(names, ", ")
-}
-
-// renderJSON builds {"error":reason,"filter":..,"route":..,"message":..,
-// vars..., value: <n>} with the value last, so the body splits in two.
-func renderJSON(s RejectSpec, b *Build) [][]byte {
+// renderJSON builds {"error":reason,"filter":..,"route":..,"title":..,
+// "message":.., vars..., value: <n>, waiting fields}, with markers where
+// the request's numbers go.
+func renderJSON(s RejectSpec, b *Build) []byte {
 	var sb strings.Builder
 	field := func(k, v string) {
 		sb.WriteString(strconv.Quote(k))
 		sb.WriteByte(':')
-		sb.WriteString(jsonString(v))
+		sb.WriteString(v)
 		sb.WriteByte(',')
 	}
 	sb.WriteByte('{')
-	field("error", s.Reason)
-	field("filter", b.Kind)
-	field("route", b.Route)
-	field("message", s.Message)
+	field("error", jsonString(s.Reason))
+	field("filter", jsonString(b.Kind))
+	field("route", jsonString(b.Route))
+	field("title", jsonString(s.Title))
+	field("message", jsonString(s.Message))
 	keys := make([]string, 0, len(s.Vars))
 	for k := range s.Vars {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		field(k, s.Vars[k])
+		field(k, jsonString(s.Vars[k]))
 	}
-	body := strings.TrimSuffix(sb.String(), ",")
-	if s.Value == "" {
-		return [][]byte{[]byte(body + "}\n")}
+	if s.Value != "" {
+		field(s.Value, marker(slotValue))
 	}
-	return [][]byte{[]byte(body + "," + strconv.Quote(s.Value) + ":"), []byte("}\n")}
+	if s.Waiting {
+		field("estimated_wait", marker(slotWait))
+		field("wait_text", `"`+marker(slotWaitText)+`"`)
+		field("progress", marker(slotProgress))
+	}
+	return []byte(strings.TrimSuffix(sb.String(), ",") + "}\n")
 }
 
 // jsonString quotes v as a JSON string. strconv.Quote's escapes are valid

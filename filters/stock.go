@@ -258,7 +258,7 @@ func (e *Env) SetStock(route, item string, n int64) error {
 	g := e.stocks[route]
 	e.mu.Unlock()
 	if g == nil {
-		return fmt.Errorf("route %q has no stock filter", route)
+		return notFound("route %q has no stock filter", route)
 	}
 	item = itemName(item)
 	g.state.mu.Lock()

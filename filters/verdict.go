@@ -11,8 +11,10 @@ import (
 // dynamic value (retry-after seconds, queue position) rendered into the
 // prebuilt response at write time. The zero value is Continue.
 type Verdict struct {
-	rej *Rejection
-	val int64
+	rej      *Rejection
+	val      int64
+	wait     int32 // estimated seconds, for the wait slots of a waiting page
+	progress uint8 // percent of the wait behind the client
 }
 
 // Continue lets the request go on to the next filter.
@@ -72,10 +74,12 @@ func (v Verdict) Write(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	// SetBody reuses the response's body buffer; ResetBody would hand it
-	// back to the pool and fetch another one per part.
+	// back to the pool and fetch another one per part. Slot text is built
+	// on the stack (a refused form larger than it grows it on the heap).
+	var slot [1024]byte
 	ctx.Response.SetBody(page.parts[0])
-	for _, p := range page.parts[1:] {
-		ctx.Response.AppendBody(strconv.AppendInt(num[:0], v.val, 10))
+	for i, p := range page.parts[1:] {
+		ctx.Response.AppendBody(page.appendSlot(slot[:0], page.slots[i], &v, ctx))
 		ctx.Response.AppendBody(p)
 	}
 }

@@ -95,7 +95,8 @@ func (b *Build) span(start, end, startKey, endKey string, inherit *span) (*span,
 	}
 	if s.end != 0 {
 		s.ended, err = b.Reject(RejectSpec{Reason: "sale_ended", Status: 410, Title: "This sale has ended",
-			Message: "This sale ended at " + fmtTime(s.end) + ".", Vars: map[string]string{"ends_at": fmtTime(s.end)}})
+			Message: "This sale ended on " + peopleTime(s.end) + ". Thank you for your interest.",
+			Vars:    map[string]string{"ends_at": fmtTime(s.end), "ends_at_text": peopleTime(s.end)}})
 	}
 	return s, err
 }
@@ -107,29 +108,21 @@ func parseTime(v string) (int64, error) {
 
 func fmtTime(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339) }
 
-// notStartedSpec is the countdown page. The script asks /_flashgate/time
-// for the server's clock (visitors' clocks are often minutes off), counts
-// down, and reloads with up to 2 s of jitter so that the page's visitors do
-// not all arrive in the same millisecond. Without JavaScript the page still
-// says when the sale starts and how long that is from now.
+// notStartedSpec is the countdown page (templates/not_started.html): it
+// says when the sale starts and how long that is from now, and its script
+// counts down on the server's clock and reloads when the sale opens.
 func notStartedSpec(start int64) RejectSpec {
-	ms := strconv.FormatInt(start/1e6, 10)
 	return RejectSpec{
 		Reason: "not_started", Status: 403, Title: "The sale has not started yet",
-		Message: "The sale starts at " + fmtTime(start) + ". Please come back then.",
+		Message: "The sale opens on " + peopleTime(start) + ". Keep this page open, or come back then.",
 		Value:   "starts_in", RetryAfterValue: true,
-		Vars: map[string]string{"starts_at": fmtTime(start), "start_unix_ms": ms},
-		Extra: `<p>Starts in <b id="fg-left">{{value}}</b> seconds.</p>
-<script>
-(function(){var start=` + ms + `,off=0,el=document.getElementById("fg-left");
-fetch("` + TimePath + `",{cache:"no-store"}).then(function(r){return r.json()}).then(function(j){off=j.now_ms-Date.now()}).catch(function(){});
-function tick(){var left=Math.ceil((start-(Date.now()+off))/1000);
-if(left<=0){el.textContent="0";setTimeout(function(){location.reload()},Math.random()*2000);return}
-el.textContent=left;setTimeout(tick,1000)}
-setTimeout(tick,1000)})();
-</script>`,
+		Vars: map[string]string{"starts_at": fmtTime(start), "starts_at_text": peopleTime(start),
+			"start_unix_ms": strconv.FormatInt(start/1e6, 10)},
 	}
 }
+
+// peopleTime is t as the pages show it: "Wed 25 Nov 2026, 12:00 UTC".
+func peopleTime(ns int64) string { return time.Unix(0, ns).UTC().Format("Mon 2 Jan 2006, 15:04 MST") }
 
 // Check rejects outside the item's (or else the route's) window.
 func (w *window) Check(r *Request) Verdict {
@@ -141,7 +134,8 @@ func (w *window) Check(r *Request) Verdict {
 	}
 	switch {
 	case s.start != 0 && r.Now < s.start:
-		return s.notStarted.With((s.start - r.Now + 1e9 - 1) / 1e9)
+		left := (s.start - r.Now + 1e9 - 1) / 1e9
+		return s.notStarted.Waiting(left, left, 0)
 	case s.end != 0 && r.Now >= s.end:
 		return s.ended.Verdict()
 	}

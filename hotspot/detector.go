@@ -199,24 +199,27 @@ func (d *Detector) Step() {
 		}
 	}
 	var n uint64
+	evicted := false // a hot key left the table: it must leave the hot set now
 	lost := d.ring.drain(func(sm *sample) {
 		n++
 		d.sk.add(sm.hash)
 		d.totals[d.sk.cur][sm.kind]++
 		if ev := d.top.offer(sm, d.sk.estimate(sm.hash)); ev != nil {
 			d.cooled(ev, now)
+			evicted = true
 		}
 	})
 	d.mSampled.Add(int(n))
 	d.mLost.Add(int(lost))
 	if n > 0 || rotated {
-		d.evaluate(now, rotated)
+		d.evaluate(now, rotated || evicted)
 	}
 }
 
 // evaluate decides hot and cold for every candidate and publishes when
-// the set changed (or, at a bucket boundary, to refresh the rates).
-func (d *Detector) evaluate(now time.Time, rotated bool) {
+// the set changed (or when refresh is set: at a bucket boundary, to
+// refresh the rates, or after a hot key was evicted).
+func (d *Detector) evaluate(now time.Time, refresh bool) {
 	var total [kinds]uint64
 	for _, b := range d.totals {
 		for k, c := range b {
@@ -226,7 +229,7 @@ func (d *Detector) evaluate(now time.Time, rotated bool) {
 	changed := false
 	for i := range d.top.c {
 		c := &d.top.c[i]
-		if rotated {
+		if refresh {
 			c.count = d.sk.estimate(c.hash)
 		}
 		rate, share := d.rates(c.count, total[c.kind], now)
@@ -244,7 +247,7 @@ func (d *Detector) evaluate(now time.Time, rotated bool) {
 			changed = true
 		}
 	}
-	if changed || rotated {
+	if changed || refresh {
 		d.publish(now)
 	}
 }

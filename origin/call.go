@@ -58,6 +58,9 @@ func (p *Pool) DoCall(req *fasthttp.Request, resp *fasthttp.Response, timeout ti
 	}
 	now := p.now()
 	u, t := p.pick(now)
+	if u == nil && t != refused && p.sendAllDown {
+		u, t = p.pickAllDown(now)
+	}
 	if u == nil {
 		p.limit.Release(0, false)
 		if t == refused {
@@ -69,19 +72,25 @@ func (p *Pool) DoCall(req *fasthttp.Request, resp *fasthttp.Response, timeout ti
 		req.URI().SetScheme("https")
 	}
 	u.inflight.Add(1)
+	u.calls.Inc()
 	p.inflightG.Inc()
 	err := u.client.DoTimeout(req, resp, timeout)
 	p.inflightG.Dec()
 	u.inflight.Add(-1)
 	end := p.now()
+	u.latency.Update(end.Sub(now).Seconds())
 	var kind Kind = -1
 	if err != nil {
 		kind = Classify(err)
 		p.errs[kind].Inc()
+		u.errs.Inc()
 	}
 	u.breaker.done(t, err == nil && resp.StatusCode() < 500, end)
 	if p.limit != nil {
-		p.limit.Release(end.Sub(now), kind == KindTimeout || kind == KindBusy || kind == KindRefused)
+		// Overload signs shrink an adaptive limit: a timeout, no free
+		// connection, a refused connection, or the origin's own 503.
+		dropped := kind == KindTimeout || kind == KindBusy || kind == KindRefused || err == nil && resp.StatusCode() == 503
+		p.limit.Release(end.Sub(now), dropped)
 		p.limitG.Set(float64(p.limit.Limit()))
 	}
 	return err
@@ -156,6 +165,30 @@ func (p *Pool) pick(now time.Time) (*server, ticket) {
 			return u, admitted
 		}
 		if t := u.breaker.allow(now); t != refused {
+			return u, t
+		}
+		blocked = true
+	}
+	return nil, blockedTicket(blocked)
+}
+
+// pickAllDown is pick when the health checks have marked every server
+// down: it takes the next server an operator has not forced down and whose
+// breaker lets the request through. Health checks time out first when a
+// shop is slow under load, and a sale must not turn a slow shop into a
+// closed one because of them (nginx never marks a lone server down; Envoy
+// ignores health below its panic threshold); a shop that is really down
+// fails these requests fast and opens its breakers.
+func (p *Pool) pickAllDown(now time.Time) (*server, ticket) {
+	n := uint32(len(p.servers))
+	blocked := false
+	for range n {
+		u := p.servers[p.next.Add(1)%n]
+		if u.forced.Load() == forceDown {
+			continue
+		}
+		if t := u.breaker.allow(now); t != refused {
+			p.allDown.Inc()
 			return u, t
 		}
 		blocked = true

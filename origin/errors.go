@@ -16,7 +16,7 @@ type Kind int
 const (
 	KindTimeout   Kind = iota // connect or response timeout → 504
 	KindRefused               // connection refused or reset → 502
-	KindNoHealthy             // every server marked down → 502
+	KindNoHealthy             // every server forced down, or marked down with all_down: refuse → 502
 	KindBusy                  // MaxConns reached and MaxConnWait expired → 503
 	KindTooLarge              // response body over the limit → 502
 	KindOther                 // anything else (bad response, closed early) → 502
@@ -30,7 +30,9 @@ var kindNames = [kinds]string{"timeout", "refused", "no_healthy", "busy", "too_l
 // String returns the kind's metric label.
 func (k Kind) String() string { return kindNames[k] }
 
-// ErrNoHealthy means every server of the pool is marked down.
+// ErrNoHealthy means no server may be sent the request: every server is
+// forced down by an operator, or marked down by the health checks with
+// health.all_down: refuse.
 var ErrNoHealthy = errors.New("no healthy server")
 
 // Classify maps an origin call's error to its kind.

@@ -33,6 +33,11 @@ type Pool struct {
 	shed      [priorities]*metrics.Counter // flashgate_origin_shed_total{origin,priority}
 	inflightG *metrics.Gauge               // flashgate_origin_in_flight{origin}
 	limitG    *metrics.Gauge               // flashgate_origin_limit{origin}: 0 = none
+	// sendAllDown sends requests to servers the health checks marked down
+	// when all of them are (health.all_down: send); allDown counts those
+	// requests, flashgate_origin_all_down_total{origin}.
+	sendAllDown bool
+	allDown     *metrics.Counter
 }
 
 // server is one server of a pool.
@@ -44,6 +49,12 @@ type server struct {
 	inflight atomic.Int64
 	breaker  *breaker       // nil = none
 	gauge    *metrics.Gauge // flashgate_upstream_up{origin,server}: 1 or 0
+	// flashgate_origin_duration_seconds{origin,server},
+	// flashgate_origin_requests_total{origin,server} and
+	// flashgate_origin_server_errors_total{origin,server}
+	latency *metrics.PrometheusHistogram
+	calls   *metrics.Counter
+	errs    *metrics.Counter
 }
 
 // Default limits for an Origin field left zero (a loaded Config has them
@@ -98,6 +109,8 @@ func New(o *rules.Origin, opts Options) *Pool {
 	}
 	p.inflightG = set.GetOrCreateGauge(`flashgate_origin_in_flight{origin="`+o.Name+`"}`, nil)
 	p.limitG = set.GetOrCreateGauge(`flashgate_origin_limit{origin="`+o.Name+`"}`, nil)
+	p.sendAllDown = o.Health.AllDown != rules.AllDownRefuse
+	p.allDown = set.GetOrCreateCounter(`flashgate_origin_all_down_total{origin="` + o.Name + `"}`)
 	p.limitG.Set(float64(p.limit.Limit()))
 	for _, addr := range o.Servers {
 		u := &server{addr: addr, client: newHostClient(o, addr, opts.Dial)}
@@ -106,6 +119,10 @@ func New(o *rules.Origin, opts Options) *Pool {
 		open := set.GetOrCreateGauge(`flashgate_origin_breaker_open{origin="`+o.Name+`",server="`+addr+`"}`, nil)
 		open.Set(0)
 		u.breaker = newBreaker(o.Breaker, func(from, to int32) { p.breakerChanged(u, open, to) })
+		labels := `{origin="` + o.Name + `",server="` + addr + `"}`
+		u.latency = set.GetOrCreatePrometheusHistogramExt(`flashgate_origin_duration_seconds`+labels, LatencyBuckets)
+		u.calls = set.GetOrCreateCounter(`flashgate_origin_requests_total` + labels)
+		u.errs = set.GetOrCreateCounter(`flashgate_origin_server_errors_total` + labels)
 		p.servers = append(p.servers, u)
 	}
 	return p
@@ -169,6 +186,9 @@ func (p *Pool) Spec() *rules.Origin { return &p.spec }
 // Timeout is the origin's default exchange limit: its read timeout, else
 // DefaultTimeout.
 func (p *Pool) Timeout() time.Duration { return orDur(p.spec.ReadTimeout, DefaultTimeout) }
+
+// MaxConns is each server's connection limit (origins.*.max_conns).
+func (p *Pool) MaxConns() int { return orInt(p.spec.MaxConns, defaultMaxConns) }
 
 // Close stops the pool's health checker and closes idle connections. The
 // proxy calls it once no snapshot references the pool; requests in flight

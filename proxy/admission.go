@@ -148,7 +148,7 @@ func (s *Snapshot) compileAdmission(cfg *rules.Config, env *Env) (*admissionComp
 		if len(r.Filters) == 0 {
 			continue
 		}
-		chain, err := filters.Compile(r.Name, r.Filters, ac.fenv)
+		chain, err := filters.CompileWithPages(r.Name, r.Pages, r.Filters, ac.fenv)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -172,8 +172,7 @@ func anyFilters(cfg *rules.Config) bool {
 // commitAdmission ends a successful compile: the filters.Env applies the
 // rules' stock values and drops state no filter claims any more, and the
 // gateway pages it returns are mounted in s (so they follow the snapshot
-// that serves). /_flashgate/time stays the server's own endpoint, which
-// answers the same now_ms from the same clock.
+// that serves). /_flashgate/time is the server's own endpoint.
 func (s *Snapshot) commitAdmission(ac *admissionCompile) {
 	if ac == nil || ac.passive {
 		return
@@ -181,9 +180,7 @@ func (s *Snapshot) commitAdmission(ac *admissionCompile) {
 	pages := ac.fenv.Commit()
 	s.gateway = make(map[string]fasthttp.RequestHandler, len(pages))
 	for path, h := range pages {
-		if path != filters.TimePath {
-			s.gateway[path] = h
-		}
+		s.gateway[path] = h
 	}
 }
 
@@ -194,7 +191,7 @@ func (s *Snapshot) commitAdmission(ac *admissionCompile) {
 func (s *Server) SetStock(route, item string, n int) error {
 	fenv := s.env.admissionFilters()
 	if fenv == nil {
-		return fmt.Errorf("route %q has no stock filter (no route has filters)", route)
+		return fmt.Errorf("route %q has no stock filter (no route has filters): %w", route, filters.ErrNotFound)
 	}
 	return fenv.SetStock(route, item, int64(n))
 }

@@ -23,8 +23,7 @@ type answer struct {
 
 func newAnswer(status int, code, title, msg, retryAfter string) *answer {
 	a := &answer{status: status, code: code, retryAfter: retryAfter}
-	a.html = []byte("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>" + title +
-		"</title></head>\n<body><h1>" + title + "</h1>\n<p>" + msg + "</p></body></html>\n")
+	a.html = filters.GatewayPage(status, title, msg)
 	a.json = []byte(`{"error":"` + code + `","status":` + strconv.Itoa(status) +
 		`,"message":"` + msg + `"}` + "\n")
 	return a

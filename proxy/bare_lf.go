@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"net"
 )
@@ -17,6 +18,9 @@ func (l lfListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
+	}
+	if tc, ok := c.(*tls.Conn); ok {
+		return &lfTLSConn{lfConn: &lfConn{Conn: c, armed: true}, tls: tc}, nil // bare_lf_tls.go
 	}
 	return &lfConn{Conn: c, armed: true}, nil
 }
@@ -116,7 +120,11 @@ func (c *lfConn) remember(b []byte) {
 func armLF(conn net.Conn) (bare bool) {
 	c, ok := conn.(*lfConn)
 	if !ok {
-		return false
+		t, ok := conn.(*lfTLSConn)
+		if !ok {
+			return false
+		}
+		c = t.lfConn
 	}
 	bare = c.bare
 	c.armed, c.bare, c.ntail = true, false, 0

@@ -1,6 +1,9 @@
 package proxy
 
-import "testing"
+import (
+	"bytes"
+	"testing"
+)
 
 // TestBareLFScanAcrossReads: the scan finds a bare LF, and the end of the
 // header block, however the bytes are split over reads.
@@ -29,4 +32,35 @@ func TestBareLFScanAcrossReads(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzBareLFScan checks the scan, fed in reads of any size, against a
+// reference written apart from it: a header block (up to its first CR LF
+// CR LF) has a bare LF when some LF in it does not follow a CR.
+func FuzzBareLFScan(f *testing.F) {
+	for _, s := range []string{"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET / HTTP/1.1\nHost: x\n\n", "\r\n\r\n\n", "a\r\r\n\r\n", "\r\n\n"} {
+		f.Add([]byte(s), uint8(1))
+	}
+	f.Fuzz(func(t *testing.T, in []byte, size uint8) {
+		end := len(in)
+		if i := bytes.Index(in, []byte("\r\n\r\n")); i >= 0 {
+			end = i + 4
+		}
+		want := false
+		for i := 0; i < end; i++ {
+			if in[i] == '\n' && (i == 0 || in[i-1] != '\r') {
+				want = true
+				break
+			}
+		}
+		step := int(max(size, 1))
+		c := &lfConn{armed: true}
+		got := false
+		for i := 0; i < len(in) && c.armed && !got; i += step {
+			got = c.scan(in[i:min(i+step, len(in))])
+		}
+		if got != want {
+			t.Fatalf("scan of %q in reads of %d: bare LF %v, want %v", in, step, got, want)
+		}
+	})
 }

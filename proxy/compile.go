@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"flashgate/cache"
+	"flashgate/edge"
 	"flashgate/origin"
 	"flashgate/route"
 	"flashgate/rules"
@@ -34,7 +35,8 @@ type Snapshot struct {
 	// gateway holds the pages the admission filters registered (quiz,
 	// queue status), by full path; see admission.go.
 	gateway map[string]fasthttp.RequestHandler
-	hot     *hotRuntime // hot-key detection and isolation; nil = no hotspot section (hot_stage.go)
+	hot     *hotRuntime // hot-key detection and isolation; nil = no hotspot section (hot_config.go, hot_stage.go)
+	certs   *edge.Certs // server.tls certificates and HSTS; nil = plain (listener.go)
 }
 
 // Route is one compiled route. Read only after Compile; the stage fields
@@ -107,7 +109,7 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	if s.hot, err = env.hotFor(cfg.Hotspot); err != nil { // hot keys: hot_stage.go
+	if s.hot, err = env.hotFor(cfg.Hotspot); err != nil { // hot keys: hot_config.go
 		errs = append(errs, err)
 	}
 	frags := newFragmentRouter(s, cfg.Origins)
@@ -147,6 +149,9 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 		s.table = t
 	}
 	if err := s.compileFallback(cfg, env.Metrics); err != nil {
+		errs = append(errs, err)
+	}
+	if s.certs, err = compileCerts(cfg); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {

@@ -9,4 +9,12 @@
 // and health) lives in an Env, keyed by stable names and a fingerprint of
 // the settings that give it meaning. Forwarding rules (hop-by-hop headers,
 // X-Forwarded-*, Via, request ids, client IP) are all in forward.go.
+//
+// Origin protection (docs/protection.md) wraps the origin call: hot keys
+// are observed and isolated after the route matches (hot_stage.go, their
+// section in hot_config.go), Plan B switches live in the Env and are read
+// per request (switches.go), a route's priority, bulkhead and fallback
+// are compiled with it (protect_env.go, fallback.go), the origin's limit
+// and breakers are in package origin, and /_flashgate/health reports them
+// (health.go).
 package proxy

@@ -216,3 +216,37 @@ func TestHotDetectorAcrossReloads(t *testing.T) {
 		t.Errorf("Env holds %d detectors after the swap, want 1", n)
 	}
 }
+
+// TestHotClientOwnBucket: a hot client (a heavy buyer's address) is held
+// to its own bucket, others are not, and its pages are not micro-cached
+// (the page is not what is hot).
+func TestHotClientOwnBucket(t *testing.T) {
+	var calls atomic.Int64
+	addr := startOrigin(t, func(ctx *fasthttp.RequestCtx) { calls.Add(1) })
+	rules := `
+hotspot: {rate: 1000/s, keys: [client], key_limit: 10/s, key_burst: 3, static: [{kind: client, key: 203.0.113.66}]}
+origins: {shop: {servers: [%s]}}
+routes: [{name: item, path: "/item/{id}", origin: shop}]
+`
+	g := newGateway(t, loadRules(t, rules, addr), Options{Now: newFakeClock().Now, hotManual: true})
+	var ok, limited int
+	for range 10 {
+		switch st := g.doFrom(t, "203.0.113.66", "GET", "/item/1", nil).StatusCode(); st {
+		case 200:
+			ok++
+		case 429:
+			limited++
+		default:
+			t.Fatalf("hot client: %d", st)
+		}
+		if st := g.doFrom(t, "203.0.113.7", "GET", "/item/1", nil).StatusCode(); st != 200 {
+			t.Fatalf("another client: %d", st)
+		}
+	}
+	if ok != 3 || limited != 7 {
+		t.Errorf("hot client: %d served, %d limited; want its burst of 3, then 429", ok, limited)
+	}
+	if n := calls.Load(); n != 13 {
+		t.Errorf("origin calls %d, want 13 (3 + 10: a hot client's pages are not micro-cached)", n)
+	}
+}

@@ -29,7 +29,8 @@ func TestHealthCheckMarksDownAndUp(t *testing.T) {
 		}
 	})
 	cfg := testConfig(addr, testRoute(t, "item", "/item/{id}", "shop"))
-	cfg.Origins[0].Health = rules.HealthCheck{Path: "/healthz", Interval: time.Second, Timeout: time.Second, Fails: 2, Passes: 3}
+	cfg.Origins[0].Health = rules.HealthCheck{Path: "/healthz", Interval: time.Second, Timeout: time.Second, Fails: 2, Passes: 3,
+		AllDown: rules.AllDownRefuse}
 	// The ticker never ticks: this test runs the probe rounds itself.
 	g := newGateway(t, cfg, Options{Ticker: newManualTicker().start})
 	pool := g.Snapshot().pools["shop"]
@@ -65,6 +66,33 @@ func TestHealthCheckMarksDownAndUp(t *testing.T) {
 	logs := g.logs.String()
 	if !strings.Contains(logs, "origin server marked down") || !strings.Contains(logs, "origin server back up") {
 		t.Errorf("want log lines for the server going down and back up:\n%s", logs)
+	}
+}
+
+// TestAllServersDownStillServed: when the health checks mark every server
+// down (a shop too slow for its checks under load) requests still go to
+// them by default, counted; a server an operator forced down is skipped.
+func TestAllServersDownStillServed(t *testing.T) {
+	var hits [2]atomic.Int32
+	a := startOrigin(t, func(ctx *fasthttp.RequestCtx) { hits[0].Add(1) })
+	b := startOrigin(t, func(ctx *fasthttp.RequestCtx) { hits[1].Add(1) })
+	cfg := testConfig(a, testRoute(t, "item", "/item/{id}", "shop"))
+	cfg.Origins[0].Servers = []string{a, b}
+	g := newGateway(t, cfg, Options{Ticker: newManualTicker().start})
+	pool := g.Snapshot().pools["shop"]
+	pool.SetUp(a, false)
+	pool.SetUp(b, false)
+	pool.Force(b, "down")
+	for range 4 {
+		if resp := g.do(t, "GET", "/item/1", nil); resp.StatusCode() != 200 {
+			t.Fatalf("every server marked down: status %d, want 200 (all_down: send)", resp.StatusCode())
+		}
+	}
+	if hits[0].Load() != 4 || hits[1].Load() != 0 {
+		t.Errorf("served by a %d, by b (forced down) %d; want 4 and 0", hits[0].Load(), hits[1].Load())
+	}
+	if m := g.metricsText(); !strings.Contains(m, `flashgate_origin_all_down_total{origin="shop"} 4`) {
+		t.Errorf("all-down requests not counted:\n%s", grep(m, "all_down"))
 	}
 }
 

@@ -26,9 +26,16 @@ func (s *Server) handleFrom(ctx *fasthttp.RequestCtx, peer netip.Addr) {
 	counters := s.serve(x)
 	ctx.Response.Header.SetCanonical(keyRequestID, x.RequestID)
 	status := ctx.Response.StatusCode()
-	counters.inc(status)
+	var end int64
+	if counters.counted(status) {
+		end = s.now().UnixNano()
+		counters.observe(status, end-x.Now)
+	}
 	if s.access != nil {
-		s.access.record(x, status, s.now().UnixNano())
+		if end == 0 {
+			end = s.now().UnixNano()
+		}
+		s.access.record(x, status, end)
 	}
 	releaseExchange(x)
 }

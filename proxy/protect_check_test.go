@@ -66,3 +66,23 @@ routes:
 		t.Errorf("Check = %v, want %s", err, want)
 	}
 }
+
+// TestHotspotWarnings: -check warns where detection would count nothing.
+func TestHotspotWarnings(t *testing.T) {
+	for _, tt := range []struct{ yaml, want string }{
+		{"hotspot: {share: 5%, param: sku}\norigins: {shop: {servers: [127.0.0.1:9]}}\nroutes: [{name: item, path: \"/item/{id}\", origin: shop}, {name: home, path: /, origin: shop}]\n",
+			`gateway.yaml:3:10: route "item": hotspot.param "sku" is not a parameter of /item/{id} (it has id): its items are not counted`},
+		{"hotspot: {share: 5%, keys: [param]}\norigins: {shop: {servers: [127.0.0.1:9]}}\nroutes: [{name: home, path: /, origin: shop}]\n",
+			"gateway.yaml:1:10: hotspot.keys counts only route parameters, and no route has one: nothing is counted (add url, user or client)"},
+		{"hotspot: {share: 5%, param: id}\norigins: {shop: {servers: [127.0.0.1:9]}}\nroutes: [{name: item, path: \"/item/{id}\", origin: shop}]\n", ""},
+	} {
+		cfg, err := rules.LoadBytes("gateway.yaml", []byte(tt.yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Join(HotspotWarnings(cfg), "\n")
+		if got != tt.want {
+			t.Errorf("HotspotWarnings = %q, want %q", got, tt.want)
+		}
+	}
+}

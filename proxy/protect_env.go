@@ -12,7 +12,7 @@ import (
 )
 
 // protectEnv is the protection state that outlives snapshots: the Plan B
-// switches and the hot-key detectors (hot_stage.go).
+// switches and the hot-key detectors (hot_config.go).
 type protectEnv struct {
 	sw  switchboard
 	hot map[[32]byte]*hotRuntime // guarded by Env.mu, like the pools

@@ -23,7 +23,9 @@ type ReloadStatus struct {
 func (s *Server) LastReload() ReloadStatus { return *s.last.Load() }
 
 // Reload reads the configuration again, compiles it and swaps it in. When
-// the files are byte-identical (same Digest) it does nothing. On any error
+// the files are byte-identical (same Digest) to the serving rules it keeps
+// them, and records success if the last reload had been rejected (the bad
+// edit was undone). On any error
 // the current snapshot keeps serving; the error is logged ("rejected
 // FILE:LINE:COL ...; still serving rules loaded at HH:MM:SS"), counted and
 // kept for LastReload, and returned. Requests already running finish on
@@ -33,7 +35,8 @@ func (s *Server) Reload() error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	cfg, err := s.load(s.cfgPath)
-	if err == nil && cfg.Digest == s.current.Load().Config.Digest {
+	if err == nil && cfg.Digest == s.current.Load().Config.Digest && !s.pagesChanged() {
+		s.restored()
 		return nil
 	}
 	s.metrics.reloads.Inc()
@@ -74,6 +77,8 @@ func (s *Server) warnRestartOnly(old, cur *rules.Config) {
 	a, b := old.Server, cur.Server
 	a.TrustedProxies, a.Unmatched, a.CaseInsensitive, a.Hosts, a.Pos = nil, "", false, nil, rules.Pos{}
 	b.TrustedProxies, b.Unmatched, b.CaseInsensitive, b.Hosts, b.Pos = nil, "", false, nil, rules.Pos{}
+	a.TLS, a.ProxyProtocol = restartOnlyEdge(a.TLS, a.ProxyProtocol)
+	b.TLS, b.ProxyProtocol = restartOnlyEdge(b.TLS, b.ProxyProtocol)
 	var changed []string
 	if !reflect.DeepEqual(a, b) {
 		changed = append(changed, "server (listen, timeouts, sizes, connection limits)")
@@ -81,10 +86,36 @@ func (s *Server) warnRestartOnly(old, cur *rules.Config) {
 	if old.Logging.AccessLog != cur.Logging.AccessLog {
 		changed = append(changed, "logging.access_log")
 	}
+	if adminOf(old) != adminOf(cur) {
+		changed = append(changed, "admin")
+	}
 	if len(changed) > 0 {
 		s.log.LogAttrs(context.Background(), slog.LevelWarn,
 			"reloaded, but these settings take effect only at the next restart: "+strings.Join(changed, ", "))
 	}
+}
+
+// restored records a reload that found the files byte for byte as the
+// serving rules: after a rejected edit was undone, the rejection is no
+// longer what the files say, so health and status must stop showing it.
+func (s *Server) restored() {
+	if s.LastReload().OK {
+		return
+	}
+	now := s.now()
+	s.last.Store(&ReloadStatus{OK: true, At: now})
+	s.log.LogAttrs(context.Background(), slog.LevelInfo,
+		"rule files are back to the serving rules (loaded at "+s.loadedAt.Format("15:04:05")+"); the rejected edit is gone")
+}
+
+// adminOf is the admin section without its position, for comparison.
+func adminOf(c *rules.Config) rules.Admin {
+	if c.Admin == nil {
+		return rules.Admin{}
+	}
+	a := *c.Admin
+	a.Pos = rules.Pos{}
+	return a
 }
 
 // reject records a failed reload.
@@ -106,4 +137,11 @@ func oneLine(err error) string {
 // rules.Errors and errors.Join print that way).
 func countErrors(err error) int {
 	return 1 + strings.Count(strings.TrimSpace(err.Error()), "\n")
+}
+
+// pagesChanged reports whether a page template the filters read changed
+// while the rule files did not (filters.Env.PagesChanged).
+func (s *Server) pagesChanged() bool {
+	fenv := s.env.admissionFilters()
+	return fenv != nil && fenv.PagesChanged()
 }

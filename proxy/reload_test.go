@@ -84,6 +84,7 @@ func TestReloadRejectsBadConfigAndKeepsServing(t *testing.T) {
 	good := mk(3)
 	good.Routes = good.Routes[:1]
 	good.Server.ReadTimeout = 3 * time.Second
+	good.Admin = &rules.Admin{Listen: "127.0.0.1:9191"}
 	fl.set(good, nil)
 	if err := g.Reload(); err != nil {
 		t.Fatalf("Reload of a good config: %v", err)
@@ -91,7 +92,7 @@ func TestReloadRejectsBadConfigAndKeepsServing(t *testing.T) {
 	if g.Snapshot() == before || !g.LastReload().OK {
 		t.Fatal("a good reload did not swap the snapshot")
 	}
-	if !strings.Contains(g.logs.String(), "take effect only at the next restart: server (listen, timeouts, sizes, connection limits)") {
+	if !strings.Contains(g.logs.String(), "take effect only at the next restart: server (listen, timeouts, sizes, connection limits), admin") {
 		t.Errorf("no warning that the server limits need a restart:\n%s", g.logs.String())
 	}
 	if resp := g.do(t, "GET", "/static/a.css", nil); resp.StatusCode() != 404 {
@@ -148,8 +149,13 @@ func TestReloadKeepsUnchangedOriginState(t *testing.T) {
 		t.Errorf("Env holds %d pools, want 2 (shop, new static)", len(g.env.pools))
 	}
 	g.env.mu.Unlock()
-	if resp := g.do(t, "GET", "/item/1", nil); resp.StatusCode() != 502 {
-		t.Errorf("shop's server, marked down before the reload, served: %d", resp.StatusCode())
+	// Its only server is still down: the request is sent to it all the
+	// same (health.all_down: send) and counted as such.
+	if resp := g.do(t, "GET", "/item/1", nil); resp.StatusCode() != 200 {
+		t.Errorf("shop's only server, down: status %d, want 200 (all_down: send)", resp.StatusCode())
+	}
+	if m := g.metricsText(); !strings.Contains(m, `flashgate_origin_all_down_total{origin="shop"} 1`) {
+		t.Errorf("the down state did not survive the reload:\n%s", grep(m, "all_down"))
 	}
 }
 
@@ -211,5 +217,28 @@ func TestReloadSameRejectionLoggedOnce(t *testing.T) {
 	_ = g.Reload()
 	if !strings.Contains(g.logs.String(), "rejected gateway.yaml:9:5") {
 		t.Errorf("a new rejection was not logged:\n%s", g.logs.String())
+	}
+}
+
+// An operator undoes a rejected edit by restoring the file byte for byte:
+// its digest is the serving rules' again, and health must stop showing the
+// old rejection.
+func TestReloadRestoredFilesClearTheRejection(t *testing.T) {
+	addr := startOrigin(t, (&recorder{}).handle)
+	g, fl, mk := reloadGateway(t, addr, addr)
+	fl.set(nil, errors.New("gateway.yaml:3:1: server.bogus: unknown key"))
+	if err := g.Reload(); err == nil {
+		t.Fatal("the bad edit was accepted")
+	}
+	fl.set(mk(1), nil) // the serving rules' digest
+	if err := g.Reload(); err != nil {
+		t.Fatalf("Reload of the restored files: %v", err)
+	}
+	if st := g.LastReload(); !st.OK || st.Error != "" {
+		t.Fatalf("LastReload after restoring the files = %+v, want ok without an error", st)
+	}
+	resp := g.do(t, "GET", "/_flashgate/health", nil)
+	if strings.Contains(string(resp.Body()), "bogus") {
+		t.Fatalf("/_flashgate/health still shows the undone rejection: %s", resp.Body())
 	}
 }

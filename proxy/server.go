@@ -64,6 +64,7 @@ type Server struct {
 	accessOut io.Closer // nil unless the access log is a file we opened
 	shutdown  time.Duration
 	listen    string
+	edge      edgeState // TLS and PROXY protocol layers (listener.go)
 }
 
 // New loads (unless opts.Config is set) and compiles the configuration and
@@ -108,6 +109,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.srv = s.newFastHTTP(&cfg.Server)
+	s.setupEdge(cfg, snap)
 	s.registerBuiltinEndpoints()
 	return s, nil
 }
@@ -144,7 +146,7 @@ func (s *Server) newFastHTTP(c *rules.Server) *fasthttp.Server {
 		NoDefaultContentType:  true,
 		// Path normalisation is ours: the pipeline reads the raw path
 		// (URI.PathOriginal) and runs route.Normalize, never ctx.Path().
-		Logger:                &fasthttpLogger{s.log},
+		Logger:                &fasthttpLogger{log: s.log},
 		SecureErrorLogMessage: true,
 	}
 }
@@ -180,7 +182,7 @@ func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }
 // Serve serves on ln until Shutdown; it returns nil after a Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
 	s.timeouts.start()
-	return s.srv.Serve(lfListener{ln}) // bare_lf.go
+	return s.srv.Serve(lfListener{s.edgeListener(ln)}) // bare_lf.go reads what TLS decrypted
 }
 
 // ListenAndServe listens on server.listen and serves.
@@ -203,6 +205,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// The connection timeouts keep running meanwhile: fasthttp closes idle
 	// connections itself, but one still sending a request ends at
 	// read_timeout only by them.
+	s.shutdownRedirect(ctx)
 	err := s.srv.ShutdownWithContext(ctx)
 	if err != nil {
 		// Requests still run: keep pools, the access log and the timeouts
@@ -257,12 +260,35 @@ func (s *Server) openAccessLog(dest string) error {
 	return nil
 }
 
-// fasthttpLogger routes fasthttp's own messages (accept errors and the
-// like) to slog at warn level.
-type fasthttpLogger struct{ log *slog.Logger }
+// fasthttpLogger routes fasthttp's own messages (accept errors, failed
+// TLS handshakes and the like) to slog at warn level, at most one a
+// second: fasthttp logs once per failed connection, and a scanner
+// offering TLS 1.0 must not flood the log. The next line says how many
+// were dropped.
+type fasthttpLogger struct {
+	log     *slog.Logger
+	now     func() time.Time // nil: time.Now
+	next    atomic.Int64     // unix ns before which lines are dropped
+	dropped atomic.Int64
+}
 
 func (l *fasthttpLogger) Printf(format string, args ...any) {
-	l.log.Warn("fasthttp: " + fmt.Sprintf(format, args...))
+	clock := l.now
+	if clock == nil {
+		clock = time.Now
+	}
+	now := clock().UnixNano()
+	next := l.next.Load()
+	if now < next || !l.next.CompareAndSwap(next, now+int64(time.Second)) {
+		l.dropped.Add(1)
+		return
+	}
+	msg := "fasthttp: " + fmt.Sprintf(format, args...)
+	if n := l.dropped.Swap(0); n > 0 {
+		l.log.Warn(msg, "dropped_since_last", n)
+		return
+	}
+	l.log.Warn(msg)
 }
 
 func orInt64(v, def int64) int64 {

@@ -32,6 +32,7 @@ type Config struct {
 	Hotspot   Node // top-level "hotspot:", decoded by package proxy
 	Demo      *Demo
 	Cluster   *Cluster // top-level "cluster:"; nil = state in process memory (cluster.go)
+	Admin     *Admin   // "admin:", the admin listener; nil = none (admin.go)
 }
 
 // Server holds the public listener's settings. Zero values are replaced by
@@ -58,7 +59,12 @@ type Server struct {
 	// edge. Without it, a client choosing Host can mint cache keys at will
 	// and have the origin render pages for a host that is not the shop's.
 	Hosts []string
-	Pos   Pos
+	// TLS, when set, makes the listener speak TLS (rules/tls.go).
+	TLS *TLS
+	// ProxyProtocol, when set, names the balancers that must send a PROXY
+	// protocol header (rules/tls.go).
+	ProxyProtocol *ProxyProtocol
+	Pos           Pos
 }
 
 // Logging configures the process log and the optional access log.
@@ -103,7 +109,17 @@ type HealthCheck struct {
 	Fails    int           // consecutive failures to mark down, default 2
 	Passes   int           // consecutive passes to mark up, default 2
 	Status   int           // expected status, 100-599, default 200
+	// AllDown is what happens when every server is marked down by the
+	// checks: "send" (the default) sends requests to them anyway, "refuse"
+	// answers 502 at the edge. See docs/protection.md.
+	AllDown string
 }
+
+// HealthCheck.AllDown values.
+const (
+	AllDownSend   = "send"
+	AllDownRefuse = "refuse"
+)
 
 // Route is one entry of the route table.
 type Route struct {
@@ -121,6 +137,7 @@ type Route struct {
 	Cache   Node   // "cache:", decoded by package cache; zero = not cached
 	ESI     Node   // "esi:", decoded by package proxy; zero = off
 	Filters []Node // "filters:", each a one-key map {kind: spec}, decoded by package filters
+	Pages   Node   // "pages:", this route's page templates, decoded by package filters
 	// Priority is the route's class when its origin is overloaded:
 	// critical, normal (default) or sheddable (protect.go).
 	Priority string

@@ -29,6 +29,7 @@ func (c *Config) Dump() ([]byte, error) {
 	if c.Demo != nil {
 		d.Demo = &dumpDemo{Listen: c.Demo.Listen}
 	}
+	d.Admin = dumpAdminOf(c.Admin)
 	if e.budget < 0 {
 		return nil, errTooLarge
 	}
@@ -44,6 +45,7 @@ type dumpFile struct {
 	Admission *yaml.Node            `yaml:"admission,omitempty"`
 	Hotspot   *yaml.Node            `yaml:"hotspot,omitempty"`
 	Demo      *dumpDemo             `yaml:"demo,omitempty"`
+	Admin     *dumpAdmin            `yaml:"admin,omitempty"`
 }
 
 type dumpServer struct {

@@ -33,6 +33,15 @@ func Load(path string) (*Config, error) {
 // LoadBytes is Load with the main file's content given (for tests and
 // fuzzing); included files are still read from disk, relative to path.
 func LoadBytes(path string, data []byte) (*Config, error) {
+	c, err := loadBytes(path, data)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// loadBytes is LoadBytes returning the Config built so far with errors.
+func loadBytes(path string, data []byte) (*Config, error) {
 	l := &loader{main: path, digest: sha256.New()}
 	var spec fileSpec
 	root := l.parse(path, data)
@@ -46,10 +55,7 @@ func LoadBytes(path string, data []byte) (*Config, error) {
 	c.Files = l.abs(l.files)
 	c.WatchDirs = l.watchDirs
 	l.digest.Sum(c.Digest[:0])
-	if err := l.errs.result(l.files); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return c, l.errs.result(l.files)
 }
 
 // loader carries one Load.
@@ -164,7 +170,7 @@ func (l *loader) includes(list Node, globs []string) {
 // mainOnlyKeys are the sections only the main file may hold: one process
 // has one listener, one log and one cache, and includes do not nest (so
 // they cannot form cycles).
-var mainOnlyKeys = []string{"server", "logging", "include", "cache", "admission", "demo"}
+var mainOnlyKeys = []string{"server", "logging", "include", "cache", "admission", "demo", "admin"}
 
 func (l *loader) include(item Node, name string) {
 	if st, err := os.Stat(name); err == nil && !st.Mode().IsRegular() {

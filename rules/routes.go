@@ -44,7 +44,7 @@ func (l *loader) buildRoute(n Node, origins []string) *Route {
 	r := &Route{
 		Name: s.Name, Host: string(s.Host), Methods: s.Methods, Path: s.Path, Origin: s.Origin,
 		HostRewrite: string(s.HostRewrite), Timeout: s.Timeout.Duration(), MaxBodyBytes: s.MaxBodySize.Bytes(),
-		Cache: s.Cache, ESI: s.ESI, Filters: s.Filters, Fallback: s.Fallback, Pos: n.Pos(),
+		Cache: s.Cache, ESI: s.ESI, Filters: s.Filters, Fallback: s.Fallback, Pages: s.Pages, Pos: n.Pos(),
 	}
 	r.Priority = l.buildPriority(n, s.Priority)
 	r.Bulkhead = s.Bulkhead

@@ -22,6 +22,7 @@ type fileSpec struct {
 	Admission Node        `yaml:"admission"`
 	Hotspot   Node        `yaml:"hotspot"`
 	Demo      *demoSpec   `yaml:"demo"`
+	Admin     *adminSpec  `yaml:"admin"`
 
 	// Cluster is validated in cluster.go.
 	Cluster *clusterSpec `yaml:"cluster"`
@@ -47,6 +48,8 @@ type serverSpec struct {
 	Unmatched       string     `yaml:"unmatched"`
 	CaseInsensitive bool       `yaml:"case_insensitive"`
 	Hosts           []hostName `yaml:"hosts"`
+	TLS             Node       `yaml:"tls"`            // rules/tls.go
+	ProxyProtocol   Node       `yaml:"proxy_protocol"` // rules/tls.go
 }
 
 type loggingSpec struct {
@@ -80,6 +83,7 @@ type healthSpec struct {
 	Fails    int      `yaml:"fails"`
 	Passes   int      `yaml:"passes"`
 	Status   int      `yaml:"status"`
+	AllDown  string   `yaml:"all_down"`
 }
 
 type routeSpec struct {
@@ -97,6 +101,7 @@ type routeSpec struct {
 	Priority    string     `yaml:"priority"`
 	Bulkhead    int        `yaml:"bulkhead"`
 	Fallback    Node       `yaml:"fallback"`
+	Pages       Node       `yaml:"pages"`
 }
 
 type demoSpec struct {

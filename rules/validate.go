@@ -27,6 +27,7 @@ func (l *loader) build(c *Config, root Node, spec *fileSpec) {
 	c.Server = l.buildServer(root.Get("server"), &spec.Server, known)
 	c.Logging = l.buildLogging(root.Get("logging"), spec.Logging)
 	c.Routes = l.buildRoutes(known, c.Server.CaseInsensitive)
+	c.Admin = l.buildAdmin(root.Get("admin"), spec.Admin, c.Server.Listen)
 	c.Cluster = l.buildCluster(root, spec.Cluster)
 	if spec.Demo != nil {
 		c.Demo = &Demo{Listen: string(spec.Demo.Listen), Pos: root.Get("demo").Pos()}
@@ -57,6 +58,8 @@ func (l *loader) buildServer(n Node, s *serverSpec, origins []string) Server {
 	for _, h := range s.Hosts {
 		srv.Hosts = append(srv.Hosts, string(h))
 	}
+	srv.TLS = l.buildTLS(n.Get("tls"), srv.Listen)
+	srv.ProxyProtocol = l.buildProxyProtocol(n.Get("proxy_protocol"))
 	l.nonNegative(n, "max_conns_per_ip", s.MaxConnsPerIP)
 	l.nonNegative(n, "concurrency", s.Concurrency)
 	if srv.Unmatched != "deny" && !slices.Contains(origins, srv.Unmatched) {
@@ -143,7 +146,9 @@ func (l *loader) buildHealth(n Node, s healthSpec) HealthCheck {
 		Fails:    cmp.Or(s.Fails, 2),
 		Passes:   cmp.Or(s.Passes, 2),
 		Status:   cmp.Or(s.Status, 200),
+		AllDown:  cmp.Or(s.AllDown, AllDownSend),
 	}
+	l.oneOf(n, "all_down", h.AllDown, []string{AllDownSend, AllDownRefuse})
 	if h.Path != "" && !strings.HasPrefix(h.Path, "/") {
 		l.errs.add(n.Errorf("path", "health check path %q must start with \"/\"", h.Path))
 	}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -275,4 +276,84 @@ func TestWatcherSetDirsReplacesSet(t *testing.T) {
 	}
 	write(t, filepath.Join(b, "y.yaml"), "")
 	waitSignal(t, w, "writing into the new directory")
+}
+
+// kubeletUpdate writes files into a volume directory the way the kubelet's
+// atomic writer updates a ConfigMap or Secret volume: a new timestamped
+// directory, a "..data_tmp" symlink to it renamed over "..data", the old
+// directory removed. The first update also makes the user-visible
+// symlinks (name -> ..data/name) for the top-level names.
+func kubeletUpdate(t *testing.T, dir string, gen int, files map[string]string) {
+	t.Helper()
+	ts := "..2026_12_07_06_00_0" + itoa(gen)
+	for name, text := range files {
+		write(t, filepath.Join(dir, ts, name), text)
+	}
+	mustSymlink(t, ts, filepath.Join(dir, "..data_tmp"))
+	if err := os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	if gen == 1 {
+		for name := range files {
+			top, _, _ := strings.Cut(name, "/")
+			if _, err := os.Lstat(filepath.Join(dir, top)); os.IsNotExist(err) {
+				mustSymlink(t, filepath.Join("..data", top), filepath.Join(dir, top))
+			}
+		}
+		return
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "..2026_12_07_06_00_0"+itoa(gen-1))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWatcherConfigMapAndSecretUpdates: the rules in a ConfigMap volume
+// (main file plus an included sale file in a subdirectory) and the TLS
+// certificate in a Secret volume, each updated several times as the
+// kubelet does: every update signals, and the next Load reads the new
+// bytes (a certificate's bytes are part of the Digest, so a renewal is a
+// real reload even though no rule changed).
+func TestWatcherConfigMapAndSecretUpdates(t *testing.T) {
+	rulesDir, tlsDir := filepath.Join(t.TempDir(), "rules"), filepath.Join(t.TempDir(), "tls")
+	main := func(listen string) string {
+		return "server:\n  listen: " + listen + "\n  tls: {certificates: [{cert: " + tlsDir + "/tls.crt, key: " + tlsDir + "/tls.key}]}\n" +
+			"include: [\"sales/*.yaml\"]\n"
+	}
+	sale := func(name string) string {
+		return "origins: {shop: {servers: [\"127.0.0.1:9\"]}}\nroutes: [{name: " + name + ", path: /, origin: shop}]\n"
+	}
+	kubeletUpdate(t, rulesDir, 1, map[string]string{"gateway.yaml": main("127.0.0.1:1"), "sales/x.yaml": sale("r1")})
+	kubeletUpdate(t, tlsDir, 1, map[string]string{"tls.crt": "cert 1", "tls.key": "key 1"})
+	path := filepath.Join(rulesDir, "gateway.yaml")
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := startWatcher(t, true, cfg.WatchDirs...)
+
+	check := func(what, listen, route, cert string) {
+		t.Helper()
+		waitSignal(t, w, what)
+		got, err := Load(path)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if got.Digest == cfg.Digest || got.Server.Listen != listen || got.Routes[0].Name != route ||
+			string(got.Server.TLS.Certificates[0].CertPEM) != cert {
+			t.Fatalf("%s: read listen %s, route %s, cert %q (digest changed: %v)", what, got.Server.Listen, got.Routes[0].Name, got.Server.TLS.Certificates[0].CertPEM, got.Digest != cfg.Digest)
+		}
+		cfg = got
+		if err := w.SetDirs(got.WatchDirs); err != nil { // as cmd/flashgate does after a reload
+			t.Fatal(err)
+		}
+		drain(w)
+	}
+	kubeletUpdate(t, rulesDir, 2, map[string]string{"gateway.yaml": main("127.0.0.1:2"), "sales/x.yaml": sale("r1")})
+	check("ConfigMap update of the main file", "127.0.0.1:2", "r1", "cert 1")
+	kubeletUpdate(t, rulesDir, 3, map[string]string{"gateway.yaml": main("127.0.0.1:2"), "sales/x.yaml": sale("r2")})
+	check("ConfigMap update of the included file", "127.0.0.1:2", "r2", "cert 1")
+	kubeletUpdate(t, tlsDir, 2, map[string]string{"tls.crt": "cert 2", "tls.key": "key 2"})
+	check("Secret update of the certificate", "127.0.0.1:2", "r2", "cert 2")
+	kubeletUpdate(t, tlsDir, 3, map[string]string{"tls.crt": "cert 3", "tls.key": "key 3"})
+	check("second Secret update", "127.0.0.1:2", "r2", "cert 3")
 }

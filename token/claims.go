@@ -1,5 +1,6 @@
 // Package token is flashgate's one signed-token format: quiz challenges and
-// passes, queue tickets and passes, purchase passes.
+// passes, queue tickets and passes (a purchase pass kind is reserved; no
+// filter issues one yet).
 //
 // A token is a fixed 55-byte binary payload followed by its 32-byte
 // HMAC-SHA-256 tag, encoded with unpadded base64url (RFC 4648 §5) into exactly
@@ -40,7 +41,7 @@ const (
 	KindQuizPass                      // a solved quiz: single use on the protected route
 	KindQueueTicket                   // a place in a waiting room
 	KindQueuePass                     // admitted from the waiting room for a session
-	KindPurchasePass                  // a purchase attempt let through
+	KindPurchasePass                  // reserved: a purchase attempt let through (no filter issues it yet)
 	kindEnd
 )
 

@@ -2,7 +2,8 @@
 //
 // With no arguments it loads ./gateway.yaml and, when that file has a demo:
 // section, starts the embedded demo shop in-process so the gateway runs out of
-// the box. `flashgate -check -config FILE` validates rules like `nginx -t`.
+// the box. `flashgate -check -config FILE` validates rules like `nginx -t`;
+// `flashgate ctl ...` is the admin API's client (docs/admin.md).
 package main
 
 import (
@@ -29,6 +30,9 @@ func main() {
 
 // run is main without the process exit, so tests can drive it.
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "ctl" {
+		return ctl(args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "rehearse" {
 		return runRehearse(args[1:], stdout, stderr)
 	}
@@ -38,8 +42,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	check := fs.Bool("check", false, "validate the rules, print ok or every error, and exit")
 	listen := fs.String("listen", "", "override server.listen")
 	noDemo := fs.Bool("no-demo", false, "do not start the embedded demo shop even if the rules ask for it")
-	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://ADDR/metrics (a private address: not the public listener)")
+	metricsAddr := fs.String("metrics", "", "also serve the admin listener's Prometheus metrics at http://ADDR/metrics (a private address: not the public listener)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "usage: flashgate [flags]          run the gateway\n"+
+			"       flashgate ctl COMMAND     call a running gateway's admin API (flashgate ctl -h)\n"+
+			"       flashgate rehearse        rehearse a sale (flashgate rehearse -h)\n\nflags:\n")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0 // -h asked for the usage, which is not a mistake
+		}
 		return 2
 	}
 	if *check {
@@ -58,23 +71,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Error("flashgate stopped", "err", err)
 		return 1
 	}
-	return 0
-}
-
-// checkRules runs the same load and compile as a reload, without listening.
-func checkRules(path string, stdout, stderr io.Writer) int {
-	cfg, err := rules.Load(path)
-	if err == nil {
-		err = proxy.Check(cfg)
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	for _, w := range proxy.IdentityWarnings(cfg) {
-		fmt.Fprintln(stderr, "warning:", w)
-	}
-	fmt.Fprintln(stdout, "ok")
 	return 0
 }
 
@@ -107,6 +103,11 @@ func serve(path string, cfg *rules.Config, opt options, log *slog.Logger, stdout
 	if err != nil {
 		return err
 	}
+	stopAdmin, err := startAdmin(cfg, srv, log, stdout)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
 	if opt.metrics != "" {
 		stopMetrics, addr, err := serveMetrics(opt.metrics, srv, log)
 		if err != nil {
@@ -119,14 +120,27 @@ func serve(path string, cfg *rules.Config, opt options, log *slog.Logger, stdout
 	if err != nil {
 		return fmt.Errorf("server.listen %q: %w", cfg.Server.Listen, err)
 	}
+	if addr := srv.RedirectListen(); addr != "" {
+		rln, err := net.Listen("tcp", addr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("server.tls.redirect_listen %q: %w", addr, err)
+		}
+		go srv.ServeRedirect(rln)
+		fmt.Fprintf(stdout, "redirect to https   http://%s/\n", rln.Addr())
+	}
+	scheme := "http"
+	if cfg.Server.TLS != nil {
+		scheme = "https"
+	}
 	// Watch before announcing: an edit made as soon as the address is
 	// printed must not slip between the first load and the watch.
 	stop := watchRules(srv, cfg, log)
 	defer stop()
 
-	fmt.Fprintf(stdout, "flashgate           http://%s/  (rules: %s)\n", ln.Addr(), path)
-	fmt.Fprintf(stdout, "  try               http://%s/item/1\n", ln.Addr())
-	fmt.Fprintf(stdout, "  server clock      http://%s/_flashgate/time\n", ln.Addr())
+	fmt.Fprintf(stdout, "flashgate           %s://%s/  (rules: %s)\n", scheme, ln.Addr(), path)
+	fmt.Fprintf(stdout, "  try               %s://%s/item/1\n", scheme, ln.Addr())
+	fmt.Fprintf(stdout, "  server clock      %s://%s/_flashgate/time\n", scheme, ln.Addr())
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -211,3 +211,16 @@ func waitForAddr(t *testing.T, stdout *fgtest.Buffer, exit <-chan int) string {
 	t.Fatalf("flashgate printed no address: %q", stdout.String())
 	return ""
 }
+
+// TestCheckBrokenPage: a sale file's page template that names a field that
+// does not exist fails -check with the page's file:line:col.
+func TestCheckBrokenPage(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-check", "-config", "testdata/brokenpage/gateway.yaml"}, &out, &errOut); code != 1 {
+		t.Fatalf("exit %d, want 1; stdout %q", code, out.String())
+	}
+	want := "testdata/brokenpage/sales/dawn.yaml:6:7: routes[0].pages.not_started: testdata/brokenpage/sales/pages/soon.html:3:11: can't evaluate field StartsAtTxt in type *filters.PageData"
+	if !strings.Contains(errOut.String(), want) {
+		t.Errorf("stderr lacks %q; got:\n%s", want, errOut.String())
+	}
+}

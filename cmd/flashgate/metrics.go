@@ -9,13 +9,14 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
-
+	"flashgate/admin"
 	"flashgate/proxy"
 )
 
-// serveMetrics serves Prometheus metrics on their own listener, so that the
-// public port never exposes them. It returns a function that stops it.
+// serveMetrics serves the admin listener's Prometheus metrics on a
+// listener of their own (-metrics, kept for setups that scrape a separate
+// port), so that the public port never exposes them. It returns a
+// function that stops it.
 func serveMetrics(addr string, srv *proxy.Server, log *slog.Logger) (stop func(), bound string, err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -24,8 +25,7 @@ func serveMetrics(addr string, srv *proxy.Server, log *slog.Logger) (stop func()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		srv.WritePrometheus(w)
-		metrics.WriteProcessMetrics(w) // go_* and process_* series
+		admin.WriteMetrics(w, srv, version()) // the admin listener's page
 	})
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {

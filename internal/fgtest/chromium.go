@@ -3,8 +3,10 @@
 package fgtest
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -64,4 +66,43 @@ func StartChromium(t testing.TB, url string, flags ...string) (stop func()) {
 	}
 	t.Cleanup(stop)
 	return stop
+}
+
+// Headless runs headless Chromium on url until it exits (--dump-dom,
+// --screenshot, with a --virtual-time-budget of 8 s unless flags set one)
+// and returns its standard output and the page's console messages (a
+// script error is one). It fails the test if Chromium runs over 60 s.
+func Headless(t testing.TB, url string, flags ...string) (stdout string, console []string) {
+	t.Helper()
+	args := append(append([]string{}, chromiumFlags...), "--hide-scrollbars", "--disable-extensions",
+		"--enable-logging=stderr", "--v=0", "--user-data-dir="+t.TempDir())
+	budget := false
+	for _, f := range flags {
+		budget = budget || strings.HasPrefix(f, "--virtual-time-budget=")
+	}
+	if !budget {
+		args = append(args, "--virtual-time-budget=8000")
+	}
+	cmd := exec.Command(Chromium(t), append(append(args, flags...), url)...)
+	var out, errs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		t.Fatalf("chromium did not finish %s within 60s", url)
+	}
+	for _, line := range strings.Split(errs.String(), "\n") {
+		if strings.Contains(line, ":CONSOLE") || strings.Contains(line, "Uncaught") {
+			console = append(console, line)
+		}
+	}
+	return out.String(), console
 }
