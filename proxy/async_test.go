@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -229,8 +230,23 @@ func TestAsyncOneTicketPerUserAndItem(t *testing.T) {
 	if status != 202 || again.Ticket != first.Ticket {
 		t.Fatalf("asking again: %d ticket %s, want 202 and the same ticket %s", status, again.Ticket, first.Ticket)
 	}
-	asyncBuy(t, c, "bob")
-	asyncBuy(t, c, "cat")
+	// The queue holds 2 waiting tickets; ann's leaves it when its delivery
+	// starts, so wait for that before filling the queue, or whether dan
+	// finds it full depends on when the dispatcher ran.
+	for round := 0; ; round++ {
+		if bytes.Contains(readTicket(t, c, first.Ticket).Body(), []byte(`"state":"delivering"`)) {
+			break
+		}
+		if round == 500 {
+			t.Fatal("ann's ticket never started delivering")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, uid := range []string{"bob", "cat"} {
+		if status, _, _ := asyncBuy(t, c, uid); status != 202 {
+			t.Fatalf("%s into a queue with room: %d, want 202", uid, status)
+		}
+	}
 	status, _, r := asyncBuy(t, c, "dan")
 	if status != 503 || string(r.Header.Peek("Retry-After")) == "" {
 		t.Fatalf("full queue: %d Retry-After %q, want 503 with Retry-After", status, r.Header.Peek("Retry-After"))
