@@ -317,20 +317,10 @@ func (s *walk) refusal(a *answer) string {
 // pause sleeps for d unless ctx ends first; then it sets the outcome to
 // unfinished and returns false.
 func (s *walk) pause(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil || s.unfinished()
-	}
 	if d >= 500*time.Millisecond {
 		s.c.close() // a person reading a page holds no connection open for long
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return s.unfinished()
-	}
+	return sleep(ctx, d) || s.unfinished()
 }
 
 func (s *walk) unfinished() bool {
