@@ -112,8 +112,10 @@ func arrivalAt(p Profile, i, n int) time.Duration {
 }
 
 // wait sleeps until at, or returns false when ctx ends first.
-func wait(ctx context.Context, at time.Time) bool {
-	d := time.Until(at)
+func wait(ctx context.Context, at time.Time) bool { return sleep(ctx, time.Until(at)) }
+
+// sleep sleeps for d, or returns false when ctx ends first.
+func sleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return ctx.Err() == nil
 	}
