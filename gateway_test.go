@@ -50,6 +50,8 @@ func TestShippedConfig(t *testing.T) {
 		{"POST", "/buy/7", "singles-day-buy", route.Found},
 		{"GET", "/buy/3", "", route.MethodNotAllowed},
 		{"POST", "/login", "login", route.Found},
+		{"GET", "/pay/12", "pay", route.Found},
+		{"POST", "/pay/12", "pay", route.Found},
 		{"GET", "/static/app.css", "static", route.Found},
 		{"GET", "/api/items/3", "item-api", route.Found},
 		{"GET", "/slow", "slow", route.Found},

@@ -11,18 +11,22 @@ import (
 const maxQty = 5
 
 // serveBuy handles POST /buy/{id}: one purchase of qty units by the user
-// of cookie "uid" (or header X-User-Id). Answers, in JSON unless the client
-// prefers HTML (a browser form post):
+// of cookie "uid" (or header X-User-Id). It places an order (pay it at
+// /pay/{order}); whether the units are taken now depends on the Mode.
+// Answers, in JSON unless the client prefers HTML (a browser form post):
 //
-//	200 {"ok":true,"item":7,"qty":1,"left":41,"user":"alice"}
+//	200 {"ok":true,"item":7,"qty":1,"left":41,"user":"alice","order":12,"pay":"/pay/12"}
+//	    + X-Order-Id: 12 (ModeReserve adds "expires_in": seconds to pay)
 //	409 {"error":"sold_out","item":7}                      + X-Sold-Out: 1
 //	409 {"error":"insufficient_stock","item":7,"left":2}   (fewer left than qty)
 //	401 {"error":"login_required"}
 //	400 {"error":"bad_qty"}
 //	405 {"error":"method_not_allowed"}                     + Allow: POST
 //
-// Unknown items get 404 {"error":"unknown_item"} from the router. Every
-// answer is Cache-Control: no-store.
+// A request with an Idempotency-Key gets the first answer to that key
+// again (and buys nothing more). Unknown items get 404
+// {"error":"unknown_item"} from the router. Every answer is
+// Cache-Control: no-store.
 func (s *Shop) serveBuy(ctx *fasthttp.RequestCtx, id int) {
 	h := &ctx.Response.Header
 	h.Set("Cache-Control", "no-store")
@@ -36,23 +40,37 @@ func (s *Shop) serveBuy(ctx *fasthttp.RequestCtx, id int) {
 		writeError(ctx, fasthttp.StatusUnauthorized, "login_required")
 		return
 	}
+	s.idem.serve(ctx, user, func() { s.placeOrder(ctx, id, user) })
+}
+
+// placeOrder is serveBuy for a signed-in user's POST.
+func (s *Shop) placeOrder(ctx *fasthttp.RequestCtx, id int, user []byte) {
 	qty, ok := parseQty(ctx.FormValue("qty"))
 	if !ok {
 		writeError(ctx, fasthttp.StatusBadRequest, "bad_qty")
 		return
 	}
-	left, ok := s.inv.take(id, int64(qty))
+	now := s.clock().UnixNano()
+	s.orders.expire(now)
+	left, ok := s.inv.left(id), true
+	if s.mode == ModePayment {
+		ok = left >= int64(qty) // a friendly early answer; payment takes the units
+	} else {
+		left, ok = s.inv.take(id, int64(qty))
+	}
 	if !ok {
 		s.refuse(ctx, id, left)
 		return
 	}
+	o := s.orders.add(user, id, int64(qty), s.mode != ModePayment, now)
+	ctx.Response.Header.Set("X-Order-Id", strconv.FormatInt(o.id, 10))
 	cart := addToCart(parseCart(ctx.Request.Header.Cookie("cart"), s.inv.valid), id, qty)
 	setCookie(ctx, "cart", appendCart(nil, cart))
 	if wantsHTML(ctx) {
-		s.writeNotice(ctx, fasthttp.StatusOK, true, "Order placed", strconv.Itoa(qty)+" × "+s.items[id].Name+" is yours. "+strconv.FormatInt(left, 10)+" left.", id)
+		s.writeOrderNotice(ctx, o, left)
 		return
 	}
-	b := append(make([]byte, 0, 96), `{"ok":true,"item":`...)
+	b := append(make([]byte, 0, 128), `{"ok":true,"item":`...)
 	b = strconv.AppendInt(b, int64(id), 10)
 	b = append(b, `,"qty":`...)
 	b = strconv.AppendInt(b, int64(qty), 10)
@@ -60,7 +78,16 @@ func (s *Shop) serveBuy(ctx *fasthttp.RequestCtx, id int) {
 	b = strconv.AppendInt(b, left, 10)
 	b = append(b, `,"user":"`...)
 	b = append(b, user...) // validUser allows no JSON metacharacters
-	b = append(b, `"}`...)
+	b = append(b, `","order":`...)
+	b = strconv.AppendInt(b, o.id, 10)
+	b = append(b, `,"pay":"/pay/`...)
+	b = strconv.AppendInt(b, o.id, 10)
+	b = append(b, '"')
+	if o.expires != 0 {
+		b = append(b, `,"expires_in":`...)
+		b = strconv.AppendInt(b, (o.expires-now)/1e9, 10)
+	}
+	b = append(b, '}')
 	writeJSON(ctx, fasthttp.StatusOK, b)
 }
 

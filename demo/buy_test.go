@@ -92,7 +92,7 @@ func TestBuySequence(t *testing.T) {
 		{"unknown item", request{method: "POST", path: "/buy/9", headers: alice}, 404, `{"error":"unknown_item"}`, false, ""},
 		{"qty too large", request{method: "POST", path: "/buy/1?qty=6", headers: alice}, 400, `{"error":"bad_qty"}`, false, ""},
 		{"qty zero", request{method: "POST", path: "/buy/1?qty=0", headers: alice}, 400, `{"error":"bad_qty"}`, false, ""},
-		{"five", request{method: "POST", path: "/buy/1?qty=5", headers: alice}, 200, `{"ok":true,"item":1,"qty":5,"left":2,"user":"alice"}`, false, "1:5"},
+		{"five", request{method: "POST", path: "/buy/1?qty=5", headers: alice}, 200, `{"ok":true,"item":1,"qty":5,"left":2,"user":"alice","order":1,"pay":"/pay/1"}`, false, "1:5"},
 		{
 			"more than left is not sold out",
 			request{method: "POST", path: "/buy/1?qty=3", headers: alice},
@@ -101,7 +101,7 @@ func TestBuySequence(t *testing.T) {
 		{
 			"form field qty, cart merged",
 			request{method: "POST", path: "/buy/1", body: "qty=2", headers: map[string]string{"Cookie": "uid=alice; cart=2:1|1:5"}},
-			200, `{"ok":true,"item":1,"qty":2,"left":0,"user":"alice"}`, false, "2:1|1:7",
+			200, `{"ok":true,"item":1,"qty":2,"left":0,"user":"alice","order":2,"pay":"/pay/2"}`, false, "2:1|1:7",
 		},
 		{"sold out", request{method: "POST", path: "/buy/1", headers: alice}, 409, `{"error":"sold_out","item":1}`, true, ""},
 	}

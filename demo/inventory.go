@@ -6,17 +6,20 @@ import "sync/atomic"
 // 1..len(stock); index 0 is unused so an id indexes directly.
 //
 // It is safe for concurrent use. The only way stock goes down is take, an
-// atomic conditional decrement, so stock never goes below zero and
-// stock+sold only changes through set.
+// atomic conditional decrement, so stock never goes below zero; give
+// returns units of an order that was not paid. stock+sold only changes
+// through set. paid counts the units of paid orders (see Mode).
 type inventory struct {
 	stock []atomic.Int64
 	sold  []atomic.Int64
+	paid  []atomic.Int64
 }
 
 func newInventory(items, stock int) *inventory {
 	inv := &inventory{
 		stock: make([]atomic.Int64, items+1),
 		sold:  make([]atomic.Int64, items+1),
+		paid:  make([]atomic.Int64, items+1),
 	}
 	for id := 1; id <= items; id++ {
 		inv.stock[id].Store(int64(stock))
@@ -44,6 +47,13 @@ func (inv *inventory) take(id int, n int64) (left int64, ok bool) {
 			return cur - n, true
 		}
 	}
+}
+
+// give puts back n units that take removed for an order that was
+// cancelled or whose hold expired.
+func (inv *inventory) give(id int, n int64) {
+	inv.sold[id].Add(-n)
+	inv.stock[id].Add(n)
 }
 
 func (inv *inventory) left(id int) int64 { return inv.stock[id].Load() }

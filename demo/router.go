@@ -37,6 +37,10 @@ func (s *Shop) handle(ctx *fasthttp.RequestCtx) {
 		s.serveLogin(ctx)
 		return
 	}
+	if rest, ok := bytes.CutPrefix(path, payPrefix); ok {
+		s.servePay(ctx, rest)
+		return
+	}
 	for _, r := range idRoutes {
 		if rest, ok := bytes.CutPrefix(path, r.prefix); ok {
 			id, ok := s.parseID(rest)
@@ -54,6 +58,9 @@ func (s *Shop) handle(ctx *fasthttp.RequestCtx) {
 	}
 	s.serveNotFound(ctx)
 }
+
+// payPrefix is the payment step's path, /pay/{order}.
+var payPrefix = []byte("/pay/")
 
 // idRoutes are the paths ending in an item id.
 var idRoutes = [...]struct {

@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"cmp"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,21 @@ type Options struct {
 	// Tests use it to prove the gateway's filters cannot be bypassed by
 	// changing the case of a path.
 	CaseInsensitive bool
+	// Mode is how stock goes down: ModeOrder (the zero value), ModePayment
+	// or ModeReserve. Every mode pays at /pay/{order}.
+	Mode Mode
+	// HoldWindow is how long an unpaid order holds its units in
+	// ModeReserve. <= 0 means DefaultHoldWindow.
+	HoldWindow time.Duration
+	// MaxOrders bounds the orders the shop remembers (see orderBook).
+	// <= 0 means DefaultMaxOrders.
+	MaxOrders int
+	// Confirm, when set, is told of every payment and cancellation, so a
+	// gateway holding the order's units (stock mode reserve) releases them.
+	Confirm *Confirm
+	// Clock is the clock of orders (hold windows). nil means Now, else
+	// time.Now.
+	Clock func() time.Time
 }
 
 // Shop is the demo origin. Create it with New; the zero value is not usable.
@@ -47,6 +63,11 @@ type Shop struct {
 	pages    *pages
 	caseFold bool
 	healthy  atomic.Bool
+	mode     Mode
+	orders   *orderBook
+	clock    func() time.Time
+	confirm  *confirmer
+	idem     *idempotency
 
 	srv      *fasthttp.Server
 	done     chan struct{} // closed by Shutdown: ends /slow sleeps early
@@ -76,7 +97,18 @@ func New(opts Options) *Shop {
 		inv:      newInventory(n, stock),
 		caseFold: opts.CaseInsensitive,
 		done:     make(chan struct{}),
+		mode:     opts.Mode,
+		clock:    opts.Clock,
+		idem:     newIdempotency(maxIdempotencyKeys),
 	}
+	if s.mode == "" {
+		s.mode = ModeOrder
+	}
+	if s.clock == nil {
+		s.clock = now
+	}
+	s.orders = newOrderBook(s.inv, cmp.Or(max(opts.MaxOrders, 0), DefaultMaxOrders), s.holdWindow(opts.HoldWindow))
+	s.confirm = newConfirmer(opts.Confirm)
 	s.healthy.Store(true)
 	s.pages = renderPages(s.items, now().UTC().Truncate(time.Second))
 	s.srv = &fasthttp.Server{
@@ -91,6 +123,16 @@ func New(opts Options) *Shop {
 		MaxRequestBodySize: 64 << 10,
 	}
 	return s
+}
+
+func (s *Shop) holdWindow(w time.Duration) time.Duration {
+	if s.mode != ModeReserve {
+		return 0
+	}
+	if w <= 0 {
+		return DefaultHoldWindow
+	}
+	return w
 }
 
 // Handler returns the shop's request handler, for use with any fasthttp
@@ -127,6 +169,19 @@ func (s *Shop) Sold(id int) int {
 	}
 	return int(s.inv.soldOf(id))
 }
+
+// Paid returns the units of item id in paid orders, or -1 for an unknown
+// id. In ModeOrder and ModeReserve, Sold counts units taken by orders not
+// (yet) paid as well.
+func (s *Shop) Paid(id int) int {
+	if !s.inv.valid(id) {
+		return -1
+	}
+	return int(s.inv.paid[id].Load())
+}
+
+// Mode returns the shop's stock reduction mode.
+func (s *Shop) Mode() Mode { return s.mode }
 
 // SetStock sets the units of item id left (a restock, or 0 for sold out)
 // and reports whether id names an item. Negative n is treated as 0.

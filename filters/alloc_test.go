@@ -35,6 +35,8 @@ var allocCases = []allocCase{
 		opts: []reqOpt{withCookie("uid", "alice")}, observe: 200, want: "purchase_limit"},
 	{name: "stock pass", yaml: "- stock: {stock: {\"1\": 5}, mode: in_flight, sold_out: {status: 409}}\n",
 		observe: 200, want: "pass"},
+	{name: "stock reserve pass", yaml: "- stock: {stock: {\"1\": 5}, mode: reserve, sold_out: {status: 409}, reserve: {secret: \"a-shop-confirmation-key-32-bytes!!\"}}\n",
+		observe: 402, want: "pass"},
 	{name: "stock exhausted", yaml: "- stock: {stock: {\"1\": 0}, sold_out: {status: 409}}\n", want: "stock_exhausted"},
 	{name: "stock sold out", yaml: "- stock: {stock: {\"1\": 5}, sold_out: {status: 409}}\n", observe: 409, want: "sold_out"},
 }

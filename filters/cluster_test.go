@@ -37,6 +37,7 @@ func redisEnvsOn(t *testing.T, srv *fgtest.RedisServer, n int, policy cluster.Po
 			t.Fatal(err)
 		}
 		env.Now = func() int64 { return t0 }
+		env.HoldBooks = func(key uint64, store Store) HoldBook { return r.Holds(key, store) }
 		envs[i] = env
 	}
 	return envs

@@ -32,6 +32,10 @@ import (
 type Env struct {
 	// Store holds counters and buckets shared by instances. Required.
 	Store Store
+	// HoldBooks, when set, makes the hold book of a stock gate in mode
+	// reserve (key: the gate's state key; store: the gate's Store), e.g. a
+	// cluster.RedisHolds shared by every instance. nil: held in memory.
+	HoldBooks func(key uint64, store Store) HoldBook
 	// KindStores overrides Store for the filters of a kind ("stock"): the
 	// views of one shared store under different failure policies.
 	KindStores map[string]Store

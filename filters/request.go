@@ -39,6 +39,10 @@ type Request struct {
 	Now int64
 	// Tags are the tags the tags filter found for this client (Tags.Has).
 	Tags Tags
+	// NotSent is set by the proxy before Observe when the origin never
+	// received the request (the gateway answered an error before sending
+	// it: origin.NotSent), so a filter may give back what the attempt took.
+	NotSent bool
 	// Scratch is a reusable buffer for filters (HMAC sums, decoded bytes).
 	// A filter may use it only within one call; Reset keeps its capacity.
 	Scratch []byte

@@ -22,6 +22,7 @@ import (
 //	  stock: {"1": 100}         # units per item; SetStock changes it at run time
 //	  overbook: 1.2             # let through stock × overbook attempts (default 1)
 //	  mode: total               # total (attempts ever) | in_flight (attempts awaiting the origin)
+//	                            # | reserve (in_flight, then held for an accepted order; see reserveSpec)
 //	  sold_out: {status: 409, header: X-Sold-Out, body_contains: sold_out, ttl: 24h}
 //	  ttl: 168h                 # how long attempt counts live (default 7 days)
 //	  group: singles-day        # routes naming one group share stock, counts and sold-out marks;
@@ -42,6 +43,7 @@ type stockSpec struct {
 	TTL      rules.Duration   `yaml:"ttl"`
 	Group    string           `yaml:"group"`
 	Quantity quantitySpec     `yaml:"quantity"`
+	Reserve  *reserveSpec     `yaml:"reserve"`
 }
 
 // soldOutSpec recognises the origin's sold-out answer: every configured
@@ -92,6 +94,7 @@ type stockGate struct {
 	badQty   *Rejection
 	full     *Rejection
 	soldOuts *metrics.Counter // items this instance marked sold out
+	reserve  *reserveGate     // mode reserve; nil otherwise
 }
 
 var (
@@ -117,10 +120,13 @@ func newStock(b *Build) (Filter, error) {
 	}
 	switch spec.Mode {
 	case "", "total":
-	case "in_flight":
+	case "in_flight", "reserve":
 		g.inFlight = true
 	default:
-		return nil, b.Errorf("mode", "unknown %q (known: total, in_flight)", spec.Mode)
+		return nil, b.Errorf("mode", "unknown %q (known: total, in_flight, reserve)", spec.Mode)
+	}
+	if (spec.Mode == "reserve") != (spec.Reserve != nil) {
+		return nil, b.Errorf("reserve", "give reserve: with mode reserve, and only then")
 	}
 	if s := spec.SoldOut; s.Status == 0 && s.Header == "" && s.BodyContains == "" {
 		return nil, b.Errorf("sold_out", "say how the origin answers sold out: status, header and/or body_contains")
@@ -150,13 +156,18 @@ func newStock(b *Build) (Filter, error) {
 	if g.hold, err = b.HoldBit(); err != nil {
 		return nil, err
 	}
-	mode := "total"
-	if g.inFlight {
-		mode = "in_flight"
+	mode := spec.Mode
+	if mode == "" {
+		mode = "total"
 	}
 	id := b.GroupStateID(spec.Group, g.param, mode)
 	g.prefix = id.Key()
 	g.state = b.Env.State(id, func() any { return &stockState{} }).(*stockState)
+	if spec.Reserve != nil {
+		if err := g.buildReserve(b, *spec.Reserve, id); err != nil {
+			return nil, err
+		}
+	}
 	// Rule stock takes effect when the compile is committed, not while a
 	// compile that may still fail runs beside the serving snapshot.
 	b.Env.onCommit(func() { g.state.applyRules(spec.Stock, g.overbook) })
@@ -293,6 +304,7 @@ func (g *stockGate) Check(r *Request) Verdict {
 	if it == nil {
 		return Continue
 	}
+	g.reserve.expire(r.Now)
 	n, ok := g.qty.units(r)
 	if !ok {
 		return g.badQty.Verdict()
@@ -330,7 +342,9 @@ func (g *stockGate) Cancel(r *Request) {
 // origin says so; the first instance to mark it calls Env.OnSoldOut.
 func (g *stockGate) Observe(r *Request, resp *fasthttp.Response) {
 	item := r.Item(g.param)
-	if r.Release(g.hold) && g.inFlight {
+	// An attempt the shop never received (r.NotSent) is given back in
+	// every mode: counting it would sell the units it stood for to nobody.
+	if r.Release(g.hold) && (g.inFlight || r.NotSent) && !g.reserve.keep(g, r, resp) {
 		g.store.Add(g.countKey(item), -g.units(r), g.ttl, r.Now)
 	}
 	if !g.isSoldOut(resp) {

@@ -136,8 +136,10 @@ func newHostClient(o *rules.Origin, addr string, dial func(string) (net.Conn, er
 		MaxConns:            orInt(o.MaxConns, defaultMaxConns),
 		MaxConnWaitTimeout:  orDur(o.MaxConnWait, defaultMaxConnWait),
 		MaxIdleConnDuration: orDur(o.MaxIdleConn, defaultMaxIdleConn),
-		ReadTimeout:         orDur(o.ReadTimeout, DefaultTimeout),
-		WriteTimeout:        orDur(o.WriteTimeout, DefaultTimeout),
+		// No ReadTimeout: Do's timeout (the route's, else read_timeout)
+		// bounds the exchange, and a route's timeout overrides the
+		// origin's read_timeout rather than being capped by it.
+		WriteTimeout: orDur(o.WriteTimeout, DefaultTimeout),
 		// Never retry: a retried POST /buy is a second purchase, and a retry
 		// of a GET multiplies load on an origin that is already failing.
 		MaxIdemponentCallAttempts: 1,
@@ -164,13 +166,13 @@ func newHostClient(o *rules.Origin, addr string, dial func(string) (net.Conn, er
 		}
 		c.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: name}
 	}
-	if dial != nil {
-		c.Dial = dial
-	} else if d := o.ConnectTimeout; d > 0 {
-		c.DialTimeout = func(addr string, _ time.Duration) (net.Conn, error) {
-			return fasthttp.DialTimeout(addr, d)
+	if dial == nil {
+		dial = fasthttp.Dial // fasthttp's own default
+		if d := o.ConnectTimeout; d > 0 {
+			dial = func(addr string) (net.Conn, error) { return fasthttp.DialTimeout(addr, d) }
 		}
 	}
+	c.Dial = lazyDeadlines(dial) // deadline.go
 	return c
 }
 

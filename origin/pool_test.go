@@ -1,9 +1,11 @@
 package origin
 
 import (
+	"fmt"
 	"log/slog"
 	"net"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -105,4 +107,20 @@ func TestBalancing(t *testing.T) {
 func pick(p *Pool) *server {
 	u, _ := p.pick(time.Now())
 	return u
+}
+
+func TestNotSent(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{ErrNoHealthy, true}, {ErrShed, true}, {ErrBreakerOpen, true},
+		{fasthttp.ErrNoFreeConns, true}, {fasthttp.ErrDialTimeout, true},
+		{fmt.Errorf("dial: %w", syscall.ECONNREFUSED), true},
+		{fasthttp.ErrTimeout, false}, {syscall.ECONNRESET, false}, {fasthttp.ErrBodyTooLarge, false},
+	} {
+		if got := NotSent(tt.err); got != tt.want {
+			t.Errorf("NotSent(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
 }

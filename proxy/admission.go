@@ -47,17 +47,23 @@ func (a *admissionStage) Admit(x *Exchange) bool {
 // It also adds back the cookies the filters set on the way in (a device
 // cookie, a queue ticket), which the answer replaced.
 func (a *admissionStage) Observe(x *Exchange) {
+	addFilterCookies(x)
+	if answeredFromCache(x) {
+		a.chain.Release(&x.freq)
+		return
+	}
+	a.chain.Observe(&x.freq, &x.Ctx.Response)
+}
+
+// addFilterCookies adds back the cookies the filters set on an admitted
+// request (Admit kept them) to the answer that replaced the response.
+func addFilterCookies(x *Exchange) {
 	h := &x.Ctx.Response.Header
 	for rest := x.filterCookies; len(rest) > 0; {
 		i := bytes.IndexByte(rest, 0)
 		h.AddBytesKV(hdrSetCookie, rest[:i])
 		rest = rest[i+1:]
 	}
-	if answeredFromCache(x) {
-		a.chain.Release(&x.freq)
-		return
-	}
-	a.chain.Observe(&x.freq, &x.Ctx.Response)
 }
 
 var (

@@ -99,6 +99,7 @@ func (e *Env) useCluster(fenv *filters.Env) {
 		return r.View(pol)
 	}
 	fenv.Store = view(spec.OnFailure)
+	fenv.HoldBooks = func(key uint64, store filters.Store) filters.HoldBook { return r.Holds(key, store) }
 	fenv.KindStores = map[string]filters.Store{}
 	for kind, p := range spec.Filters {
 		fenv.KindStores[kind] = view(p)

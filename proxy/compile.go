@@ -54,9 +54,12 @@ type Route struct {
 	MaxBodyBytes int
 
 	// Stages, nil when the route does not use them; see stages.go.
-	Admission Admission // admission filters, before the cache
-	Cache     Cache     // response cache around the origin call
-	ESI       Assembler // ESI assembly after the origin/cache answer
+	Admission Admission   // admission filters, before the cache
+	Cache     Cache       // response cache around the origin call
+	ESI       Assembler   // ESI assembly after the origin/cache answer
+	Async     *asyncQueue // queued purchases (async_stage.go); nil = forward at once
+
+	asyncLive *asyncLive // what this compile says about Async, applied at commit
 
 	identity identityHeaders // the origin's identity headers: from the gateway only (identity.go)
 	requests statusCounters
@@ -138,6 +141,9 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	if err := s.compileAsync(cfg, env); err != nil { // queued purchases: async_stage.go
+		errs = append(errs, err)
+	}
 	if len(errs) == 0 {
 		t, err := route.NewTable(entries, cfg.Server.CaseInsensitive)
 		if err == nil {
@@ -159,6 +165,7 @@ func Compile(cfg *rules.Config, env *Env) (*Snapshot, error) {
 	}
 	// Only a snapshot that compiled whole may touch filter state.
 	s.commitAdmission(adm)
+	s.commitAsync(env)
 	return s, nil
 }
 

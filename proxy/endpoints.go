@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"time"
@@ -31,6 +32,10 @@ func (s *Server) registerBuiltinEndpoints() {
 // serveGateway dispatches /_flashgate/<name>; the map lookup with a
 // string(bytes) key does not allocate.
 func (s *Server) serveGateway(x *Exchange) {
+	if ticket, ok := bytes.CutPrefix(x.Path, ordersPrefix); ok {
+		s.serveOrder(x, ticket)
+		return
+	}
 	if h := s.endpoints[string(x.Path[len(gatewayPrefix):])]; h != nil {
 		h(x)
 		return

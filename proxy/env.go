@@ -32,6 +32,7 @@ type Env struct {
 	pools map[poolKey]*origin.Pool
 	rc    responseCache // the process-lifetime response cache, see cache_stage.go
 	adm   admissionEnv  // filter state store and filters.Env, see admission_env.go
+	async asyncEnv      // route purchase queues, see async_stage.go
 	prot  protectEnv    // switches, hot-key detectors, bulkheads: protect_env.go
 	cl    clusterEnv    // the Redis instances share, see cluster.go
 }
@@ -146,6 +147,7 @@ func (e *Env) Retain(live ...*Snapshot) {
 // Close closes every pool and the response cache. The Env must not be
 // used afterwards.
 func (e *Env) Close() {
+	e.stopAsync()
 	e.Retain()
 	e.closeCache()
 	e.closeCluster()

@@ -110,12 +110,23 @@ var (
 	valHTTPS      = []byte("https")
 )
 
+// hopByLen holds hopHeaders indexed by length: every header of every
+// origin response is classified, most by one length check.
+var hopByLen = func() (t [len("Transfer-Encoding") + 1][]string) {
+	for _, h := range hopHeaders {
+		t[len(h)] = append(t[len(h)], h)
+	}
+	return t
+}()
+
 // isHopHeader reports whether key is hop-by-hop: in the fixed list, a
 // Proxy-* header, or named by the message's Connection header (conn).
 func isHopHeader(key, conn []byte) bool {
-	for _, h := range hopHeaders {
-		if equalFold(key, h) {
-			return true
+	if len(key) < len(hopByLen) {
+		for _, h := range hopByLen[len(key)] {
+			if equalFold(key, h) {
+				return true
+			}
 		}
 	}
 	if len(key) >= 6 && equalFold(key[:6], "Proxy-") {
@@ -318,14 +329,22 @@ func setForwarded(x *Exchange, out *fasthttp.Request, trusted bool) {
 func cleanResponse(resp *fasthttp.Response) {
 	h := &resp.Header
 	conn := h.Peek("Connection")
-	// Copy the names first: deleting while iterating would shift the
-	// header slots All is walking. The buffer stays on the stack unless an
-	// origin sends more than 512 bytes of hop-by-hop header names.
+	// One pass collects what to delete and the prior Via. Names are copied
+	// first: deleting while iterating would shift the header slots All is
+	// walking. The buffers stay on the stack unless an origin sends more
+	// than 512 bytes of hop-by-hop header names or a Via over 240 bytes.
 	var buf [512]byte
-	names := buf[:0]
-	for k := range h.All() {
-		if isHopHeader(k, conn) {
+	var via [256]byte
+	names, v, sawVia := buf[:0], via[:0], false
+	for k, val := range h.All() {
+		switch {
+		// Alt-Svc advertises the origin's own alternative endpoints
+		// (HTTP/3 on its address); clients must keep talking to the
+		// gateway (Caddy strips it too).
+		case isHopHeader(k, conn) || equalFold(k, "Alt-Svc"):
 			names = append(append(names, k...), 0)
+		case !sawVia && equalFold(k, hdrVia):
+			v, sawVia = append(append(v, val...), ", "...), true
 		}
 	}
 	for rest := names; len(rest) > 0; {
@@ -334,16 +353,7 @@ func cleanResponse(resp *fasthttp.Response) {
 		rest = rest[i+1:]
 	}
 	h.ResetConnectionClose()
-	// Alt-Svc advertises the origin's own alternative endpoints (HTTP/3 on
-	// its address); clients must keep talking to the gateway (Caddy strips
-	// it too).
-	h.Del("Alt-Svc")
-	var via [256]byte
-	v := via[:0]
-	if prior := h.Peek(hdrVia); len(prior) > 0 {
-		v = append(append(v, prior...), ", "...)
-	}
-	h.SetBytesV(hdrVia, append(v, viaToken...))
+	h.SetCanonical(keyVia, append(v, viaToken...))
 }
 
 // ClientIP returns the address of the client that sent the request. When

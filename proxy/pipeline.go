@@ -8,6 +8,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"flashgate/origin"
 	"flashgate/route"
 )
 
@@ -116,6 +117,17 @@ func (s *Server) serve(x *Exchange) *statusCounters {
 		return &rt.requests
 	}
 
+	// 4a. An async route queues the admitted purchase and answers 202
+	// with its ticket; the dispatcher feeds the origin (async_stage.go).
+	if rt.Async != nil {
+		host := rt.HostRewrite
+		if host == nil {
+			host = ctx.Request.Header.Host()
+		}
+		rt.Async.accept(x, host)
+		return &rt.requests
+	}
+
 	// 5. A fresh hit, answered without building the origin request; else
 	// the origin request built by the forwarding rules, then the cache
 	// around the origin call, or the origin alone.
@@ -134,6 +146,7 @@ func (s *Server) serve(x *Exchange) *statusCounters {
 		}
 		if err != nil {
 			s.logDebug("origin request failed", x, err)
+			x.freq.NotSent = origin.NotSent(err)
 			fallBack(x, err) // the route's fallback, else cache errors, then origin 502/503/504
 		}
 	}

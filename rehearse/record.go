@@ -12,9 +12,10 @@ const (
 	stepQueue = "queue" // from the first page to being let in
 	stepQuiz  = "quiz"  // from being asked to holding the pass (solving included)
 	stepBuy   = "buy"   // one purchase request
+	stepOrder = "order" // an accepted order (202, async routes) until its outcome
 )
 
-var steps = []string{stepPage, stepQueue, stepQuiz, stepBuy}
+var steps = []string{stepPage, stepQueue, stepQuiz, stepBuy, stepOrder}
 
 // Classes of an answer on the timeline.
 const (

@@ -142,8 +142,13 @@ func (s *walk) buy(ctx context.Context) string {
 		if a.err == nil {
 			s.rec.latency(stepBuy, a.latency)
 		}
+		if a.err == nil && a.status == 202 && a.str("status_url") != "" {
+			a = s.awaitOrder(ctx, &a) // an async route: the outcome comes later
+		}
 		switch {
 		case a.err == errBudget:
+			return outUnfinished
+		case a.err == context.Canceled:
 			return outUnfinished
 		case a.err == nil && a.status >= 200 && a.status < 300:
 			s.rec.bought(s.user, int64(s.cfg.Quantity))
@@ -165,6 +170,30 @@ func (s *walk) buy(ctx context.Context) string {
 		default:
 			return s.refusal(&a)
 		}
+	}
+}
+
+// awaitOrder follows an accepted order (202 with a ticket, on a route the
+// gateway queues) by polling its status as the ticket page does, and
+// returns the final answer: the shop's own, or the gateway's for it
+// (sold out, expired, failed).
+func (s *walk) awaitOrder(ctx context.Context, accepted *answer) answer {
+	status, start := accepted.str("status_url"), time.Now()
+	wait := s.pollWait(accepted)
+	for {
+		if !s.pause(ctx, wait) {
+			return answer{err: context.Canceled}
+		}
+		a := s.c.do("GET", status, nil)
+		pending := a.err == nil && a.status == 202
+		s.rec.answer(&a, pending)
+		if !pending {
+			if a.err == nil {
+				s.rec.latency(stepOrder, time.Since(start))
+			}
+			return a
+		}
+		wait = s.pollWait(&a)
 	}
 }
 

@@ -137,6 +137,7 @@ type Route struct {
 	Cache   Node   // "cache:", decoded by package cache; zero = not cached
 	ESI     Node   // "esi:", decoded by package proxy; zero = off
 	Filters []Node // "filters:", each a one-key map {kind: spec}, decoded by package filters
+	Async   *Async // "async:", queued purchases (rules/async.go); nil = forward at once
 	Pages   Node   // "pages:", this route's page templates, decoded by package filters
 	// Priority is the route's class when its origin is overloaded:
 	// critical, normal (default) or sheddable (protect.go).
@@ -148,8 +149,10 @@ type Route struct {
 
 // Demo asks cmd/flashgate to start the embedded demo shop on Listen.
 type Demo struct {
-	Listen string
-	Pos    Pos
+	Listen     string
+	Mode       string        // order (default), payment or reserve: see rules/demo.go
+	HoldWindow time.Duration // mode reserve: how long an unpaid order holds its units; 0 = the shop's default
+	Pos        Pos
 }
 
 // Pos is a position in a rule file.

@@ -28,6 +28,12 @@ func (c *Config) Dump() ([]byte, error) {
 	}
 	if c.Demo != nil {
 		d.Demo = &dumpDemo{Listen: c.Demo.Listen}
+		if c.Demo.Mode != "order" {
+			d.Demo.Mode = c.Demo.Mode
+		}
+		if c.Demo.HoldWindow > 0 {
+			d.Demo.HoldWindow = c.Demo.HoldWindow.String()
+		}
 	}
 	d.Admin = dumpAdminOf(c.Admin)
 	if e.budget < 0 {
@@ -169,7 +175,9 @@ func dumpRouteOf(r *Route, e *expander) dumpRoute {
 }
 
 type dumpDemo struct {
-	Listen string `yaml:"listen"`
+	Listen     string `yaml:"listen"`
+	Mode       string `yaml:"mode,omitempty"`
+	HoldWindow string `yaml:"hold_window,omitempty"`
 }
 
 // maxDumpNodes bounds alias expansion in Dump, as maxDecodeNodes does for

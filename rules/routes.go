@@ -46,6 +46,7 @@ func (l *loader) buildRoute(n Node, origins []string) *Route {
 		HostRewrite: string(s.HostRewrite), Timeout: s.Timeout.Duration(), MaxBodyBytes: s.MaxBodySize.Bytes(),
 		Cache: s.Cache, ESI: s.ESI, Filters: s.Filters, Fallback: s.Fallback, Pages: s.Pages, Pos: n.Pos(),
 	}
+	r.Async = l.buildAsync(n.Get("async"))
 	r.Priority = l.buildPriority(n, s.Priority)
 	r.Bulkhead = s.Bulkhead
 	l.nonNegative(n, "bulkhead", s.Bulkhead)

@@ -102,10 +102,13 @@ type routeSpec struct {
 	Bulkhead    int        `yaml:"bulkhead"`
 	Fallback    Node       `yaml:"fallback"`
 	Pages       Node       `yaml:"pages"`
+	Async       Node       `yaml:"async"`
 }
 
 type demoSpec struct {
-	Listen listenAddr `yaml:"listen"`
+	Listen     listenAddr `yaml:"listen"`
+	Mode       string     `yaml:"mode"`
+	HoldWindow Duration   `yaml:"hold_window"`
 }
 
 // listenAddr is host:port to listen on; the host may be empty (all

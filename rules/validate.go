@@ -34,6 +34,7 @@ func (l *loader) build(c *Config, root Node, spec *fileSpec) {
 		if c.Demo.Listen == "" {
 			l.errs.add(root.Get("demo").Errorf("listen", "missing: want host:port, e.g. 127.0.0.1:9081"))
 		}
+		l.buildDemoModes(c.Demo, root.Get("demo"), spec.Demo)
 	}
 }
 

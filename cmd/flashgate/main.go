@@ -92,7 +92,7 @@ type options struct {
 
 func serve(path string, cfg *rules.Config, opt options, log *slog.Logger, stdout io.Writer) error {
 	if opt.demo && cfg.Demo != nil {
-		shop, err := startDemo(cfg.Demo.Listen)
+		shop, err := startDemo(cfg.Demo)
 		if err != nil {
 			return err
 		}
@@ -161,12 +161,14 @@ func serve(path string, cfg *rules.Config, opt options, log *slog.Logger, stdout
 	return nil
 }
 
-func startDemo(addr string) (*demo.Shop, error) {
-	ln, err := net.Listen("tcp", addr)
+func startDemo(d *rules.Demo) (*demo.Shop, error) {
+	ln, err := net.Listen("tcp", d.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("demo.listen %q: %w", addr, err)
+		return nil, fmt.Errorf("demo.listen %q: %w", d.Listen, err)
 	}
-	shop := demo.New(demo.Options{})
+	// rules validated the mode: ParseMode cannot fail here.
+	mode, _ := demo.ParseMode(d.Mode)
+	shop := demo.New(demo.Options{Mode: mode, HoldWindow: d.HoldWindow})
 	go shop.Serve(ln)
 	return shop, nil
 }

@@ -20,13 +20,14 @@ import (
 // rehearsalRules copies the shipped rules into a temporary directory, sized
 // for a rehearsal of a few seconds: the demo shop on a free port, the
 // quiz's proof of work at its easiest and its minimum solving time short,
-// a waiting room that admits the crowd quickly, and origin waits long
-// enough that a loaded 2-core CI machine does not turn a slow answer into
-// a failed purchase (the stock gate counts those as taken, and the sale
-// would end with units unsold). Every edit must apply,
+// a waiting room that admits the crowd quickly, and origin and fragment
+// timeouts long enough that a loaded 2-core CI machine (under -race, ten
+// times slower) does not turn a slow answer into a failed page or
+// purchase (the stock gate counts a purchase that timed out as taken, and
+// the sale would end with units unsold). Every edit must apply,
 // so a change to the shipped rules that breaks this copy fails the test
 // instead of rehearsing something else.
-func rehearsalRules(t *testing.T) string {
+func rehearsalRules(t *testing.T, saleEdits ...string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -55,13 +56,13 @@ func rehearsalRules(t *testing.T) string {
 		}
 	}
 	edit("../../gateway.yaml", filepath.Join(dir, "gateway.yaml"), "127.0.0.1:9081", shop,
-		"max_conn_wait: 100ms", "max_conn_wait: 10s", "fragment_timeout: 500ms", "fragment_timeout: 10s")
-	edit("../../sales/singles-day.yaml", filepath.Join(dir, "sales", "singles-day.yaml"),
+		"max_conn_wait: 100ms", "max_conn_wait: 10s", "timeout: 500ms", "timeout: 10s")
+	edit("../../sales/singles-day.yaml", filepath.Join(dir, "sales", "singles-day.yaml"), append([]string{
 		"difficulty: 16", "difficulty: 8",
 		"min_solve: 2s", "min_solve: 100ms",
 		"admit_rate: 20/s", "admit_rate: 1000/s",
 		"max_active: 500", "max_active: 5000",
-		"timeout: 2s", "timeout: 20s", "fragment_timeout: 500ms", "fragment_timeout: 10s")
+		"timeout: 2s", "timeout: 20s", "timeout: 500ms", "timeout: 10s"}, saleEdits...)...)
 	return filepath.Join(dir, "gateway.yaml")
 }
 
@@ -74,7 +75,7 @@ func TestRehearseDemoSale(t *testing.T) {
 	var out bytes.Buffer
 	var errOut fgtest.Buffer
 	code := run([]string{"rehearse", "-config", rules, "-shoppers", "2000", "-bots", "0.1", "-over", "1s",
-		"-poll", "200ms", "-duration", "90s", "-json", "-html", html}, &out, &errOut)
+		"-poll", "200ms", "-patience", "20", "-duration", "120s", "-json", "-html", html}, &out, &errOut)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
 	}
@@ -107,6 +108,7 @@ func TestRehearseDemoSale(t *testing.T) {
 		}
 	}
 	if rep.Inventory.Source != "shop" || rep.Inventory.Sold != 100 || rep.Inventory.Stock != 100 {
+		t.Logf("outcomes %v\nrefusals %v\nbots %v", rep.Outcomes, rep.Refusals, rep.BotOutcomes)
 		t.Errorf("inventory %+v, want 100 of 100 sold by the shop's own count", rep.Inventory)
 	}
 	if rep.UnitsBought != 100 || rep.Outcomes["bought"] != 100 {
@@ -251,5 +253,34 @@ func TestRehearseInterrupted(t *testing.T) {
 	}
 	if arrived <= 0 || arrived >= 20000 {
 		t.Errorf("partial report says %d arrived, want some but not all of 20000:\n%s", arrived, report)
+	}
+}
+
+// TestRehearseAsyncSale: with the purchase route queued (async:), shoppers
+// follow their order tickets to the outcome, and the sale still sells
+// exactly its stock to distinct users with no bot through.
+func TestRehearseAsyncSale(t *testing.T) {
+	rules := rehearsalRules(t, "    max_body_size: 1KiB\n",
+		"    max_body_size: 1KiB\n    async: {rate: 300/s, concurrency: 16, user: \"cookie:uid\"}\n")
+	var out bytes.Buffer
+	var errOut fgtest.Buffer
+	code := run([]string{"rehearse", "-config", rules, "-shoppers", "600", "-bots", "0.1", "-over", "1s",
+		"-poll", "200ms", "-patience", "20", "-duration", "120s", "-json"}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
+	}
+	var rep struct {
+		UnitsBought int64 `json:"units_bought"`
+		Steps       map[string]struct{ Count int }
+		Inventory   struct{ Sold int64 }
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Inventory.Sold != 100 || rep.UnitsBought != 100 {
+		t.Errorf("sold %d by the shop's count, %d bought through the gateway; want 100 and 100", rep.Inventory.Sold, rep.UnitsBought)
+	}
+	if n := rep.Steps["order"].Count; n < 100 {
+		t.Errorf("%d orders followed to their outcome, want at least the 100 sold", n)
 	}
 }
