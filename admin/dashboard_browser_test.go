@@ -154,30 +154,10 @@ func TestDashboardInChromium(t *testing.T) {
 
 	// The screenshot: the dashboard alone, a few polls into its life.
 	shot := filepath.Join(t.ArtifactDir(), "dashboard.png")
-	var out bytes.Buffer
-	cmd := exec.Command(chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-		"--user-data-dir="+t.TempDir(), "--window-size=1400,1000", "--virtual-time-budget=15000",
-		"--screenshot="+shot, base+"/#token="+testToken)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	done := make(chan error, 1)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("chromium --screenshot: %v\n%s", err, out.String())
-		}
-	case <-time.After(60 * time.Second):
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		t.Fatal("chromium --screenshot did not finish")
-	}
+	out := fgtest.Screenshot(t, base+"/#token="+testToken, shot, "--window-size=1400,1000", "--virtual-time-budget=15000")
 	st, err := os.Stat(shot)
 	if err != nil {
-		t.Fatalf("no screenshot: %v\n%s", err, out.String())
+		t.Fatalf("no screenshot: %v\n%s", err, out)
 	}
 	// A blank 1400×1000 PNG is about 10 KB; charts, tiles and tables make
 	// it several times that.

@@ -85,8 +85,8 @@ func (l *ProxyListener) acceptLoop() {
 			l.err = err
 			return
 		}
-		peer := addrOf(c.RemoteAddr())
-		if !inPrefixes(peer, l.opt.Trusted()) {
+		peer := PeerAddr(c.RemoteAddr())
+		if !InPrefixes(peer, l.opt.Trusted()) {
 			l.deliver(c)
 			continue
 		}
@@ -213,14 +213,18 @@ func (c *proxiedConn) Read(b []byte) (int, error) {
 // RemoteAddr is the client named by the PROXY header.
 func (c *proxiedConn) RemoteAddr() net.Addr { return c.remote }
 
-func addrOf(a net.Addr) netip.Addr {
+// PeerAddr is a connection's remote IP address, IPv4-mapped addresses
+// unmapped so that "::ffff:10.0.0.1" matches a 10.0.0.0/8 prefix; the
+// zero Addr when the connection has no IP (an in-memory listener).
+func PeerAddr(a net.Addr) netip.Addr {
 	if t, ok := a.(*net.TCPAddr); ok {
 		return t.AddrPort().Addr().Unmap()
 	}
 	return netip.Addr{}
 }
 
-func inPrefixes(a netip.Addr, ps []netip.Prefix) bool {
+// InPrefixes reports whether a is valid and in one of ps.
+func InPrefixes(a netip.Addr, ps []netip.Prefix) bool {
 	if !a.IsValid() {
 		return false
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"flashgate/edge"
 )
 
 // connTimeouts enforces server.read_timeout, write_timeout and idle_timeout
@@ -167,7 +169,7 @@ func (t *connTimeouts) record(c net.Conn) *connRecord {
 func (t *connTimeouts) connState(c net.Conn, st fasthttp.ConnState) {
 	switch st {
 	case fasthttp.StateNew:
-		r := &connRecord{peer: tcpPeer(c.RemoteAddr())}
+		r := &connRecord{peer: edge.PeerAddr(c.RemoteAddr())}
 		r.state.Store(packState(phaseReading, t.now()))
 		t.conns.Store(c, r)
 	case fasthttp.StateActive:

@@ -11,11 +11,12 @@ package proxy
 
 import (
 	"bytes"
-	"net"
 	"net/netip"
 	"unsafe"
 
 	"github.com/valyala/fasthttp"
+
+	"flashgate/edge"
 )
 
 // hopHeaders are the hop-by-hop headers of RFC 9110 §7.6.1 plus the
@@ -365,7 +366,7 @@ func cleanResponse(resp *fasthttp.Response) {
 // trusted is read only; ClientIP allocates nothing.
 func ClientIP(ctx *fasthttp.RequestCtx, trusted []netip.Prefix) netip.Addr {
 	peer := peerAddr(ctx)
-	if !inPrefixes(peer, trusted) {
+	if !edge.InPrefixes(peer, trusted) {
 		return peer
 	}
 	return clientBehind(peer, ctx.Request.Header.PeekCanonical(keyXFF), trusted)
@@ -385,7 +386,7 @@ func clientBehind(peer netip.Addr, xff []byte, trusted []netip.Prefix) netip.Add
 			// A malformed entry ends the trustworthy part of the chain.
 			return peer
 		}
-		if !inPrefixes(a, trusted) {
+		if !edge.InPrefixes(a, trusted) {
 			return a
 		}
 		peer = a
@@ -395,27 +396,7 @@ func clientBehind(peer netip.Addr, xff []byte, trusted []netip.Prefix) netip.Add
 
 // peerAddr is the TCP peer's address, IPv4-mapped addresses unmapped so
 // that "::ffff:10.0.0.1" matches a 10.0.0.0/8 prefix.
-func peerAddr(ctx *fasthttp.RequestCtx) netip.Addr { return tcpPeer(ctx.RemoteAddr()) }
-
-// tcpPeer is peerAddr for a connection's remote address.
-func tcpPeer(a net.Addr) netip.Addr {
-	if a, ok := a.(*net.TCPAddr); ok {
-		return a.AddrPort().Addr().Unmap()
-	}
-	return netip.Addr{}
-}
-
-func inPrefixes(a netip.Addr, ps []netip.Prefix) bool {
-	if !a.IsValid() {
-		return false
-	}
-	for _, p := range ps {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
+func peerAddr(ctx *fasthttp.RequestCtx) netip.Addr { return edge.PeerAddr(ctx.RemoteAddr()) }
 
 // parseAddr parses an IP without copying b: netip.ParseAddr does not retain
 // its argument (a zone is interned by copy), so the unsafe view is sound and

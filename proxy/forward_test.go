@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/valyala/fasthttp"
+
+	"flashgate/edge"
 )
 
 // inbound parses a raw request as the server would and returns an
@@ -25,7 +27,7 @@ func inbound(t *testing.T, raw, peer string) *Exchange {
 	x := &Exchange{Ctx: ctx, Path: []byte("/item/1")}
 	trusted := mustPrefixes("10.0.0.0/8")
 	x.peer = peerAddr(ctx)
-	x.peerTrusted = inPrefixes(x.peer, trusted)
+	x.peerTrusted = edge.InPrefixes(x.peer, trusted)
 	resolveRequestID(x, newIDGenerator())
 	return x
 }

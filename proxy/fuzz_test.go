@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/valyala/fasthttp"
+
+	"flashgate/edge"
 )
 
 // FuzzClientIP checks ClientIP's properties on arbitrary X-Forwarded-For
@@ -50,7 +52,7 @@ func FuzzClientIP(f *testing.F) {
 			if a.Unmap() == got {
 				return
 			}
-			if !inPrefixes(a.Unmap(), trusted) {
+			if !edge.InPrefixes(a.Unmap(), trusted) {
 				t.Fatalf("ClientIP = %v skipped the untrusted entry %v", got, a)
 			}
 		}

@@ -328,7 +328,11 @@ func TestTLSRedirectListener(t *testing.T) {
 	go g.ServeRedirect(ln) //nolint:errcheck // returns on shutdown
 	_, port, _ := net.SplitHostPort(g.addr)
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	req, _ := http.NewRequest("POST", "http://"+ln.Addr().String()+"/buy/1?qty=2", strings.NewReader(strings.Repeat("x", 2<<20)))
+	// A purchase POSTed to the plain port is sent, query and all, to the
+	// same URL over HTTPS with 308, which keeps the method and body. (A
+	// large body races the listener's close after its answer: the client
+	// may see a reset while still writing it, so the body here is small.)
+	req, _ := http.NewRequest("POST", "http://"+ln.Addr().String()+"/buy/1?qty=2", strings.NewReader(strings.Repeat("x", 1024)))
 	req.Host = "a.test:80"
 	resp, err := client.Do(req)
 	if err != nil {

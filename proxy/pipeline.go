@@ -8,6 +8,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"flashgate/edge"
 	"flashgate/origin"
 	"flashgate/route"
 )
@@ -62,7 +63,7 @@ func (s *Server) serve(x *Exchange) *statusCounters {
 	ctx, snap := x.Ctx, x.Snap
 
 	// Who is asking (x.peer is the TCP peer), and under which request id.
-	x.peerTrusted = inPrefixes(x.peer, snap.trusted)
+	x.peerTrusted = edge.InPrefixes(x.peer, snap.trusted)
 	x.ClientIP = x.peer
 	if x.peerTrusted {
 		x.ClientIP = clientBehind(x.peer, ctx.Request.Header.PeekCanonical(keyXFF), snap.trusted)

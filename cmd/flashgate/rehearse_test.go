@@ -6,7 +6,6 @@ import (
 	"image/png"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -151,37 +150,16 @@ func TestRehearseDemoSale(t *testing.T) {
 // with no console errors and show the timeline chart (the "ok" series'
 // colour on screen). The screenshot is kept as the test's artifact.
 func checkHTMLReport(t *testing.T, path string) {
-	chromium := fgtest.Chromium(t)
 	shot := filepath.Join(t.ArtifactDir(), "rehearsal.png")
-	cmd := exec.Command(chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+t.TempDir(), "--enable-logging=stderr", "--v=0",
-		"--window-size=1280,1400", "--screenshot="+shot, "file://"+path)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	done := make(chan error, 1)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("chromium: %v\n%s", err, stderr.String())
-		}
-	case <-time.After(60 * time.Second):
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		t.Fatal("chromium took over a minute to take a screenshot")
-	}
-	for _, line := range strings.Split(stderr.String(), "\n") {
+	log := fgtest.Screenshot(t, "file://"+path, shot, "--window-size=1280,1400")
+	for _, line := range strings.Split(log, "\n") {
 		if strings.Contains(line, "CONSOLE") || strings.Contains(line, "Uncaught") {
 			t.Errorf("console message: %s", line)
 		}
 	}
 	f, err := os.Open(shot)
 	if err != nil {
-		t.Fatalf("no screenshot: %v\n%s", err, stderr.String())
+		t.Fatalf("no screenshot: %v\n%s", err, log)
 	}
 	defer f.Close()
 	img, err := png.Decode(f)

@@ -106,3 +106,35 @@ func Headless(t testing.TB, url string, flags ...string) (stdout string, console
 	}
 	return out.String(), console
 }
+
+// Screenshot has headless Chromium load url in a fresh profile, with
+// Chromium's log on (its console messages among it), and save a PNG of the
+// window to path; extra flags follow (a window size, a virtual-time
+// budget). It returns what Chromium printed, for the caller to search for
+// console messages, and fails the test when Chromium fails or takes over
+// a minute.
+func Screenshot(t testing.TB, url, path string, flags ...string) (log string) {
+	t.Helper()
+	args := append(append([]string{}, chromiumFlags...), "--user-data-dir="+t.TempDir(),
+		"--enable-logging=stderr", "--v=0", "--hide-scrollbars", "--screenshot="+path)
+	cmd := exec.Command(Chromium(t), append(append(args, flags...), url)...)
+	var out Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("chromium --screenshot: %v\n%s", err, out.String())
+		}
+	case <-time.After(time.Minute):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		t.Fatalf("chromium --screenshot of %s did not finish within a minute", url)
+	}
+	return out.String()
+}
