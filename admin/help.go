@@ -45,6 +45,18 @@ var families = map[string]family{
 	"flashgate_cluster_evictions_total":         {"counter", "table", "Filter state entries evicted from the in-memory store to make room."},
 	"flashgate_cluster_untracked_total":         {"counter", "table", "Keys the in-memory store refused to track (full of protected entries)."},
 
+	// Purchase queues (async routes; docs/orders.md).
+	"flashgate_orders_queued_total":       {"counter", "route", "Purchases accepted into an async route's queue (tickets created)."},
+	"flashgate_orders_duplicate_total":    {"counter", "route", "Purchases answered with the buyer's pending ticket for the item."},
+	"flashgate_orders_rejected_total":     {"counter", "route,reason", "Purchases refused by the order queue (reason queue_full: 503)."},
+	"flashgate_orders_pending":            {"gauge", "route", "Tickets waiting to be delivered (with cluster: across every instance)."},
+	"flashgate_orders_durable":            {"gauge", "route", "1 when pending tickets survive the process (Redis), 0 in memory."},
+	"flashgate_orders_delivered_total":    {"counter", "route,status", "Deliveries the shop answered, by status class (1xx..5xx, other)."},
+	"flashgate_orders_outcomes_total":     {"counter", "route,outcome", "Tickets finished by this instance: delivered, sold_out, expired, failed."},
+	"flashgate_orders_retries_total":      {"counter", "route", "Redeliveries of a ticket (same Idempotency-Key)."},
+	"flashgate_orders_wait_seconds":       {"histogram", "route", "Time from accepting a purchase to its first delivery."},
+	"flashgate_orders_ticket_reads_total": {"counter", "state", "Reads of /_flashgate/orders/{ticket} by what they found: pending, done, unknown."},
+
 	// Shared state in Redis (cluster: redis; docs/cluster.md).
 	"flashgate_cluster_redis_up":                  {"gauge", "", "1 while this instance reaches Redis, 0 while its breaker has it answer by the on_failure policy."},
 	"flashgate_cluster_redis_state_changes_total": {"counter", "", "Times Redis went from reachable to unreachable or back."},
