@@ -19,6 +19,7 @@ var endpoints = []struct {
 	{"GET", "/api/items/buy/7", "", false},
 	{"GET", "/api/queues", "", false},
 	{"GET", "/api/origins", "", false},
+	{"GET", "/api/orders", "", false},
 	{"GET", "/api/hotkeys", "", false},
 	{"GET", "/api/switches", "", false},
 	{"GET", "/metrics", "", false},

@@ -29,6 +29,7 @@ func (a *Admin) routes() []route {
 		{"/api/items/{route}/{item}", map[string]endpoint{"GET": get(a.item), "POST": post(a.setItem)}},
 		{"/api/queues", map[string]endpoint{"GET": get(a.queues)}},
 		{"/api/origins", map[string]endpoint{"GET": get(a.origins)}},
+		{"/api/orders", map[string]endpoint{"GET": get(a.orders)}},
 		{"/api/hotkeys", map[string]endpoint{"GET": get(a.hotKeys)}},
 		{"/api/switches", map[string]endpoint{"GET": get(a.switches), "POST": post(a.setSwitch)}},
 		{"/api/switches/{name...}", map[string]endpoint{"DELETE": post(a.clearSwitch)}},

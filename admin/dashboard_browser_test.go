@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,9 +43,11 @@ f.addEventListener("load", () => {
     const rps = d.getElementById("k-rps").textContent, rej = d.getElementById("k-rej").textContent;
     const state = d.querySelector("#queues td:last-child span");
     const sw = d.querySelector("#switches tr[data-k]");
+    const ord = d.querySelector('#orders tr[data-k="order"]');
     const v = "rps=" + rps + " refused=" + rej + " live=" + d.getElementById("live").textContent +
       " queue=" + (state ? state.textContent : "none") + " items=" + d.querySelectorAll("#items tr[data-k]").length +
-      " hot=" + d.querySelectorAll("#hotkeys tr[data-k]").length + " switch=" + (sw ? sw.dataset.k : "none");
+      " hot=" + d.querySelectorAll("#hotkeys tr[data-k]").length + " switch=" + (sw ? sw.dataset.k : "none") +
+      " delivered=" + (ord ? ord.children[3].textContent : "none") + " rate=" + (ord ? ord.children[6].textContent.replace(/ /g, "_") : "none");
     if (v !== last) { report("seen " + v); last = v; }
     const click = (sel, what) => { const b = d.querySelector(sel); if (b) { b.click(); report("clicked " + what); step++; } };
     if (step === 0 && parseFloat(rps) > 0) click("#queues button.pause", "pause");
@@ -54,6 +57,14 @@ f.addEventListener("load", () => {
   }, 150);
 });
 </script></body></html>`
+
+// showsDeliveries: a "seen" event in which the purchase queue panel's
+// row of the order route counts delivered orders and its configured rate.
+func showsDeliveries(e string) bool {
+	f := strings.Fields(e)
+	return len(f) > 2 && strings.HasPrefix(f[len(f)-2], "delivered=") && f[len(f)-2] != "delivered=0" &&
+		f[len(f)-2] != "delivered=none" && strings.HasSuffix(f[len(f)-1], "_of_1000/s")
+}
 
 type browserEvents struct {
 	mu   sync.Mutex
@@ -99,7 +110,7 @@ func TestDashboardInChromium(t *testing.T) {
 	var console bytes.Buffer
 	stop := startChromium(t, chromium, &console, base+"/test/harness")
 	waitFor(t, events, 30*time.Second, func(seen []string) bool {
-		return slices.Contains(seen, "switch off")
+		return slices.Contains(seen, "switch off") && slices.ContainsFunc(seen, showsDeliveries)
 	})
 	stop()
 
@@ -126,6 +137,10 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	if sw := g.gw.Switches(); len(sw) != 0 {
 		t.Errorf("switches still on after the turn-off button: %+v", sw)
+	}
+	// The purchase queue panel shows the async route's deliveries moving.
+	if !slices.ContainsFunc(seen, showsDeliveries) {
+		t.Errorf("the purchase queue panel never showed a delivered order; seen:\n%s", strings.Join(seen, "\n"))
 	}
 	if !slices.ContainsFunc(seen, func(e string) bool { return strings.Contains(e, " hot=1 ") }) {
 		t.Errorf("the hot-key table never showed the static hot key")
@@ -166,10 +181,14 @@ func sendTraffic(t *testing.T, public string) (stop func()) {
 		defer wg.Done()
 		for i := 0; i < 200_000 && !halt.Load() && time.Now().Before(deadline); i++ {
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-			switch i % 4 {
-			case 0:
+			switch i % 8 {
+			case 0, 4:
 				req.Header.SetMethod("POST")
 				req.SetRequestURI(public + "/buy/7")
+			case 1: // a purchase into the order queue, each by another buyer
+				req.Header.SetMethod("POST")
+				req.SetRequestURI(public + "/order/1")
+				req.Header.Set("X-Buyer", strconv.Itoa(i))
 			default:
 				req.SetRequestURI(public + "/item/" + string(rune('0'+i%10)))
 			}

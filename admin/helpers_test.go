@@ -25,8 +25,8 @@ import (
 const testToken = "test-token-0123456789abcdef"
 
 // testRules: a cached item page (tag item:{id}), a buy route with a
-// waiting room and a stock gate, in front of the test's origin; item 7 is
-// a static hot key.
+// waiting room and a stock gate, an async order route (a purchase queue),
+// in front of the test's origin; item 7 is a static hot key.
 const testRules = `server: {listen: "127.0.0.1:0", hosts: [shop.test, 127.0.0.1]}
 logging: {level: warn}
 hotspot: {rate: 1000/s, static: [{kind: param, key: "item:7"}]}
@@ -45,6 +45,11 @@ routes:
     filters:
       - queue: {group: sale, admit_rate: 1000/s}
       - stock: {stock: {"7": 2}, sold_out: {status: 409}}
+  - name: order
+    methods: [POST]
+    path: /order/{id}
+    origin: shop
+    async: {queue: 100, rate: 1000/s, concurrency: 2, user: "header:X-Buyer"}
 `
 
 // syncBuffer is a log destination read while the gateway writes to it.

@@ -26,6 +26,7 @@ type overviewBody struct {
 	Items      []filters.StockItem  `json:"items"`
 	HotKeys    []hotspot.HotKey     `json:"hot_keys"`
 	Switches   []proxy.Switch       `json:"switches"`
+	Orders     []proxy.OrderQueue   `json:"orders"` // purchase queues (async routes)
 	Routes     []string             `json:"routes"` // names, for the switch form
 }
 
@@ -45,6 +46,7 @@ func (a *Admin) overview(w http.ResponseWriter, _ *http.Request) {
 		Requests: map[string]float64{}, Rejections: map[string]float64{}, Cache: map[string]float64{},
 		Origins: nonNil(a.gw.OriginServers()), Queues: nonNil(a.gw.Queues()), Items: nonNil(a.gw.Items()),
 		HotKeys: nonNil(a.gw.HotKeys()), Switches: nonNil(a.gw.Switches()), Routes: []string{},
+		Orders: a.gw.OrderQueues(),
 	}
 	for _, rt := range a.gw.Snapshot().Routes() {
 		o.Routes = append(o.Routes, rt.Name)

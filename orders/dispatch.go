@@ -53,7 +53,8 @@ type Dispatcher struct {
 	stop    context.CancelFunc
 	wg      sync.WaitGroup
 	mu      sync.Mutex
-	running int // workers started and not told to exit
+	running int          // workers started and not told to exit
+	busy    atomic.Int64 // jobs taken and not finished (InFlight)
 }
 
 // NewDispatcher returns a dispatcher of q through d. now is the clock of
@@ -110,6 +111,8 @@ func (ds *Dispatcher) work(i int) {
 
 // handle brings one job to its outcome.
 func (ds *Dispatcher) handle(j *Job) {
+	ds.busy.Add(1)
+	defer ds.busy.Add(-1)
 	cfg := ds.cfg.Load()
 	now := ds.now()
 	waited := time.Duration(now.UnixNano() - j.Accepted)

@@ -13,8 +13,12 @@ type Metrics struct {
 	queued, duplicate, full, retries *metrics.Counter
 	outcomes                         map[Outcome]*metrics.Counter
 	statuses                         [6]*metrics.Counter // by status class 1xx..5xx; [0] other
-	wait                             *metrics.Histogram
+	wait                             *metrics.PrometheusHistogram
 }
+
+// waitBuckets are the le bounds of flashgate_orders_wait_seconds: an order
+// waits from milliseconds (an idle queue) to its ttl (5m by default).
+var waitBuckets = []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}
 
 // NewMetrics registers the counters of route's queue in set, and the
 // gauges of q: pending jobs, and whether they survive the process
@@ -26,7 +30,7 @@ func NewMetrics(set *metrics.Set, route string, q Queue) *Metrics {
 		duplicate: set.GetOrCreateCounter(`flashgate_orders_duplicate_total` + l + `}`),
 		full:      set.GetOrCreateCounter(`flashgate_orders_rejected_total` + l + `,reason="queue_full"}`),
 		retries:   set.GetOrCreateCounter(`flashgate_orders_retries_total` + l + `}`),
-		wait:      set.GetOrCreateHistogram(`flashgate_orders_wait_seconds` + l + `}`),
+		wait:      set.GetOrCreatePrometheusHistogramExt(`flashgate_orders_wait_seconds`+l+`}`, waitBuckets),
 		outcomes:  map[Outcome]*metrics.Counter{},
 	}
 	for _, o := range []Outcome{Delivered, SoldOut, Expired, Failed} {

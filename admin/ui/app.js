@@ -166,6 +166,7 @@ function update(o) {
   renderQueues(o);
   renderItems(o.items);
   renderOrigins(o.origins);
+  renderOrders(o);
   renderHotKeys(o.hot_keys);
   renderSwitches(o.switches);
   renderRouteChoices(o.routes);
@@ -299,6 +300,31 @@ function renderOrigins(list) {
     c[4].textContent = x.in_flight;
     c[5].textContent = x.limit ? x.origin_in_flight + " / " + x.limit : "max " + x.max_conns;
   }, "no origins", 7);
+}
+
+// Purchase queues (async routes): what waits, what is being delivered,
+// the outcomes and the delivery rate now against the configured one.
+function renderOrders(o) {
+  syncRows($("orders"), o.orders, (q) => q.route, () => {
+    const tr = document.createElement("tr");
+    const c = cells(tr, 8);
+    for (let i = 1; i < 7; i++) c[i].className = "n";
+    return tr;
+  }, (tr, q) => {
+    const c = tr.children;
+    const p = prev && prev.orders && prev.orders.find((x) => x.route === q.route);
+    const dt = prev ? Math.max((o.time_ms - prev.time_ms) / 1000, 0.001) : 1;
+    const done = (x) => x.delivered + x.sold_out + x.expired + x.failed;
+    c[0].textContent = q.route;
+    c[1].textContent = q.waiting + " / " + q.limit;
+    c[2].textContent = q.in_delivery + " / " + q.concurrency;
+    c[3].textContent = q.delivered;
+    c[4].textContent = q.sold_out;
+    c[5].textContent = q.expired + q.failed;
+    c[5].className = q.failed ? "n down" : "n";
+    c[6].textContent = (p ? fmtRate(Math.max(0, done(q) - done(p)) / dt) : "–") + " of " + q.rate;
+    c[7].textContent = q.durable ? "redis" : "memory";
+  }, "no async route in the rules", 8);
 }
 
 function renderHotKeys(list) {

@@ -70,10 +70,24 @@ func compilable(cfg *rules.Config) *rules.Config {
 		for seen[rc.Name] {
 			rc.Name += "~"
 		}
+		if overlaps(c.Routes, &rc, cfg.Server.CaseInsensitive) {
+			continue // a second route for the same requests: loading said so
+		}
 		seen[rc.Name] = true
 		c.Routes = append(c.Routes, &rc)
 	}
 	return &c
+}
+
+// overlaps reports whether r matches requests one of routes already does,
+// as the route table would refuse it.
+func overlaps(routes []*rules.Route, r *rules.Route, caseInsensitive bool) bool {
+	entries := make([]route.Entry, 0, len(routes)+1)
+	for _, o := range append(routes, r) {
+		entries = append(entries, route.Entry{Host: o.Host, Methods: o.Methods, Pattern: o.Pattern})
+	}
+	_, err := route.NewTable(entries, caseInsensitive)
+	return err != nil
 }
 
 // joinLines reports the lines of a and then those of b not already in a.

@@ -29,6 +29,7 @@ commands:
   queues                                   waiting rooms
   queue NAME --pause | --resume
   origins                                  origin servers: health, breaker, in flight, limits
+  orders                                   purchase queues: waiting, in delivery, outcomes
   hotkeys                                  the hot set
   switch [list]                            Plan B switches that are on
   switch close|degrade|stale_only ROUTE [--message M]

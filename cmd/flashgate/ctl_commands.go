@@ -26,6 +26,7 @@ var ctlCommands = map[string]func(c *ctlClient, args []string) error{
 	"queues":  ctlQueues,
 	"queue":   ctlQueue,
 	"origins": ctlOrigins,
+	"orders":  ctlOrders,
 	"hotkeys": ctlHotKeys,
 	"switch":  ctlSwitch,
 }

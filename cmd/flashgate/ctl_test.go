@@ -32,6 +32,7 @@ routes:
     filters:
       - queue: {group: sale, admit_rate: 1000/s}
       - stock: {stock: {"7": 1}, sold_out: {status: 409}}
+  - {name: order, methods: [POST], path: "/order/{id}", origin: shop, async: {rate: 1000/s, concurrency: 4}}
 `
 
 var adminLine = regexp.MustCompile(`admin dashboard\s+http://([0-9.:]+)/(#token=\S+)?`)
@@ -92,7 +93,7 @@ func TestCtlAgainstARunningGateway(t *testing.T) {
 		return resp.StatusCode()
 	}
 
-	contains(ctlRun(0, "status"), "flashgate ", "2 routes, 1 origins", "last reload: ok at")
+	contains(ctlRun(0, "status"), "flashgate ", "3 routes, 1 origins", "last reload: ok at")
 
 	if code := post("/buy/7"); code != 200 {
 		t.Fatalf("first buy: %d", code)
@@ -126,6 +127,10 @@ func TestCtlAgainstARunningGateway(t *testing.T) {
 	}
 	contains(ctlRun(0, "rules"), "name: buy")
 	contains(ctlRun(0, "origins"), "ORIGIN", "shop", origin, "up")
+	if code := post("/order/1"); code != 202 {
+		t.Fatalf("purchase into the order queue: %d", code)
+	}
+	contains(ctlRun(0, "orders"), "ROUTE", "IN DELIVERY", "order", "1000/s", "memory")
 	contains(ctlRun(0, "hotkeys"), "KIND", "item:7", "static")
 
 	contains(ctlRun(0, "switch", "close", "page", "--message", "Back at 20:00"), "close:page", "Back at 20:00")
