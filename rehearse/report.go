@@ -221,6 +221,9 @@ func (r *Report) WriteText(w io.Writer) {
 	p("%-8s %8s %10s %10s %10s", "step", "count", "p50", "p95", "p99")
 	for _, st := range steps {
 		l := r.Steps[st]
+		if st == stepOrder && l.Count == 0 {
+			continue // the route does not queue purchases
+		}
 		p("%-8s %8d %10s %10s %10s", st, l.Count, ms(l.P50), ms(l.P95), ms(l.P99))
 	}
 	p("")
