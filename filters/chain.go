@@ -197,6 +197,7 @@ type Build struct {
 	holds     *uint8   // reservation bits used so far in this chain
 	pages     *pageSet // the route's page templates
 	decodeErr error    // what Decode found; the constructor still checks the rest
+	problems  []error  // value errors Problem recorded
 }
 
 // pageSet returns the page templates the filter's pages use.
@@ -233,32 +234,57 @@ func (b *Build) Decode(v any) error {
 	return nil
 }
 
-// allErrors joins what Decode found with the constructor's own error, which
-// is dropped when it names a key Decode already reported (a value that
-// did not decode and is therefore zero).
-func (b *Build) allErrors(err error) error {
-	if b.decodeErr == nil || err == nil {
-		return firstErr(b.decodeErr, err)
-	}
-	var re *rules.Error
-	if errors.As(err, &re) {
-		var des rules.Errors
-		if errors.As(b.decodeErr, &des) {
-			for _, d := range des {
-				if d.Path == re.Path || strings.HasPrefix(d.Path, re.Path+".") {
-					return b.decodeErr
-				}
-			}
-		}
-	}
-	return errors.Join(b.decodeErr, err)
+// Problem records an error in the value at key and lets the constructor
+// go on checking the values that do not depend on it, so that one run
+// reports every error of the spec. The constructor returns b.Problems()
+// where it cannot go on (and at its end).
+func (b *Build) Problem(key, format string, args ...any) {
+	b.problems = append(b.problems, b.Errorf(key, format, args...))
 }
 
-func firstErr(a, b error) error {
-	if a != nil {
-		return a
+// Problems returns the errors Problem recorded, joined, or nil.
+func (b *Build) Problems() error { return errors.Join(b.problems...) }
+
+// allErrors joins what Decode found, what Problem recorded and the
+// constructor's own error (which may be Problems()), each once; an error
+// naming a key Decode already reported is dropped (a value that did not
+// decode is zero, and the constructor's complaint about it is noise).
+func (b *Build) allErrors(err error) error {
+	var des rules.Errors
+	errors.As(b.decodeErr, &des)
+	reported := func(e error) bool {
+		var re *rules.Error
+		if !errors.As(e, &re) {
+			return false
+		}
+		for _, d := range des {
+			if d.Path == re.Path || strings.HasPrefix(d.Path, re.Path+".") {
+				return true
+			}
+		}
+		return false
 	}
-	return b
+	out := []error{b.decodeErr}
+	seen := map[error]bool{}
+	for _, e := range append(append([]error{}, b.problems...), leaves(err)...) {
+		if e != nil && !seen[e] && !reported(e) {
+			seen[e] = true
+			out = append(out, e)
+		}
+	}
+	return errors.Join(out...)
+}
+
+// leaves flattens errors.Join trees into their parts.
+func leaves(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, leaves(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }
 
 // Errorf returns an error positioned at the spec's key (or the spec).

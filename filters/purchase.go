@@ -71,14 +71,14 @@ func newPurchaseLimit(b *Build) (Filter, error) {
 	}
 	f := &purchaseLimit{store: b.Store(), param: spec.Param, max: int64(spec.Max), ttl: int64(24 * time.Hour)}
 	if spec.Max < 1 {
-		return nil, b.Errorf("max", "must be at least 1, got %d", spec.Max)
+		b.Problem("max", "must be at least 1, got %d", spec.Max)
 	}
 	switch spec.Per {
 	case "", "item":
 		f.perItem = true
 	case "sale":
 	default:
-		return nil, b.Errorf("per", "unknown %q (known: item, sale)", spec.Per)
+		b.Problem("per", "unknown %q (known: item, sale)", spec.Per)
 	}
 	if f.param == "" {
 		f.param = "id"
@@ -97,6 +97,9 @@ func newPurchaseLimit(b *Build) (Filter, error) {
 		return nil, err
 	}
 	if f.qty, err = b.quantity(spec.Quantity, "quantity"); err != nil {
+		return nil, err
+	}
+	if err := b.Problems(); err != nil {
 		return nil, err
 	}
 	f.prefix = b.GroupStateID(spec.Group, f.id.String(), strconv.FormatBool(f.perItem), f.param).Key()

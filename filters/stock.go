@@ -115,24 +115,25 @@ func newStock(b *Build) (Filter, error) {
 	if g.overbook == 0 {
 		g.overbook = 1
 	}
+	// Independent values: each wrong one is reported, then the spec fails.
 	if g.overbook < 1 || g.overbook > 100 || math.IsNaN(g.overbook) {
-		return nil, b.Errorf("overbook", "must be within 1..100, got %v", spec.Overbook)
+		b.Problem("overbook", "must be within 1..100, got %v", spec.Overbook)
 	}
 	switch spec.Mode {
 	case "", "total":
 	case "in_flight", "reserve":
 		g.inFlight = true
 	default:
-		return nil, b.Errorf("mode", "unknown %q (known: total, in_flight, reserve)", spec.Mode)
+		b.Problem("mode", "unknown %q (known: total, in_flight, reserve)", spec.Mode)
 	}
 	if (spec.Mode == "reserve") != (spec.Reserve != nil) {
-		return nil, b.Errorf("reserve", "give reserve: with mode reserve, and only then")
+		b.Problem("reserve", "give reserve: with mode reserve, and only then")
 	}
 	if s := spec.SoldOut; s.Status == 0 && s.Header == "" && s.BodyContains == "" {
-		return nil, b.Errorf("sold_out", "say how the origin answers sold out: status, header and/or body_contains")
+		b.Problem("sold_out", "say how the origin answers sold out: status, header and/or body_contains")
 	}
 	if s := spec.SoldOut.Status; s != 0 && (s < 100 || s > 599) {
-		return nil, b.Errorf("sold_out.status", "%d is not an HTTP status", s)
+		b.Problem("sold_out.status", "%d is not an HTTP status", s)
 	}
 	// Counters live a fixed span from creation (cluster.Store.Add): it must
 	// outlast the sale, or counts restart mid-sale (and in-flight releases
@@ -146,11 +147,14 @@ func newStock(b *Build) (Filter, error) {
 	g.header, g.body = []byte(spec.SoldOut.Header), []byte(spec.SoldOut.BodyContains)
 	for item, n := range spec.Stock {
 		if n < 0 {
-			return nil, b.Errorf("stock."+item, "must be 0 or more, got %d", n)
+			b.Problem("stock."+item, "must be 0 or more, got %d", n)
 		}
 	}
 	var err error
 	if g.qty, err = b.quantity(spec.Quantity, "quantity"); err != nil {
+		return nil, err
+	}
+	if err := b.Problems(); err != nil {
 		return nil, err
 	}
 	if g.hold, err = b.HoldBit(); err != nil {

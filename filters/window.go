@@ -1,6 +1,7 @@
 package filters
 
 import (
+	"errors"
 	"strconv"
 	"time"
 )
@@ -74,16 +75,19 @@ func (b *Build) span(start, end, startKey, endKey string, inherit *span) (*span,
 	if inherit != nil {
 		s.start, s.end = inherit.start, inherit.end
 	}
-	var err error
+	var err, bad error
 	if start != "" {
 		if s.start, err = parseTime(start); err != nil {
-			return nil, b.Errorf(startKey, "want an RFC 3339 time like 2026-11-25T12:00:00Z: %v", err)
+			bad = errors.Join(bad, b.Errorf(startKey, "want an RFC 3339 time like 2026-11-25T12:00:00Z: %v", err))
 		}
 	}
 	if end != "" {
 		if s.end, err = parseTime(end); err != nil {
-			return nil, b.Errorf(endKey, "want an RFC 3339 time like 2026-11-25T14:00:00Z: %v", err)
+			bad = errors.Join(bad, b.Errorf(endKey, "want an RFC 3339 time like 2026-11-25T14:00:00Z: %v", err))
 		}
+	}
+	if bad != nil {
+		return nil, bad // both times are reported when both are wrong
 	}
 	if s.start != 0 && s.end != 0 && s.end <= s.start {
 		return nil, b.Errorf(endKey, "the window ends (%s) before it starts (%s)", fmtTime(s.end), fmtTime(s.start))

@@ -224,3 +224,24 @@ func TestCheckBrokenPage(t *testing.T) {
 		t.Errorf("stderr lacks %q; got:\n%s", want, errOut.String())
 	}
 }
+
+// TestCheckReportsEveryValueErrorOfAFilter: two wrong values in one filter
+// are two errors, not the first one only.
+func TestCheckReportsEveryValueErrorOfAFilter(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-check", "-config", "testdata/filter-errors.yaml"}, &out, &errOut); code != 1 {
+		t.Fatalf("exit %d, want 1; stderr:\n%s", code, errOut.String())
+	}
+	for _, want := range []string{
+		`testdata/filter-errors.yaml:11:18: routes[0].filters[0].window.start: want an RFC 3339 time`,
+		`testdata/filter-errors.yaml:11:35: routes[0].filters[0].window.end: want an RFC 3339 time`,
+		`testdata/filter-errors.yaml:12:26: routes[0].filters[1].purchase_limit.max: must be at least 1, got 0`,
+		`testdata/filter-errors.yaml:12:34: routes[0].filters[1].purchase_limit.per: unknown "weird"`,
+		`testdata/filter-errors.yaml:13:17: routes[0].filters[2].stock.overbook: must be within 1..100, got 500`,
+		`testdata/filter-errors.yaml:13:32: routes[0].filters[2].stock.mode: unknown "weird"`,
+	} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr lacks %q; got:\n%s", want, errOut.String())
+		}
+	}
+}
