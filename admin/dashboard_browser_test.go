@@ -1,21 +1,18 @@
 package admin
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -88,7 +85,7 @@ func (b *browserEvents) all() []string {
 // button pauses the waiting room, and a screenshot of it under traffic is
 // kept as a test artifact.
 func TestDashboardInChromium(t *testing.T) {
-	chromium := fgtest.Chromium(t)
+	fgtest.Chromium(t) // skip (or fail under CI) before starting anything
 	g := startGateway(t, "127.0.0.1:0", testToken)
 	a, err := New(Options{Gateway: g.gw, Listen: "127.0.0.1:0", Token: testToken, Version: "test", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -107,8 +104,8 @@ func TestDashboardInChromium(t *testing.T) {
 	stopTraffic := sendTraffic(t, g.public)
 	defer stopTraffic()
 
-	var console bytes.Buffer
-	stop := startChromium(t, chromium, &console, base+"/test/harness")
+	var console fgtest.Buffer
+	stop := fgtest.StartChromiumLogged(t, base+"/test/harness", &console, "--remote-debugging-port=0")
 	waitFor(t, events, 30*time.Second, func(seen []string) bool {
 		return slices.Contains(seen, "switch off") && slices.ContainsFunc(seen, showsDeliveries)
 	})
@@ -219,48 +216,6 @@ func serveHTTP(t *testing.T, h http.Handler) string {
 	}()
 	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
 	return "http://" + ln.Addr().String()
-}
-
-// startChromium is fgtest.StartChromium with the browser's own log (its
-// console messages among them) written to log.
-func startChromium(t *testing.T, chromium string, log *bytes.Buffer, url string) (stop func()) {
-	t.Helper()
-	w := &lockedWriter{b: log}
-	cmd := exec.Command(chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--enable-logging=stderr", "--v=0", "--remote-debugging-port=0", "--user-data-dir="+t.TempDir(), url)
-	cmd.Stdout, cmd.Stderr = w, w
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("chromium: %v", err)
-	}
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-			done := make(chan struct{})
-			go func() { _ = cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-				<-done
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
 }
 
 // waitFor waits until ok holds for the events seen, or fails the test

@@ -44,8 +44,23 @@ var chromiumFlags = []string{
 // own); stop is also registered with t.Cleanup and may be called twice.
 func StartChromium(t testing.TB, url string, flags ...string) (stop func()) {
 	t.Helper()
+	return startChromium(t, url, nil, flags)
+}
+
+// StartChromiumLogged is StartChromium with Chromium's own log (its
+// console messages among it) written to log.
+func StartChromiumLogged(t testing.TB, url string, log *Buffer, flags ...string) (stop func()) {
+	t.Helper()
+	return startChromium(t, url, log, append([]string{"--enable-logging=stderr", "--v=0"}, flags...))
+}
+
+func startChromium(t testing.TB, url string, log *Buffer, flags []string) (stop func()) {
+	t.Helper()
 	args := append(append(append([]string{}, chromiumFlags...), "--user-data-dir="+t.TempDir()), flags...)
 	cmd := exec.Command(Chromium(t), append(args, url)...)
+	if log != nil {
+		cmd.Stdout, cmd.Stderr = log, log
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("chromium: %v", err)
