@@ -17,10 +17,10 @@ import (
 // import. The table is transitively closed (TestDepsTableClosed), so
 // checking every direct edge checks every transitive one.
 var allowedDeps = map[string][]string{
-	"cmd/flashgate": {"admin", "rehearse", "proxy", "origin", "orders", "edge", "filters", "cache", "esi", "hotspot", "token", "cluster", "rules", "route", "demo"},
-	"admin":         {"proxy", "origin", "orders", "edge", "filters", "cache", "esi", "hotspot", "token", "cluster", "rules", "route"},
-	"proxy":         {"origin", "orders", "edge", "filters", "cache", "esi", "hotspot", "token", "cluster", "rules", "route"},
-	"origin":        {"rules", "route"},
+	"cmd/flashgate": {"admin", "rehearse", "proxy", "origin", "orders", "edge", "filters", "cache", "esi", "hotspot", "token", "cluster", "rules", "route", "demo", "sockio"},
+	"admin":         {"proxy", "origin", "orders", "edge", "filters", "cache", "esi", "hotspot", "token", "cluster", "rules", "route", "sockio"},
+	"proxy":         {"origin", "orders", "edge", "filters", "cache", "esi", "hotspot", "token", "cluster", "rules", "route", "sockio"},
+	"origin":        {"rules", "route", "sockio"},
 	"orders":        {"cluster", "rules", "route"},
 	"edge":          {"rules", "route"},
 	"filters":       {"token", "cluster", "rules", "route"},
@@ -32,12 +32,13 @@ var allowedDeps = map[string][]string{
 	"token":         nil,
 	"cluster":       nil,
 	"route":         nil,
+	"sockio":        nil,
 	"demo":          nil,
 	"bench":         nil,
 	".":             nil, // the root package holds only module-wide tests
 	// Test support: may use any production package and "testing", but no
 	// production package may import it.
-	"internal/fgtest": {"proxy", "origin", "orders", "edge", "filters", "cache", "esi", "hotspot", "token", "cluster", "rules", "route", "demo", "rehearse"},
+	"internal/fgtest": {"proxy", "origin", "orders", "edge", "filters", "cache", "esi", "hotspot", "token", "cluster", "rules", "route", "demo", "rehearse", "sockio"},
 }
 
 // whyTarget explains edges banned because of what they point at.
@@ -68,6 +69,7 @@ var whyFrom = map[string]string{
 	"rehearse": "rehearse is a client: it drives the gateway over HTTP and never reaches into its packages",
 	"cluster":  "cluster is a leaf: a small store interface keyed by uint64 hashes, so Redis and memory are interchangeable",
 	"route":    "route is a leaf: the one path matcher used by rules at check time and proxy at run time",
+	"sockio":   "sockio is a leaf: a TCP socket's reads and writes, below every protocol",
 	"demo":     "demo is a leaf: an example shop that must look like any other origin",
 	"bench":    "bench measures the gateway from outside, over HTTP",
 	".":        "the root package holds only module-wide tests",

@@ -52,7 +52,7 @@ start_nginx() {
     ssl=" ssl"
     tls="ssl_certificate $work/tls/bench.crt; ssl_certificate_key $work/tls/bench.key; ssl_protocols TLSv1.2 TLSv1.3;"
   fi
-  sed -e "s#@PORT@#$port$ssl#; s#@ORIGIN@#$ORIGIN#; s#@DIR@#$dir#g; s#@TLS@#$tls#" "$here/peers/nginx.conf.tmpl" >"$dir/nginx.conf"
+  sed -e "s#@PORT@#$port$ssl#; s#@ORIGIN@#$ORIGIN#; s#@DIR@#$dir#g; s#@TLS@#$tls#; s#@PEERS@#$here/peers#g" "$here/peers/nginx.conf.tmpl" >"$dir/nginx.conf"
   taskset -c 1 nginx -c "$dir/nginx.conf" -e "$dir/err.log" & spid=$!
 }
 start_varnish() {

@@ -3,6 +3,8 @@ package origin
 import (
 	"net"
 	"time"
+
+	"flashgate/sockio"
 )
 
 // lazyDeadlineConn is an origin connection that re-arms its socket
@@ -29,7 +31,11 @@ import (
 type lazyDeadlineConn struct {
 	net.Conn
 	read, write armedDeadline
+	sock        sockio.Socket // recv and send (package sockio says why)
 }
+
+func (c *lazyDeadlineConn) Read(p []byte) (int, error)  { return c.sock.Read(c.Conn, p) }
+func (c *lazyDeadlineConn) Write(p []byte) (int, error) { return c.sock.Write(c.Conn, p) }
 
 // armedDeadline is the deadline set on the socket for one direction.
 type armedDeadline struct {
@@ -97,6 +103,8 @@ func lazyDeadlines(dial func(string) (net.Conn, error)) func(string) (net.Conn, 
 		if err != nil {
 			return nil, err
 		}
-		return &lazyDeadlineConn{Conn: c}, nil
+		lc := &lazyDeadlineConn{Conn: c}
+		lc.sock.Init(c)
+		return lc, nil
 	}
 }

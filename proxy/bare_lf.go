@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+
+	"flashgate/sockio"
 )
 
 // errBareLF is the read error of a connection whose request header block
@@ -22,7 +24,9 @@ func (l lfListener) Accept() (net.Conn, error) {
 	if tc, ok := c.(*tls.Conn); ok {
 		return &lfTLSConn{lfConn: &lfConn{Conn: c, armed: true}, tls: tc}, nil // bare_lf_tls.go
 	}
-	return &lfConn{Conn: c, armed: true}, nil
+	lc := &lfConn{Conn: c, armed: true}
+	lc.sock.Init(c)
+	return lc, nil
 }
 
 // lfConn answers a request header block with bare-LF line endings at
@@ -58,16 +62,19 @@ type lfConn struct {
 	bare  bool    // a bare LF was seen in the current header block
 	tail  [3]byte // the last bytes scanned, for a CR LF CR LF or CR LF split across reads
 	ntail int
+	sock  sockio.Socket // recv and send (package sockio says why)
 }
 
 func (c *lfConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
+	n, err := c.sock.Read(c.Conn, p)
 	if c.armed && n > 0 && c.scan(p[:n]) {
 		c.bare, c.armed = true, false
 		return n, errBareLF
 	}
 	return n, err
 }
+
+func (c *lfConn) Write(p []byte) (int, error) { return c.sock.Write(c.Conn, p) }
 
 // scan looks at b, the next bytes of an armed header block, and reports a
 // bare LF; it disarms at the block's end.

@@ -1,0 +1,33 @@
+//go:build !race
+
+package sockio
+
+import (
+	"io"
+	"testing"
+)
+
+// A read and a write through a Socket allocate nothing: the callbacks the
+// runtime calls are bound once, in Init.
+func TestSocketAllocs(t *testing.T) {
+	{
+		s, c, peer := pair(t)
+		go io.Copy(peer, peer) // echo
+		msg, buf := []byte("ping"), make([]byte, 16)
+		allocs := testing.AllocsPerRun(200, func() {
+			if _, err := s.Write(c, msg); err != nil {
+				t.Fatal(err)
+			}
+			for n := 0; n < len(msg); {
+				k, err := s.Read(c, buf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n += k
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%.1f allocations a round trip, want 0", allocs)
+		}
+	}
+}
