@@ -36,23 +36,28 @@ start() {
   case $server in
     ceiling*) taskset -c 1 "$work/benchorigin" -addr "127.0.0.1:$port" -mode "$server" 2>/dev/null & spid=$! ;;
     nginx) start_nginx "$port" ;;
+    nginx-bare) start_nginx "$port" "" bare ;;
     nginx-tls) tls_cert; start_nginx "$port" tls ;;
     fg-tls) tls_cert; start_fg "$port" "$FLASHGATE_CMD" "$work/tls" ;;
     varnish) start_varnish "$port" ;;
     haproxy) start_haproxy "$port" ;;
+    haproxy-bare) start_haproxy "$port" bare ;;
     fg) start_fg "$port" ;;
     fgb) start_fg "$port" "${FLASHGATE_CMD_B:?fgb rows need FLASHGATE_CMD_B, the command of the build compared with fg}" ;;
     *) echo "unknown server $server" >&2; return 2 ;;
   esac
 }
-# start_nginx PORT [tls]: with tls, the listener speaks TLS with tls_cert's certificate.
+# start_nginx PORT [tls] [bare]: with tls, the listener speaks TLS with tls_cert's certificate;
+# with bare, the pass-through locations forward nothing of their own (no X-Forwarded-*, Via
+# or request id: peers/nginx-forwarded.conf is left out).
 start_nginx() {
-  local port=$1 dir=$work/nginx.$1 ssl="" tls=""; mkdir -p "$dir"
+  local port=$1 dir=$work/nginx.$1 ssl="" tls="" drop='^@NEVER@$'; mkdir -p "$dir"
+  [ "${3:-}" = bare ] && drop='nginx-forwarded.conf'
   if [ "${2:-}" = tls ]; then
     ssl=" ssl"
     tls="ssl_certificate $work/tls/bench.crt; ssl_certificate_key $work/tls/bench.key; ssl_protocols TLSv1.2 TLSv1.3;"
   fi
-  sed -e "s#@PORT@#$port$ssl#; s#@ORIGIN@#$ORIGIN#; s#@DIR@#$dir#g; s#@TLS@#$tls#; s#@PEERS@#$here/peers#g" "$here/peers/nginx.conf.tmpl" >"$dir/nginx.conf"
+  sed -e "s#@PORT@#$port$ssl#; s#@ORIGIN@#$ORIGIN#; s#@DIR@#$dir#g; s#@TLS@#$tls#; s#@PEERS@#$here/peers#g; \#$drop#d" "$here/peers/nginx.conf.tmpl" >"$dir/nginx.conf"
   taskset -c 1 nginx -c "$dir/nginx.conf" -e "$dir/err.log" & spid=$!
 }
 start_varnish() {
@@ -61,9 +66,12 @@ start_varnish() {
   taskset -c 1 varnishd -F -a "127.0.0.1:$port" -f "$dir/default.vcl" -s malloc,256m \
     -n "$dir/n" -p thread_pools=1 -p thread_pool_min=50 >"$dir/out.log" 2>&1 & spid=$!
 }
+# start_haproxy PORT [bare]: with bare, the frontend forwards nothing of its own (the lines
+# marked "forwarded" in peers/haproxy.cfg.tmpl are left out).
 start_haproxy() {
-  local port=$1 dir=$work/haproxy.$1; mkdir -p "$dir"
-  sed -e "s#@PORT@#$port#; s#@ORIGIN@#$ORIGIN#; s#@DIR@#$dir#g" "$here/peers/haproxy.cfg.tmpl" >"$dir/haproxy.cfg"
+  local port=$1 dir=$work/haproxy.$1 drop='^@NEVER@$'; mkdir -p "$dir"
+  [ "${2:-}" = bare ] && drop='# forwarded$'
+  sed -e "s#@PORT@#$port#; s#@ORIGIN@#$ORIGIN#; s#@DIR@#$dir#g; \%$drop%d" "$here/peers/haproxy.cfg.tmpl" >"$dir/haproxy.cfg"
   taskset -c 1 haproxy -db -f "$dir/haproxy.cfg" >"$dir/out.log" 2>&1 & spid=$!
 }
 # start_fg PORT [CMD [TLSDIR]]: CMD defaults to FLASHGATE_CMD; the fgb-* rows pass
@@ -99,8 +107,8 @@ scenario() {
     nginx-tls-resumed|fg-tls-resumed) echo "${1%-resumed} /item/1" ;;  # a new connection per request, session resumed
     nginx-tls-full|fg-tls-full) echo "${1%-full} /item/1" ;;           # a new connection per request, full handshake
     fg-tls-full-mlkem) echo "fg-tls /item/1" ;;                         # the same, with X25519MLKEM768 offered
-    nginx-pass|haproxy-pass|fg-pass|fgb-pass) echo "${1%-pass} /pass/item/1" ;;
-    nginx-post|haproxy-post|fg-post|fgb-post) echo "${1%-post} /pass/buy/1" ;;
+    nginx-pass|haproxy-pass|fg-pass|fgb-pass|nginx-bare-pass|haproxy-bare-pass) echo "${1%-pass} /pass/item/1" ;;
+    nginx-post|haproxy-post|fg-post|fgb-post|nginx-bare-post|haproxy-bare-post) echo "${1%-post} /pass/buy/1" ;;
     nginx-reject|fg-reject|fgb-reject) echo "${1%-reject} /limited/item/1" ;;
     varnish-esi|fg-esi|fgb-esi) echo "${1%-esi} /esi/page" ;;
     *) echo "unknown scenario $1" >&2; return 2 ;;

@@ -63,7 +63,15 @@ type lfConn struct {
 	tail  [3]byte // the last bytes scanned, for a CR LF CR LF or CR LF split across reads
 	ntail int
 	sock  sockio.Socket // recv and send (package sockio says why)
+	timer *connRecord   // the connection's timeout record, set at StateNew (conn_timeouts.go)
 }
+
+// timeoutRecord returns the record connTimeouts attached, or nil.
+func (c *lfConn) timeoutRecord() *connRecord { return c.timer }
+
+// attachRecord keeps r with the connection, so that the per-request
+// lookups skip the record set.
+func (c *lfConn) attachRecord(r *connRecord) { c.timer = r }
 
 func (c *lfConn) Read(p []byte) (int, error) {
 	n, err := c.sock.Read(c.Conn, p)

@@ -195,6 +195,30 @@ func TestConnTimeoutsExpiredStands(t *testing.T) {
 	}
 }
 
+// TestConnTimeoutsRecordOnConn: a server connection (lfConn, plain or over
+// TLS) carries its record, the one in the set the sweeper walks, so that
+// what the request path stamps is what the sweeper reads.
+func TestConnTimeoutsRecordOnConn(t *testing.T) {
+	tm := newConnTimeouts(unitRead, unitWrite, unitIdle)
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	for _, c := range []net.Conn{&lfConn{Conn: a, armed: true}, &lfTLSConn{lfConn: &lfConn{Conn: b, armed: true}}} {
+		tm.connState(c, fasthttp.StateNew)
+		r := c.(recordHolder).timeoutRecord()
+		if v, ok := tm.conns.Load(c); r == nil || !ok || v.(*connRecord) != r {
+			t.Fatalf("%T: record on the connection %p, in the set %v: want the same one", c, r, v)
+		}
+		if tm.record(c) != r {
+			t.Fatalf("%T: record() did not return the connection's record", c)
+		}
+		tm.connState(c, fasthttp.StateIdle)
+		if p := phaseOf(r.state.Load()); p != phaseIdle {
+			t.Errorf("%T: phase after StateIdle = %d, want idle (%d)", c, p, phaseIdle)
+		}
+	}
+}
+
 // TestConnTimeoutsForget: closed and hijacked connections leave the set.
 func TestConnTimeoutsForget(t *testing.T) {
 	tm := newConnTimeouts(unitRead, unitWrite, unitIdle)
