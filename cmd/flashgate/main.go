@@ -25,6 +25,7 @@ import (
 )
 
 func main() {
+	execAwakeSysmon() // sysmon.go
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
