@@ -21,7 +21,6 @@ import (
 	"net"
 	"os"
 	"syscall"
-	"unsafe"
 )
 
 // Socket does the I/O of one connection. The zero Socket uses the
@@ -80,10 +79,10 @@ func (s *Socket) Read(c net.Conn, p []byte) (int, error) {
 // sends the runtime to wait for readiness and call again.
 func (s *Socket) recv(fd uintptr) bool {
 	for {
-		n, _, e := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&s.rp[0])), uintptr(len(s.rp)), 0, 0, 0)
+		n, e := recv(fd, s.rp) // calls.go
 		switch e {
 		case 0:
-			s.rn = int(n)
+			s.rn = n
 			return true
 		case syscall.EINTR:
 		case syscall.EAGAIN:
@@ -117,18 +116,17 @@ func (s *Socket) Write(c net.Conn, p []byte) (int, error) {
 const maxSend = 1 << 30
 
 // send sends what is left of the write in progress; false waits for the
-// socket to take more. MSG_NOSIGNAL: a closed peer is an EPIPE error, not
-// a SIGPIPE.
+// socket to take more.
 func (s *Socket) send(fd uintptr) bool {
 	for s.wn < len(s.wp) {
 		b := s.wp[s.wn:]
 		if len(b) > maxSend {
 			b = b[:maxSend]
 		}
-		n, _, e := syscall.Syscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), syscall.MSG_NOSIGNAL, 0, 0)
+		n, e := send(fd, b)
 		switch e {
 		case 0:
-			s.wn += int(n)
+			s.wn += n
 		case syscall.EINTR:
 		case syscall.EAGAIN:
 			return false
