@@ -24,20 +24,21 @@ import (
 // phase began, stamped from a coarse clock by the fasthttp ConnState hook
 // and the handler wrap; every tick the sweeper makes the blocked I/O of a
 // connection past its phase's limit fail by moving its deadline into the
-// past. The connection is not wrapped: fasthttp writes header and body with
-// one writev only to a *net.TCPConn.
+// past. The record hangs on the server's connection wrapper (lfConn,
+// bare_lf.go), so the request path finds it with a field read; the set
+// holds the same records for the sweeper.
 //
 // Precision: a phase is stamped up to one tick before it really began, so
 // the sweeper waits one tick more than the limit; a connection is cut no
 // sooner than its timeout and at most two ticks after it (while the sweeper
 // is scheduled on time).
 //
-// Per request it costs three lock-free sync.Map lookups and three atomic
+// Per request it costs three record lookups (a field read on an lfConn, a
+// lock-free sync.Map lookup on any other connection) and three atomic
 // stamps (StateActive, the handler wrap, StateIdle), no clock read and no
-// allocation: ≈160 ns of CPU (BenchmarkConnTimeoutsRequest, 80 ns/op on 2
-// cores). sync.Map, because its reads
-// take no lock: a lookup measured 18 ns against 31–37 ns for a 64-way
-// sharded map under RWMutex (2 cores, 1000 connections). Registering a
+// allocation. sync.Map, because its reads take no lock: a lookup measured
+// 18 ns against 31–37 ns for a 64-way sharded map under RWMutex (2 cores,
+// 1000 connections). Registering a
 // connection allocates. The record set holds one entry per open
 // connection, so it is bounded by server.concurrency; a sweep visits
 // every entry, ≈47 ns each (BenchmarkConnTimeoutsSweep): 100k open
