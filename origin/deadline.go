@@ -32,10 +32,12 @@ type lazyDeadlineConn struct {
 	net.Conn
 	read, write armedDeadline
 	sock        sockio.Socket // recv and send (package sockio says why)
-}
 
-func (c *lazyDeadlineConn) Read(p []byte) (int, error)  { return c.sock.Read(c.Conn, p) }
-func (c *lazyDeadlineConn) Write(p []byte) (int, error) { return c.sock.Write(c.Conn, p) }
+	// A request written but not yet sent, and whether anything was
+	// written since the last read (held.go).
+	held           []byte
+	wroteSinceRead bool
+}
 
 // armedDeadline is the deadline set on the socket for one direction.
 type armedDeadline struct {

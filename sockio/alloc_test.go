@@ -29,5 +29,19 @@ func TestSocketAllocs(t *testing.T) {
 		if allocs != 0 {
 			t.Errorf("%.1f allocations a round trip, want 0", allocs)
 		}
+		allocs = testing.AllocsPerRun(200, func() {
+			_, n, err := s.Exchange(c, msg, buf)
+			for err == nil && n < len(msg) {
+				var k int
+				k, err = s.Read(c, buf)
+				n += k
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%.1f allocations an exchange, want 0", allocs)
+		}
 	}
 }

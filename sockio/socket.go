@@ -7,13 +7,15 @@
 // skip. Every pass-through request makes four such calls (the client's
 // request, the origin's request, its answer, the client's answer).
 //
-// What it does not do: wait for readiness before the first read. Go reads
-// first and waits only on EAGAIN, which costs an empty read per exchange
-// (bench/syscalls.sh counts 3.94 reads a pass-through request against
-// HAProxy's 2.00), but the runtime clears a socket's readiness at the start
-// of every read (poll_runtime_pollReset), so a read that waited first
-// would miss an answer that arrived just before it and hang to its
-// deadline. The sockio tests hold that case.
+// What Read does not do: wait for readiness before the first read. Go
+// reads first and waits only on EAGAIN, which costs an empty read per
+// exchange (bench/syscalls.sh counts 3.94 reads a pass-through request
+// against HAProxy's 2.00), but the runtime clears a socket's readiness at
+// the start of every read (poll_runtime_pollReset), so a read that waited
+// first would miss an answer that arrived just before it and hang to its
+// deadline. The sockio tests hold that case. Exchange waits first where
+// that is safe: for the answer to a request it sends itself, after the
+// clearing (exchange.go).
 package sockio
 
 import (
@@ -42,6 +44,8 @@ type Socket struct {
 	wp     []byte
 	wn     int
 	werr   syscall.Errno
+
+	exchangeFn func(fd uintptr) bool // exchange.go
 }
 
 // Init sets s up to do c's I/O. Connections other than *net.TCPConn (TLS,
@@ -50,7 +54,7 @@ func (s *Socket) Init(c net.Conn) {
 	*s = Socket{}
 	if tc, ok := c.(*net.TCPConn); ok {
 		if raw, err := tc.SyscallConn(); err == nil {
-			s.raw, s.recvFn, s.sendFn = raw, s.recv, s.send
+			s.raw, s.recvFn, s.sendFn, s.exchangeFn = raw, s.recv, s.send, s.exchange
 		}
 	}
 }
