@@ -103,4 +103,3 @@ func TestEarlyAnswer(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
-
