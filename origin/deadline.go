@@ -1,14 +1,9 @@
 package origin
 
-import (
-	"net"
-	"time"
+import "time"
 
-	"flashgate/sockio"
-)
-
-// lazyDeadlineConn is an origin connection that re-arms its socket
-// deadlines only when the armed one will not do.
+// An origin connection re-arms its socket deadlines only when the armed
+// one will not do.
 //
 // Why: fasthttp's client sets a write and a read deadline on the origin
 // connection for every request (DoTimeout, WriteTimeout). Each is a runtime
@@ -28,16 +23,6 @@ import (
 //
 // fasthttp sets deadlines only from the goroutine that holds the
 // connection for a request, so the fields need no synchronisation.
-type lazyDeadlineConn struct {
-	net.Conn
-	read, write armedDeadline
-	sock        sockio.Socket // recv and send (package sockio says why)
-
-	// A request written but not yet sent, and whether anything was
-	// written since the last read (held.go).
-	held           []byte
-	wroteSinceRead bool
-}
 
 // armedDeadline is the deadline set on the socket for one direction.
 type armedDeadline struct {
@@ -65,7 +50,7 @@ func (a *armedDeadline) arm(t time.Time) time.Time {
 	return a.at
 }
 
-func (c *lazyDeadlineConn) SetReadDeadline(t time.Time) error {
+func (c *conn) SetReadDeadline(t time.Time) error {
 	if c.read.keeps(t) {
 		return nil
 	}
@@ -76,7 +61,7 @@ func (c *lazyDeadlineConn) SetReadDeadline(t time.Time) error {
 	return nil
 }
 
-func (c *lazyDeadlineConn) SetWriteDeadline(t time.Time) error {
+func (c *conn) SetWriteDeadline(t time.Time) error {
 	if c.write.keeps(t) {
 		return nil
 	}
@@ -89,24 +74,11 @@ func (c *lazyDeadlineConn) SetWriteDeadline(t time.Time) error {
 
 // SetDeadline sets both exactly, as asked (fasthttp uses it around a TLS
 // handshake, not per request).
-func (c *lazyDeadlineConn) SetDeadline(t time.Time) error {
+func (c *conn) SetDeadline(t time.Time) error {
 	c.read, c.write = armedDeadline{at: t}, armedDeadline{at: t}
 	if err := c.Conn.SetDeadline(t); err != nil {
 		c.read, c.write = armedDeadline{}, armedDeadline{}
 		return err
 	}
 	return nil
-}
-
-// lazyDeadlines wraps dial so that its connections arm deadlines lazily.
-func lazyDeadlines(dial func(string) (net.Conn, error)) func(string) (net.Conn, error) {
-	return func(addr string) (net.Conn, error) {
-		c, err := dial(addr)
-		if err != nil {
-			return nil, err
-		}
-		lc := &lazyDeadlineConn{Conn: c}
-		lc.sock.Init(c)
-		return lc, nil
-	}
 }

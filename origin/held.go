@@ -19,11 +19,16 @@ package origin
 // (a large body written past the buffer) goes out at once.
 const maxHeld = 4096
 
-func (c *lazyDeadlineConn) Write(p []byte) (int, error) {
-	if !c.wroteSinceRead && len(p) <= maxHeld {
+func (c *conn) Write(p []byte) (int, error) {
+	if !c.wroteSinceRead {
+		if err := c.checkIdle(); err != nil { // conn.go
+			return 0, err
+		}
 		c.wroteSinceRead = true
-		c.held = append(c.held[:0], p...)
-		return len(p), nil
+		if len(p) <= maxHeld {
+			c.held = append(c.held[:0], p...)
+			return len(p), nil
+		}
 	}
 	c.wroteSinceRead = true
 	if err := c.sendHeld(); err != nil {
@@ -32,7 +37,7 @@ func (c *lazyDeadlineConn) Write(p []byte) (int, error) {
 	return c.sock.Write(c.Conn, p)
 }
 
-func (c *lazyDeadlineConn) Read(p []byte) (int, error) {
+func (c *conn) Read(p []byte) (int, error) {
 	c.wroteSinceRead = false
 	if len(c.held) == 0 || len(p) == 0 {
 		if err := c.sendHeld(); err != nil {
@@ -55,7 +60,7 @@ func (c *lazyDeadlineConn) Read(p []byte) (int, error) {
 }
 
 // sendHeld sends a held request as a plain write.
-func (c *lazyDeadlineConn) sendHeld() error {
+func (c *conn) sendHeld() error {
 	if len(c.held) == 0 {
 		return nil
 	}

@@ -2,6 +2,7 @@ package origin
 
 import (
 	"crypto/tls"
+	"errors"
 	"log/slog"
 	"net"
 	"sync/atomic"
@@ -73,6 +74,10 @@ const (
 	// originReadBuffer bounds an origin's response headers (fasthttp's 4 KiB
 	// default is too small for pages with many Set-Cookie or CSP headers).
 	originReadBuffer = 16 << 10
+	// maxStaleRetries bounds how often a request goes on another
+	// connection after finding its own closed (errStale): the first find
+	// drops the server's idle connections, so the second attempt dials.
+	maxStaleRetries = 2
 )
 
 // Options configures New. Zero fields get defaults.
@@ -113,13 +118,14 @@ func New(o *rules.Origin, opts Options) *Pool {
 	p.allDown = set.GetOrCreateCounter(`flashgate_origin_all_down_total{origin="` + o.Name + `"}`)
 	p.limitG.Set(float64(p.limit.Limit()))
 	for _, addr := range o.Servers {
-		u := &server{addr: addr, client: newHostClient(o, addr, opts.Dial)}
-		u.gauge = set.GetOrCreateGauge(`flashgate_upstream_up{origin="`+o.Name+`",server="`+addr+`"}`, nil)
+		labels := `{origin="` + o.Name + `",server="` + addr + `"}`
+		stale := set.GetOrCreateCounter(`flashgate_origin_stale_conns_total` + labels)
+		u := &server{addr: addr, client: newHostClient(o, addr, opts.Dial, stale)}
+		u.gauge = set.GetOrCreateGauge(`flashgate_upstream_up`+labels, nil)
 		u.gauge.Set(1)
-		open := set.GetOrCreateGauge(`flashgate_origin_breaker_open{origin="`+o.Name+`",server="`+addr+`"}`, nil)
+		open := set.GetOrCreateGauge(`flashgate_origin_breaker_open`+labels, nil)
 		open.Set(0)
 		u.breaker = newBreaker(o.Breaker, func(from, to int32) { p.breakerChanged(u, open, to) })
-		labels := `{origin="` + o.Name + `",server="` + addr + `"}`
 		u.latency = set.GetOrCreatePrometheusHistogramExt(`flashgate_origin_duration_seconds`+labels, LatencyBuckets)
 		u.calls = set.GetOrCreateCounter(`flashgate_origin_requests_total` + labels)
 		u.errs = set.GetOrCreateCounter(`flashgate_origin_server_errors_total` + labels)
@@ -128,7 +134,9 @@ func New(o *rules.Origin, opts Options) *Pool {
 	return p
 }
 
-func newHostClient(o *rules.Origin, addr string, dial func(string) (net.Conn, error)) *fasthttp.HostClient {
+// newHostClient returns the client of the server at addr; stale counts
+// the idle connections it finds closed (errStale).
+func newHostClient(o *rules.Origin, addr string, dial func(string) (net.Conn, error), stale *metrics.Counter) *fasthttp.HostClient {
 	c := &fasthttp.HostClient{
 		Addr:                addr,
 		Name:                "flashgate",
@@ -142,7 +150,10 @@ func newHostClient(o *rules.Origin, addr string, dial func(string) (net.Conn, er
 		WriteTimeout: orDur(o.WriteTimeout, DefaultTimeout),
 		// Never retry: a retried POST /buy is a second purchase, and a retry
 		// of a GET multiplies load on an origin that is already failing.
-		MaxIdemponentCallAttempts: 1,
+		// Except a request that never left: its keep-alive connection was
+		// found closed before anything was written to it (errStale,
+		// conn.go). It goes on another connection, whatever its method.
+		MaxIdemponentCallAttempts: 1 + maxStaleRetries,
 		MaxResponseBodySize:       maxResponseBody,
 		ReadBufferSize:            originReadBuffer,
 		// The path was normalised by the gateway and must reach the origin
@@ -172,7 +183,20 @@ func newHostClient(o *rules.Origin, addr string, dial func(string) (net.Conn, er
 			dial = func(addr string) (net.Conn, error) { return fasthttp.DialTimeout(addr, d) }
 		}
 	}
-	c.Dial = lazyDeadlines(dial) // deadline.go
+	c.Dial = originConns(dial, o.TLS) // conn.go
+	c.RetryIfErr = func(_ *fasthttp.Request, attempt int, err error) (resetTimeout, retry bool) {
+		if !errors.Is(err, errStale) {
+			return false, false
+		}
+		stale.Inc()
+		if attempt == 1 {
+			// A server that closed one idle connection (its keep-alive
+			// timeout, a restart) has closed the others that idled as long:
+			// drop them all rather than find each with a request.
+			c.CloseIdleConnections()
+		}
+		return false, true
+	}
 	return c
 }
 

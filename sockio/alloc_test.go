@@ -43,5 +43,8 @@ func TestSocketAllocs(t *testing.T) {
 		if allocs != 0 {
 			t.Errorf("%.1f allocations an exchange, want 0", allocs)
 		}
+		if allocs = testing.AllocsPerRun(200, func() { s.Idle(c) }); allocs != 0 {
+			t.Errorf("%.1f allocations a look at an idle connection, want 0", allocs)
+		}
 	}
 }

@@ -46,6 +46,10 @@ type Socket struct {
 	werr   syscall.Errno
 
 	exchangeFn func(fd uintptr) bool // exchange.go
+
+	peekFn  func(fd uintptr) // idle.go
+	peekBuf [1]byte
+	idle    IdleState
 }
 
 // Init sets s up to do c's I/O. Connections other than *net.TCPConn (TLS,
@@ -54,7 +58,7 @@ func (s *Socket) Init(c net.Conn) {
 	*s = Socket{}
 	if tc, ok := c.(*net.TCPConn); ok {
 		if raw, err := tc.SyscallConn(); err == nil {
-			s.raw, s.recvFn, s.sendFn, s.exchangeFn = raw, s.recv, s.send, s.exchange
+			s.raw, s.recvFn, s.sendFn, s.exchangeFn, s.peekFn = raw, s.recv, s.send, s.exchange, s.peek
 		}
 	}
 }
