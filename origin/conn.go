@@ -56,9 +56,10 @@ const staleCheckAfter = 250 * time.Millisecond
 
 // checkIdle is called at a request's first write: errStale when the
 // connection idled long enough to look at it and the server had closed it
-// or sent bytes nobody asked for (a plain HTTP server's 408 before its
-// close). Over TLS unasked bytes are the TLS layer's own (session
-// tickets), not a sign.
+// (a TLS server's close_notify before its close included), or, on a plain
+// connection, sent bytes nobody asked for (a 408 before its close). Over
+// TLS, bytes on an open connection are the TLS layer's own (a session
+// ticket), not a sign.
 func (c *conn) checkIdle() error {
 	now := time.Now()
 	last := c.lastRequest

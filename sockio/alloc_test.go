@@ -5,6 +5,7 @@ package sockio
 import (
 	"io"
 	"testing"
+	"time"
 )
 
 // A read and a write through a Socket allocate nothing: the callbacks the
@@ -45,6 +46,16 @@ func TestSocketAllocs(t *testing.T) {
 		}
 		if allocs = testing.AllocsPerRun(200, func() { s.Idle(c) }); allocs != 0 {
 			t.Errorf("%.1f allocations a look at an idle connection, want 0", allocs)
+		}
+		peer.Write(msg) // echoed back unread: Unasked, which also reads the TCP state
+		for i := 0; s.Idle(c) != Unasked; i++ {
+			if i == 1000 {
+				t.Fatal("the bytes never arrived")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if allocs = testing.AllocsPerRun(200, func() { s.Idle(c) }); allocs != 0 {
+			t.Errorf("%.1f allocations a look at a connection holding unasked bytes, want 0", allocs)
 		}
 	}
 }

@@ -12,8 +12,8 @@ type IdleState int8
 
 const (
 	Quiet   IdleState = iota // nothing arrived: as it was left
-	Unasked                  // bytes arrived that nobody asked for
-	Closed                   // the peer closed or reset it
+	Unasked                  // bytes arrived that nobody asked for, and it is open
+	Closed                   // the peer closed or reset it (perhaps after sending bytes)
 )
 
 // Idle looks at c without reading it: recv(2) with MSG_PEEK and
@@ -41,11 +41,24 @@ func (s *Socket) peek(fd uintptr) {
 			continue
 		case e == syscall.EAGAIN:
 			s.idle = Quiet
-		case e == 0 && n > 0:
+		case e == 0 && n > 0 && established(fd):
 			s.idle = Unasked
-		default: // end of stream, or a reset
+		default: // end of stream, a reset, or bytes before the close (a
+			// TLS peer's close_notify)
 			s.idle = Closed
 		}
 		return
 	}
+}
+
+// established reports whether the TCP connection on fd is still open both
+// ways: its state, the first byte of TCP_INFO, is ESTABLISHED. A peer's
+// close behind bytes it sent first leaves it in CLOSE_WAIT.
+func established(fd uintptr) bool {
+	const tcpEstablished = 1 // include/net/tcp_states.h
+	var state [1]byte
+	size := uint32(len(state))
+	_, _, e := syscall.Syscall6(syscall.SYS_GETSOCKOPT, fd, syscall.IPPROTO_TCP, syscall.TCP_INFO,
+		uintptr(unsafe.Pointer(&state[0])), uintptr(unsafe.Pointer(&size)), 0)
+	return e == 0 && size == 1 && state[0] == tcpEstablished
 }

@@ -46,6 +46,13 @@ func TestIdle(t *testing.T) {
 		peer.Close()
 		settle(t, s, c, Closed)
 	})
+	t.Run("peer closed after unasked bytes", func(t *testing.T) {
+		// A TLS peer's close: a close_notify record, then the FIN.
+		s, c, peer := pair(t)
+		peer.Write([]byte("\x15\x03\x03\x00\x02\x01\x00"))
+		peer.Close()
+		settle(t, s, c, Closed)
+	})
 	t.Run("peer reset", func(t *testing.T) {
 		s, c, peer := pair(t)
 		peer.(*net.TCPConn).SetLinger(0)
