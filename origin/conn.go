@@ -23,7 +23,7 @@ type conn struct {
 	wroteSinceRead bool
 
 	lastRequest time.Time // when the last request's first write came
-	tls         bool      // a TLS client runs over the connection
+	tls         bool      // a TLS client runs over the connection: nothing is held
 }
 
 // originConns wraps dial so that its connections are conns. tls says

@@ -14,6 +14,11 @@ package origin
 // deadlines, the fields are used only by the goroutine that holds the
 // connection for a request. A held request is not sent on Close: nothing
 // would read its answer.
+//
+// Not under TLS: there the writes are the TLS layer's, and it also writes
+// in the middle of reading an answer (a KeyUpdate's acknowledgement),
+// which the peer does not answer. Held, such a write would send the read
+// that follows to wait for an arrival that may already have happened.
 
 // maxHeld bounds a held request: fasthttp's write buffer. A longer write
 // (a large body written past the buffer) goes out at once.
@@ -25,7 +30,7 @@ func (c *conn) Write(p []byte) (int, error) {
 			return 0, err
 		}
 		c.wroteSinceRead = true
-		if len(p) <= maxHeld {
+		if len(p) <= maxHeld && !c.tls {
 			c.held = append(c.held[:0], p...)
 			return len(p), nil
 		}

@@ -41,11 +41,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// TestTLSOrigin: an origin reached over TLS (origins.*.tls), whose
-// requests the connection holds and exchanges under the TLS layer, and
-// whose session tickets (bytes nobody asked for) do not pass for a
-// server's close, while a real close after its keep-alive timeout is
-// found before a request is lost in it.
+// TestTLSOrigin: an origin reached over TLS (origins.*.tls): requests of
+// every size on one connection; its session ticket (bytes nobody asked
+// for) does not pass for a server's close, while a real close after its
+// keep-alive timeout is found before a request is lost in it.
 func TestTLSOrigin(t *testing.T) {
 	pair, err := tls.X509KeyPair(shopCert.CertPEM, shopCert.KeyPEM)
 	if err != nil {
