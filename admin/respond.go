@@ -26,11 +26,16 @@ func fail(w http.ResponseWriter, status int, code, msg string) {
 	}{apiError{code, msg}})
 }
 
-// failErr answers err: 404 for what the rules do not have, else 400 (the
-// caller's values were refused).
+// failErr answers err: 404 for what the rules do not have, 503 for a
+// change the shared store did not take (try again), else 400 (the caller's
+// values were refused).
 func failErr(w http.ResponseWriter, err error) {
-	if errors.Is(err, filters.ErrNotFound) {
+	switch {
+	case errors.Is(err, filters.ErrNotFound):
 		fail(w, http.StatusNotFound, "not_found", err.Error())
+		return
+	case errors.Is(err, filters.ErrUnavailable):
+		fail(w, http.StatusServiceUnavailable, "unavailable", err.Error())
 		return
 	}
 	fail(w, http.StatusBadRequest, "bad_request", err.Error())

@@ -92,12 +92,32 @@ func (l *RedisLine) Revoke(seq, subject uint64) error {
 	return err
 }
 
-// Length returns the places waiting, lobby included.
-func (l *RedisLine) Length() (int, error) {
+// State returns the places waiting, lobby included, and whether an
+// operator paused the line's admissions.
+func (l *RedisLine) State() (waiting int, paused bool, err error) {
 	if !l.v.r.Up() {
-		return 0, errDown
+		return 0, false, errDown
 	}
-	n, err := lineLengthScript.Run(context.Background(), l.v.r.client, l.keys).Int()
+	res, err := lineStateScript.Run(context.Background(), l.v.r.client, l.keys).Int64Slice()
+	if !l.v.r.ok(err) {
+		return 0, false, err
+	}
+	return int(res[0]), res[1] == 1, nil
+}
+
+// SetPaused stops (true) or resumes admissions from the line on every
+// instance at once, as of now (the caller's clock, nanoseconds): while
+// paused, visits keep places and expire sessions but admit no one, and no
+// credit builds up, so resuming lets no burst in.
+func (l *RedisLine) SetPaused(paused bool, now int64) error {
+	if !l.v.r.Up() {
+		return errDown
+	}
+	flag := "0"
+	if paused {
+		flag = "1"
+	}
+	err := linePauseScript.Run(context.Background(), l.v.r.client, l.keys, flag, now/1000).Err()
 	l.v.r.ok(err)
-	return n, err
+	return err
 }

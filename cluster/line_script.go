@@ -40,8 +40,9 @@ local cfg = {start = tonumber(ARGV[3]), rate = tonumber(ARGV[4]), burst = tonumb
   hold = tonumber(ARGV[9]), claim = tonumber(ARGV[10]), session = tonumber(ARGV[11])}
 local seed = tonumber(ARGV[12])
 
-local m = redis.call('HMGET', M, 'started', 'head', 'tail', 'credit', 'last', 'active', 'claimIdx')
+local m = redis.call('HMGET', M, 'started', 'head', 'tail', 'credit', 'last', 'active', 'claimIdx', 'paused')
 local started = m[1] == '1'
+local paused = m[8] == '1'
 local head = tonumber(m[2]) or 1
 local tail = tonumber(m[3]) or 1
 local credit = tonumber(m[4]) or 0
@@ -107,6 +108,10 @@ local function advance()
     open()
   end
   expire()
+  if paused then
+    last = math.max(last, now) -- no credit builds up while paused
+    return
+  end
   if cfg.rate > 0 and now > last then
     credit = math.min(credit + (now - last) * cfg.rate, 10000000)
     if head == tail then credit = math.min(credit, cfg.burst) end
@@ -197,8 +202,22 @@ end
 return 0
 `)
 
-// lineLengthScript returns the places waiting, lobby included.
-var lineLengthScript = redis.NewScript(linePrelude + `
-local m = redis.call('HMGET', M, 'head', 'tail')
-return (tonumber(m[2]) or 1) - (tonumber(m[1]) or 1) + redis.call('LLEN', L)
+// lineStateScript returns {places waiting (lobby included), paused}.
+var lineStateScript = redis.NewScript(linePrelude + `
+local m = redis.call('HMGET', M, 'head', 'tail', 'paused')
+return {(tonumber(m[2]) or 1) - (tonumber(m[1]) or 1) + redis.call('LLEN', L), m[3] == '1' and 1 or 0}
+`)
+
+// linePauseScript sets the line's pause (ARGV[1] "1" or "0") at ARGV[2]
+// (microseconds). Resuming moves the credit clock to now, so that a pause
+// nobody visited during saves no admissions for a burst; the line's own
+// time never goes back.
+var linePauseScript = redis.NewScript(linePrelude + `
+redis.call('HSET', M, 'paused', ARGV[1])
+if ARGV[1] == '0' then
+  local last = tonumber(redis.call('HGET', M, 'last')) or 0
+  redis.call('HSET', M, 'last', fmt(math.max(last, tonumber(ARGV[2]))))
+end
+for _, k in ipairs(KEYS) do redis.call('PEXPIRE', k, 86400000) end
+return 0
 `)

@@ -25,6 +25,19 @@ func notFound(format string, args ...any) error {
 	return notFoundError(fmt.Sprintf(format, args...))
 }
 
+// ErrUnavailable matches (errors.Is) the errors of a change the shared
+// store (Redis) did not take: nothing changed, and it may be tried again.
+var ErrUnavailable = errors.New("shared store unavailable")
+
+type unavailableError struct {
+	msg string
+	err error
+}
+
+func (e unavailableError) Error() string        { return e.msg + ": " + e.err.Error() }
+func (e unavailableError) Is(target error) bool { return target == ErrUnavailable }
+func (e unavailableError) Unwrap() error        { return e.err }
+
 // StockItem is one item of a stock gate as the gate sees it now.
 type StockItem struct {
 	Route string `json:"route"`
@@ -182,19 +195,24 @@ func (e *Env) Queues() []QueueStats {
 // waiting room. While paused, arrivals still take places and admitted
 // sessions run out; no credit for admissions builds up, so resuming does
 // not let a burst in. The pause is kept across reloads that keep the line.
+// A line shared through Redis is paused for every instance at once (and
+// this instance's local line, used under on_failure: local, with it).
 func (e *Env) PauseQueue(name string, paused bool) error {
 	q := e.rooms()[name]
 	if q == nil {
 		return notFound("no waiting room named %q", name)
 	}
+	now := e.Now()
 	if q.shared != nil {
-		// The shared line admits in Redis, for every instance at once;
-		// one instance's pause would stop nothing.
-		return fmt.Errorf("waiting room %q is shared by every instance through Redis: pausing it is not supported; "+
-			"lower its admit_rate in the rules instead", name)
+		if err := q.shared.SetPaused(paused, now); err != nil {
+			return unavailableError{fmt.Sprintf("waiting room %q is shared through Redis, which did not take the change", name), err}
+		}
 	}
 	q.mu.Lock()
 	q.paused = paused
+	if !paused {
+		q.lastCheck = max(q.lastCheck, now) // the pause saved no credit
+	}
 	q.mu.Unlock()
 	return nil
 }
@@ -215,11 +233,14 @@ func (e *Env) rooms() map[string]*waitingRoom {
 }
 
 func (q *waitingRoom) stats(name string) QueueStats {
-	waiting := q.length() // the shared line's when there is one
+	waiting, paused, shared := q.sharedState()
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if !shared {
+		waiting, paused = int(q.tail-q.head)+len(q.lobby), q.paused
+	}
 	return QueueStats{
 		Name: name, Waiting: waiting, Active: q.active, Admitted: q.admitted, AdmitRate: q.cfg.rate * 1e9,
-		MaxActive: q.cfg.maxActive, Paused: q.paused, Shared: q.shared != nil,
+		MaxActive: q.cfg.maxActive, Paused: paused, Shared: q.shared != nil,
 	}
 }

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"flashgate/cluster"
+	"flashgate/internal/fgtest"
 )
 
 func TestStockItemsSetAddReset(t *testing.T) {
@@ -79,22 +82,49 @@ func TestQueuePauseStopsAdmissionsWithoutBurst(t *testing.T) {
 	}
 }
 
-// A line shared through Redis reports the shared length on every instance
-// and refuses a one-instance pause (it would stop nothing).
+// A line shared through Redis reports the shared length and pause on every
+// instance, and a pause from one instance stops admissions on all of them,
+// without saving credit for a burst at the resume.
 func TestSharedQueueStatsAndPause(t *testing.T) {
-	envs := redisEnvs(t, 2)
+	srv := fgtest.StartRedis(t)
+	envs := redisEnvsOn(t, srv, 2, cluster.Closed)
 	a := mustQueue(t, envs[0], "- queue: {admit_rate: 1/s}\n")
 	b := mustQueue(t, envs[1], "- queue: {admit_rate: 1/s}\n")
 	newClient(1).visit(a, t0) // admitted: the line was empty
-	newClient(2).visit(a, t0+ms())
-	newClient(3).visit(b, t0+2*ms())
+	c2, c3 := newClient(2), newClient(3)
+	c2.visit(a, t0+ms())
+	c3.visit(b, t0+2*ms())
 	for i, env := range envs {
 		q := env.Queues()
-		if len(q) != 1 || !q[0].Shared || q[0].Waiting != 2 {
+		if len(q) != 1 || !q[0].Shared || q[0].Waiting != 2 || q[0].Paused {
 			t.Errorf("instance %d: Queues = %+v, want the shared line with 2 waiting", i, q)
 		}
 	}
-	if err := envs[0].PauseQueue("buy", true); err == nil || !strings.Contains(err.Error(), "shared by every instance") {
+	envs[0].Now = func() int64 { return t0 + 3*ms() }
+	if err := envs[0].PauseQueue("buy", true); err != nil {
 		t.Fatalf("PauseQueue of a shared line: %v", err)
+	}
+	for i, env := range envs {
+		if q := env.Queues(); len(q) != 1 || !q[0].Paused {
+			t.Errorf("instance %d after the pause: Queues = %+v, want paused", i, q)
+		}
+	}
+	if v, _ := c2.visit(b, t0+10*sec); reason(v) != "queued" {
+		t.Fatalf("10s into a pause made on the other instance: %s, want queued", reason(v))
+	}
+	envs[1].Now = func() int64 { return t0 + 20*sec }
+	if err := envs[1].PauseQueue("buy", false); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := c2.visit(a, t0+21*sec); reason(v) != "pass" {
+		t.Fatalf("a second after the resume: %s, want pass", reason(v))
+	}
+	if v, _ := c3.visit(b, t0+21*sec); reason(v) != "queued" {
+		t.Fatalf("a second admission right after the resume: %s, want queued (the pause saved no credit)", reason(v))
+	}
+	srv.Kill()
+	err := envs[0].PauseQueue("buy", true)
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "shared through Redis") {
+		t.Fatalf("PauseQueue with Redis down: %v, want ErrUnavailable", err)
 	}
 }

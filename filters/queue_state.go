@@ -302,12 +302,21 @@ func (q *waitingRoom) revoke(seq, subject uint64) {
 
 // length returns the number of places waiting, lobby included.
 func (q *waitingRoom) length() int {
-	if q.shared != nil {
-		if n, err := q.shared.Length(); err == nil {
-			return n
-		}
+	if n, _, ok := q.sharedState(); ok {
+		return n
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return int(q.tail-q.head) + len(q.lobby)
+}
+
+// sharedState is the shared line's length and pause, ok false when the
+// room has no shared line or Redis did not answer (then the local line's
+// count stands in).
+func (q *waitingRoom) sharedState() (waiting int, paused, ok bool) {
+	if q.shared == nil {
+		return 0, false, false
+	}
+	waiting, paused, err := q.shared.State()
+	return waiting, paused, err == nil
 }
