@@ -5,13 +5,15 @@ import (
 	"net"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"flashgate/sockio"
 )
 
 // conn is a connection to an origin server, as the pool's fasthttp client
 // uses it: deadlines armed lazily (deadline.go), a request held until its
-// answer is read (held.go), and a look at a connection that sat idle
-// before a request goes out on it (below).
+// answer is read (held.go), and a look for the server's close before a
+// request goes out (below).
 type conn struct {
 	net.Conn
 	read, write armedDeadline
@@ -22,50 +24,86 @@ type conn struct {
 	held           []byte
 	wroteSinceRead bool
 
-	lastRequest time.Time // when the last request's first write came
-	tls         bool      // a TLS client runs over the connection: nothing is held
+	dial        func(string) (net.Conn, error) // for redial
+	addr        string
+	stale       *metrics.Counter // flashgate_origin_stale_conns_total of the server
+	lastRequest time.Time        // when the last request's first write came (TLS)
+	tls         bool             // a TLS client runs over the connection: nothing is held
 }
 
 // originConns wraps dial so that its connections are conns. tls says
-// that the client runs TLS over them.
-func originConns(dial func(string) (net.Conn, error), tls bool) func(string) (net.Conn, error) {
+// that the client runs TLS over them; stale counts the connections found
+// closed by the server.
+func originConns(dial func(string) (net.Conn, error), tls bool, stale *metrics.Counter) func(string) (net.Conn, error) {
 	return func(addr string) (net.Conn, error) {
 		c, err := dial(addr)
 		if err != nil {
 			return nil, err
 		}
-		oc := &conn{Conn: c, tls: tls}
+		oc := &conn{Conn: c, dial: dial, addr: addr, stale: stale, tls: tls}
 		oc.sock.Init(c)
 		return oc, nil
 	}
 }
 
+// redial replaces the socket under c with a new connection to the same
+// server, with the deadlines armed on the old one. The caller found the
+// old one closed by the server before anything of a request was sent on
+// it. Only plain connections are redialled: a TLS client's session lives
+// above the socket.
+func (c *conn) redial() error {
+	c.stale.Inc()
+	_ = c.Conn.Close()
+	nc, err := c.dial(c.addr)
+	if err != nil {
+		return err
+	}
+	c.Conn = nc
+	c.sock.Init(nc)
+	if !c.read.at.IsZero() {
+		if err := nc.SetReadDeadline(c.read.at); err != nil {
+			return err
+		}
+	}
+	if !c.write.at.IsZero() {
+		if err := nc.SetWriteDeadline(c.write.at); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // errStale is a request's first write refused because its keep-alive
 // connection was closed by the server while it sat idle: nothing was sent,
 // so the pool's client sends the request again on another connection,
-// whatever its method (pool.go).
+// whatever its method (pool.go). Plain connections mostly find this
+// before their exchange and redial instead (held.go); errStale is for TLS
+// connections and requests larger than a held write.
 var errStale = errors.New("origin closed the idle connection")
 
-// staleCheckAfter is how long a connection must have gone without a
+// staleCheckAfter is how long a TLS connection must have gone without a
 // request before the next one looks at it. Servers close idle keep-alive
 // connections after seconds (Apache and Node 5 s, gunicorn 2 s), and
 // writing a request into one loses it (a 502 for a request the server never
 // saw); the look costs a system call, which a connection reused within
-// this time, as under load, does not pay.
+// this time, as under load, does not pay. (Plain connections look before
+// every request, at no cost: held.go.)
 const staleCheckAfter = 250 * time.Millisecond
 
-// checkIdle is called at a request's first write: errStale when the
-// connection idled long enough to look at it and the server had closed it
-// (a TLS server's close_notify before its close included), or, on a plain
-// connection, sent bytes nobody asked for (a 408 before its close). Over
-// TLS, bytes on an open connection are the TLS layer's own (a session
-// ticket), not a sign.
+// checkIdle is called when a request's first write goes out unheld:
+// errStale when the server had closed the connection (a TLS server's
+// close_notify before its close included), or, on a plain connection,
+// sent bytes nobody asked for (a 408 before its close). Over TLS, bytes on
+// an open connection are the TLS layer's own (a session ticket), not a
+// sign, and the look is made only after the connection sat idle.
 func (c *conn) checkIdle() error {
-	now := time.Now()
-	last := c.lastRequest
-	c.lastRequest = now
-	if last.IsZero() || now.Sub(last) < staleCheckAfter {
-		return nil
+	if c.tls {
+		now := time.Now()
+		last := c.lastRequest
+		c.lastRequest = now
+		if last.IsZero() || now.Sub(last) < staleCheckAfter {
+			return nil
+		}
 	}
 	switch c.sock.Idle(c.Conn) {
 	case sockio.Closed:

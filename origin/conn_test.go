@@ -2,6 +2,7 @@ package origin
 
 import (
 	"bufio"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -70,7 +71,7 @@ func TestStaleKeepAlive(t *testing.T) {
 			t.Fatalf("round %d: %s on a pool the server closed: %v", round, method, err)
 		}
 		if got := stale.Get() - before; got != 1 {
-			t.Errorf("round %d: %d stale connections counted, want 1 (the first find drops the rest)", round, got)
+			t.Errorf("round %d: %d stale connections counted, want 1 (the one the request took)", round, got)
 		}
 		if method == "POST" && posts.Load()-postsBefore != 1 {
 			t.Errorf("round %d: the server saw the POST %d times", round, posts.Load()-postsBefore)
@@ -126,5 +127,112 @@ func TestUnaskedBytes(t *testing.T) {
 			t.Fatalf("request %d: %d %q, want the answer to it", i, resp.StatusCode(), resp.Body())
 		}
 		time.Sleep(staleCheckAfter + 100*time.Millisecond)
+	}
+}
+
+// rawOrigin serves each connection with serve, on a loopback listener.
+func rawOrigin(t *testing.T, serve func(c net.Conn, br *bufio.Reader)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				serve(c, bufio.NewReader(c))
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// readHead reads a request's head (the tests' requests have no body).
+func readHead(br *bufio.Reader) bool {
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return false
+		}
+		if line == "\r\n" {
+			return true
+		}
+	}
+}
+
+// TestLingeringClose: a server that answers and then closes its
+// keep-alive connection with a lingering close (shutdown of its sending
+// side, then reading away what comes), as Apache's event MPM does when its
+// workers are busy, milliseconds after the answer. A request sent there
+// would get neither an answer nor a reset; it goes on a new connection,
+// at once.
+func TestLingeringClose(t *testing.T) {
+	var served atomic.Int32
+	addr := rawOrigin(t, func(c net.Conn, br *bufio.Reader) {
+		if !readHead(br) {
+			return
+		}
+		served.Add(1)
+		c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+		time.Sleep(5 * time.Millisecond)
+		c.(*net.TCPConn).CloseWrite()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		io.Copy(io.Discard, br)
+	})
+	set := metrics.NewSet()
+	p := New(&rules.Origin{Name: "shop", Servers: []string{addr}}, Options{Metrics: set})
+	defer p.Close()
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI("http://" + addr + "/buy/1")
+	req.Header.SetMethod("POST")
+	for i := range 3 {
+		if err := p.Do(req, resp, 5*time.Second); err != nil || string(resp.Body()) != "ok" {
+			t.Fatalf("request %d: %v, %q", i, err, resp.Body())
+		}
+		time.Sleep(50 * time.Millisecond) // the close arrives while the connection idles
+	}
+	if n := served.Load(); n != 3 {
+		t.Errorf("the server answered %d requests, want each of the 3 once", n)
+	}
+	if n := set.GetOrCreateCounter(`flashgate_origin_stale_conns_total{origin="shop",server="` + addr + `"}`).Get(); n != 2 {
+		t.Errorf("%d stale connections counted, want 2", n)
+	}
+}
+
+// TestHealthProbeLeavesNoBody: the health probe does not read the body of
+// its answer (a home page can be large), so it does not give its
+// connection back to the pool, where the unread body would be the next
+// request's answer.
+func TestHealthProbeLeavesNoBody(t *testing.T) {
+	page := strings.Repeat("x", 256<<10)
+	addr := startOrigin(t, func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) == "/" {
+			ctx.SetBodyString(page)
+			return
+		}
+		ctx.SetBodyString("item")
+	})
+	p := New(&rules.Origin{Name: "shop", Servers: []string{addr}, Health: rules.HealthCheck{Path: "/"}}, Options{})
+	defer p.Close()
+	h := newHealthChecker(p, nil)
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI("http://" + addr + "/item/1")
+	for i := range 3 {
+		if !h.probe(p.servers[0]) {
+			t.Fatalf("probe %d failed", i)
+		}
+		if err := p.Do(req, resp, 5*time.Second); err != nil || string(resp.Body()) != "item" {
+			t.Fatalf("request after probe %d: %v, %d bytes", i, err, len(resp.Body()))
+		}
 	}
 }

@@ -37,15 +37,16 @@ var ErrNoHealthy = errors.New("no healthy server")
 
 // NotSent reports whether err means the request never reached a server:
 // refused by the gateway's own protection (no server may take it, the
-// limit stayed full, the breakers are open, no free connection) or by the
+// limit stayed full, the breakers are open, no free connection), by the
 // network before a connection existed (connection refused, connect
-// timeout). The shop then did not act on it, so admission may give back
-// what the attempt took (a stock gate's unit). A response timeout or a
-// reset may come after the shop acted, and is not NotSent.
+// timeout), or on connections found closed before it went out (errStale,
+// when the retries ran out). The shop then did not act on it, so admission
+// may give back what the attempt took (a stock gate's unit). A response
+// timeout or a reset may come after the shop acted, and is not NotSent.
 func NotSent(err error) bool {
 	return errors.Is(err, ErrNoHealthy) || errors.Is(err, ErrShed) || errors.Is(err, ErrBreakerOpen) ||
 		errors.Is(err, fasthttp.ErrNoFreeConns) || errors.Is(err, fasthttp.ErrDialTimeout) ||
-		errors.Is(err, syscall.ECONNREFUSED)
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, errStale)
 }
 
 // Classify maps an origin call's error to its kind.

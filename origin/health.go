@@ -157,7 +157,10 @@ func (h *healthChecker) probe(u *server) bool {
 	if h.pool.spec.TLS {
 		req.URI().SetScheme("https")
 	}
+	// The body is not read, so the connection is not kept: its unread
+	// bytes would be the next request's answer.
 	resp.SkipBody = true
+	req.SetConnectionClose()
 	if err := u.client.DoTimeout(req, resp, h.spec.Timeout); err != nil {
 		return false
 	}

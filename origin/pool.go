@@ -183,7 +183,7 @@ func newHostClient(o *rules.Origin, addr string, dial func(string) (net.Conn, er
 			dial = func(addr string) (net.Conn, error) { return fasthttp.DialTimeout(addr, d) }
 		}
 	}
-	c.Dial = originConns(dial, o.TLS) // conn.go
+	c.Dial = originConns(dial, o.TLS, stale) // conn.go
 	c.RetryIfErr = func(_ *fasthttp.Request, attempt int, err error) (resetTimeout, retry bool) {
 		if !errors.Is(err, errStale) {
 			return false, false

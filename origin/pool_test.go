@@ -116,7 +116,7 @@ func TestNotSent(t *testing.T) {
 	}{
 		{ErrNoHealthy, true}, {ErrShed, true}, {ErrBreakerOpen, true},
 		{fasthttp.ErrNoFreeConns, true}, {fasthttp.ErrDialTimeout, true},
-		{fmt.Errorf("dial: %w", syscall.ECONNREFUSED), true},
+		{fmt.Errorf("dial: %w", syscall.ECONNREFUSED), true}, {errStale, true},
 		{fasthttp.ErrTimeout, false}, {syscall.ECONNRESET, false}, {fasthttp.ErrBodyTooLarge, false},
 	} {
 		if got := NotSent(tt.err); got != tt.want {

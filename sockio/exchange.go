@@ -1,10 +1,17 @@
 package sockio
 
 import (
+	"errors"
 	"io"
 	"net"
 	"os"
 )
+
+// ErrNotQuiet is Exchange's answer when the connection was not as its last
+// exchange left it: the peer had closed it (wholly, or only its sending
+// side, as a server's lingering close does) or sent bytes nobody asked
+// for. Nothing was sent: the request may go on another connection.
+var ErrNotQuiet = errors.New("sockio: the connection was closed by the peer, or holds bytes nobody asked for; nothing was sent")
 
 // Exchange sends w, a whole request, and reads the start of the answer
 // into p, without the empty read that Write followed by Read makes.
@@ -15,12 +22,17 @@ import (
 // sees, and the read that follows finds it. (Read cannot wait first: data
 // that arrived before it was called is no new event.)
 //
-// Hence the contract: the peer answers what it is sent (an HTTP server, a
-// TLS peer), and nothing of the request w completes was sent before
-// (else the peer may have answered already, and a wait for a new event
-// would hang to the deadline). Bytes the peer sent earlier unasked, a
-// stale keep-alive's close, do no harm: they are read with the answer, or
-// the close makes the peer reset the request, which is an event too.
+// What arrived before the clearing would be missed by the wait, so it is
+// looked for first (Idle's look, in the same step): a peer's close, or
+// bytes, answer ErrNotQuiet before anything is sent. The look costs the
+// system call that the empty read cost; what Exchange saves is that a
+// connection a server closed (or half-closed, and reads away what it is
+// sent) is found before the request is lost in it, on every request.
+//
+// Hence the contract: the peer answers what it is sent (an HTTP server),
+// sends nothing unasked, and nothing of the request w completes was sent
+// before (else the peer may have answered already, and the wait would
+// hang to the deadline).
 //
 // sent is how much of w went out. When the socket's buffer is full the
 // exchange stops at that point with sent < len(w) and no error: the caller
@@ -37,10 +49,13 @@ func (s *Socket) Exchange(c net.Conn, w, p []byte) (sent, n int, err error) {
 	}
 	s.wp, s.wn, s.werr = w, 0, 0
 	s.rp, s.rn, s.rerr = p, 0, 0
+	s.looked = false
 	err = s.raw.Read(s.exchangeFn)
 	sent = s.wn
 	s.wp, s.rp = nil, nil
 	switch {
+	case err == nil && s.idle != Quiet:
+		return 0, 0, ErrNotQuiet
 	case s.werr != 0:
 		return sent, 0, opError(c, os.NewSyscallError("write", s.werr))
 	case err != nil: // a deadline, a closed connection
@@ -55,9 +70,15 @@ func (s *Socket) Exchange(c net.Conn, w, p []byte) (sent, n int, err error) {
 	return sent, s.rn, nil
 }
 
-// exchange is called by the runtime, as recv is: first to send (true stops
-// the exchange, false waits for the answer), then to read.
+// exchange is called by the runtime, as recv is: first to look and send
+// (true stops the exchange, false waits for the answer), then to read.
 func (s *Socket) exchange(fd uintptr) bool {
+	if !s.looked {
+		s.looked = true
+		if s.peek(fd); s.idle != Quiet {
+			return true // nothing sent
+		}
+	}
 	if s.wn < len(s.wp) {
 		if !s.send(fd) || s.werr != 0 {
 			return true // full (the caller writes the rest) or failed

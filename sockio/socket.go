@@ -14,8 +14,9 @@
 // the start of every read (poll_runtime_pollReset), so a read that waited
 // first would miss an answer that arrived just before it and hang to its
 // deadline. The sockio tests hold that case. Exchange waits first where
-// that is safe: for the answer to a request it sends itself, after the
-// clearing (exchange.go).
+// that is safe, for the answer to a request it sends itself after the
+// clearing, and spends the saved call on a look for a peer's close
+// (exchange.go).
 package sockio
 
 import (
@@ -46,6 +47,7 @@ type Socket struct {
 	werr   syscall.Errno
 
 	exchangeFn func(fd uintptr) bool // exchange.go
+	looked     bool                  // the exchange in progress has looked (peek)
 
 	peekFn  func(fd uintptr) // idle.go
 	peekBuf [1]byte
