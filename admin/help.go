@@ -92,7 +92,7 @@ var families = map[string]family{
 	"flashgate_origin_requests_total":                    {"counter", "origin,server", "Calls sent to an origin server (what reached the shop)."},
 	"flashgate_origin_errors_total":                      {"counter", "origin,kind", "Failed origin calls, by origin and kind (timeout, refused, busy, no_healthy, ...)."},
 	"flashgate_origin_server_errors_total":               {"counter", "origin,server", "Failed origin calls, by origin server."},
-	"flashgate_origin_stale_conns_total":                 {"counter", "origin,server", "Idle keep-alive connections found closed by the server before a request went out on them (it went on another)."},
+	"flashgate_origin_stale_conns_total":                 {"counter", "origin,server", "Keep-alive connections found closed by the server before a request went out on them (it went on a new one)."},
 	"flashgate_origin_server_in_flight":                  {"gauge", "origin,server", "Origin calls in progress, by origin server."},
 	"flashgate_origin_max_conns":                         {"gauge", "origin,server", "Connection limit of an origin server (origins.*.max_conns)."},
 	"flashgate_upstream_up":                              {"gauge", "origin,server", "1 while the health check keeps the server in rotation."},

@@ -74,11 +74,10 @@ func (c *conn) redial() error {
 }
 
 // errStale is a request's first write refused because its keep-alive
-// connection was closed by the server while it sat idle: nothing was sent,
-// so the pool's client sends the request again on another connection,
-// whatever its method (pool.go). Plain connections mostly find this
-// before their exchange and redial instead (held.go); errStale is for TLS
-// connections and requests larger than a held write.
+// TLS connection was closed by the server while it sat idle: nothing was
+// sent, so the pool's client sends the request again on another
+// connection, whatever its method (pool.go). A plain connection is
+// redialled instead, under the client's feet.
 var errStale = errors.New("origin closed the idle connection")
 
 // staleCheckAfter is how long a TLS connection must have gone without a
@@ -86,32 +85,33 @@ var errStale = errors.New("origin closed the idle connection")
 // connections after seconds (Apache and Node 5 s, gunicorn 2 s), and
 // writing a request into one loses it (a 502 for a request the server never
 // saw); the look costs a system call, which a connection reused within
-// this time, as under load, does not pay. (Plain connections look before
-// every request, at no cost: held.go.)
+// this time, as under load, does not pay. Plain connections look before
+// every request: a held one in its exchange, at no cost (held.go), the
+// others (requests past the held size) here.
 const staleCheckAfter = 250 * time.Millisecond
 
-// checkIdle is called when a request's first write goes out unheld:
-// errStale when the server had closed the connection (a TLS server's
-// close_notify before its close included), or, on a plain connection,
-// sent bytes nobody asked for (a 408 before its close). Over TLS, bytes on
-// an open connection are the TLS layer's own (a session ticket), not a
-// sign, and the look is made only after the connection sat idle.
+// checkIdle is called before a request's first byte goes out as a plain
+// write. On a plain connection it looks, and redials when the server had
+// closed it or sent bytes nobody asked for (a 408 before its close). On a
+// TLS connection that sat idle it looks, and answers errStale when the
+// server had closed it (its close_notify before the close included);
+// bytes on an open TLS connection are the TLS layer's own (a session
+// ticket), not a sign.
 func (c *conn) checkIdle() error {
-	if c.tls {
-		now := time.Now()
-		last := c.lastRequest
-		c.lastRequest = now
-		if last.IsZero() || now.Sub(last) < staleCheckAfter {
-			return nil
+	if !c.tls {
+		if c.sock.Idle(c.Conn) != sockio.Quiet {
+			return c.redial()
 		}
+		return nil
 	}
-	switch c.sock.Idle(c.Conn) {
-	case sockio.Closed:
+	now := time.Now()
+	last := c.lastRequest
+	c.lastRequest = now
+	if last.IsZero() || now.Sub(last) < staleCheckAfter {
+		return nil
+	}
+	if c.sock.Idle(c.Conn) == sockio.Closed {
 		return errStale
-	case sockio.Unasked:
-		if !c.tls {
-			return errStale
-		}
 	}
 	return nil
 }

@@ -49,9 +49,9 @@ func (c *conn) Write(p []byte) (int, error) {
 	case len(c.held) > 0:
 		// The held write was not the whole request: it goes out as
 		// written, after the look the exchange would have made.
-		if c.sock.Idle(c.Conn) != sockio.Quiet {
+		if err := c.checkIdle(); err != nil {
 			c.held = c.held[:0]
-			return 0, errStale
+			return 0, err
 		}
 		if err := c.sendHeld(); err != nil {
 			return 0, err
