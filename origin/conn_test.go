@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"io"
 	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -85,36 +84,13 @@ func TestStaleKeepAlive(t *testing.T) {
 // something (a 408 Request Timeout) without closing it. The next request
 // does not take that for its answer.
 func TestUnaskedBytes(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					line, err := br.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if line != "\r\n" {
-						continue
-					}
-					c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nanswer"))
-					time.Sleep(50 * time.Millisecond)
-					c.Write([]byte("HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n"))
-				}
-			}()
+	addr := rawOrigin(t, func(c net.Conn, br *bufio.Reader) {
+		for readRequest(br) {
+			c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nanswer"))
+			time.Sleep(50 * time.Millisecond)
+			c.Write([]byte("HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n"))
 		}
-	}()
-	addr := ln.Addr().String()
+	})
 	p := New(&rules.Origin{Name: "shop", Servers: []string{addr}}, Options{})
 	defer p.Close()
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
@@ -130,48 +106,6 @@ func TestUnaskedBytes(t *testing.T) {
 		}
 		time.Sleep(staleCheckAfter + 100*time.Millisecond)
 	}
-}
-
-// rawOrigin serves each connection with serve, on a loopback listener.
-func rawOrigin(t *testing.T, serve func(c net.Conn, br *bufio.Reader)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				serve(c, bufio.NewReader(c))
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
-
-// readRequest reads a request: its head and a body of Content-Length.
-func readRequest(br *bufio.Reader) bool {
-	length := 0
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			return false
-		}
-		if line == "\r\n" {
-			break
-		}
-		if name, value, ok := strings.Cut(line, ":"); ok && strings.EqualFold(name, "Content-Length") {
-			length, _ = strconv.Atoi(strings.TrimSpace(value))
-		}
-	}
-	_, err := io.CopyN(io.Discard, br, int64(length))
-	return err == nil
 }
 
 // TestLingeringClose: a server that answers and then closes its

@@ -3,6 +3,7 @@ package origin
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -55,35 +56,12 @@ func TestHeldRequests(t *testing.T) {
 // away. The answer arrives while the gateway still writes, and is read:
 // only a request the gateway holds whole waits for a new arrival.
 func TestEarlyAnswer(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					line, err := br.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if line == "\r\n" {
-						break
-					}
-				}
-				c.Write([]byte("HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n"))
-				br.WriteTo(discard{}) // the body, read away
-			}()
+	addr := rawOrigin(t, func(c net.Conn, br *bufio.Reader) {
+		if _, ok := readHead(br); ok {
+			c.Write([]byte("HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n"))
+			io.Copy(io.Discard, br) // the body, read away
 		}
-	}()
-	addr := ln.Addr().String()
+	})
 	p := New(&rules.Origin{Name: "shop", Servers: []string{addr}}, Options{})
 	defer p.Close()
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
@@ -99,7 +77,3 @@ func TestEarlyAnswer(t *testing.T) {
 		t.Fatalf("status %d, want the origin's 413", resp.StatusCode())
 	}
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }

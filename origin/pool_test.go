@@ -1,9 +1,13 @@
 package origin
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -34,6 +38,55 @@ func startOrigin(t testing.TB, h fasthttp.RequestHandler) string {
 	go srv.Serve(ln) //nolint:errcheck // returns when shut down
 	t.Cleanup(func() { _ = srv.Shutdown() })
 	return ln.Addr().String()
+}
+
+// rawOrigin serves each connection with serve, on a loopback listener.
+func rawOrigin(t *testing.T, serve func(c net.Conn, br *bufio.Reader)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				serve(c, bufio.NewReader(c))
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// readHead reads a request's head and returns its Content-Length.
+func readHead(br *bufio.Reader) (length int, ok bool) {
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return 0, false
+		}
+		if line == "\r\n" {
+			return length, true
+		}
+		if name, value, ok := strings.Cut(line, ":"); ok && strings.EqualFold(name, "Content-Length") {
+			length, _ = strconv.Atoi(strings.TrimSpace(value))
+		}
+	}
+}
+
+// readRequest reads a request, head and body.
+func readRequest(br *bufio.Reader) bool {
+	length, ok := readHead(br)
+	if !ok {
+		return false
+	}
+	_, err := io.CopyN(io.Discard, br, int64(length))
+	return err == nil
 }
 
 // deadAddr returns a loopback address nothing listens on.
