@@ -182,3 +182,48 @@ func TestHealthProbeLeavesNoBody(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolShrinksAfterSpike: the connections a spike opened close once
+// the spike is over and they sit idle for max_idle_conn, though requests
+// keep coming: the pool reuses the connection released last.
+func TestPoolShrinksAfterSpike(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) == "/spike" {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}}
+	go srv.Serve(ln) //nolint:errcheck // returns when shut down
+	defer srv.Shutdown()
+	addr := ln.Addr().String()
+	p := New(&rules.Origin{Name: "shop", Servers: []string{addr}, MaxIdleConn: 200 * time.Millisecond}, Options{})
+	defer p.Close()
+	do := func(path string) {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(resp)
+		req.SetRequestURI("http://" + addr + path)
+		if err := p.Do(req, resp, 5*time.Second); err != nil {
+			t.Error(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() { defer wg.Done(); do("/spike") }()
+	}
+	wg.Wait()
+	if n := srv.GetOpenConnectionsCount(); n != 8 {
+		t.Fatalf("%d connections after a spike of 8, want 8", n)
+	}
+	for end := time.Now().Add(time.Second); time.Now().Before(end); {
+		do("/") // one at a time: one connection is enough
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := srv.GetOpenConnectionsCount(); n > 2 {
+		t.Errorf("%d connections still open a second after the spike, with max_idle_conn 200ms; want the one in use", n)
+	}
+}

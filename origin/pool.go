@@ -144,6 +144,12 @@ func newHostClient(o *rules.Origin, addr string, dial func(string) (net.Conn, er
 		MaxConns:            orInt(o.MaxConns, defaultMaxConns),
 		MaxConnWaitTimeout:  orDur(o.MaxConnWait, defaultMaxConnWait),
 		MaxIdleConnDuration: orDur(o.MaxIdleConn, defaultMaxIdleConn),
+		// The connection released last is taken first: after a spike the
+		// connections it opened sit idle and close after max_idle_conn,
+		// where taking the oldest first (fasthttp's default) keeps every
+		// one of them in rotation, open to the shop, for as long as
+		// requests come at all.
+		ConnPoolStrategy: fasthttp.LIFO,
 		// No ReadTimeout: Do's timeout (the route's, else read_timeout)
 		// bounds the exchange, and a route's timeout overrides the
 		// origin's read_timeout rather than being capped by it.
