@@ -86,8 +86,9 @@ func (c *lfConn) Read(p []byte) (int, error) {
 		// read finds it, as an event loop that reads the sockets its poll
 		// found ready does. Under load that saves both (bench/syscalls.sh:
 		// 6.09 → 5.08 calls per forwarded POST; 3.5% more POSTs a second,
-		// bench/RESULTS.md); with nothing else to run it costs a trip
-		// through the scheduler.
+		// bench/RESULTS.md, measured with the gateway on one core); with
+		// nothing else to run it costs a trip through the scheduler (with
+		// several Ps, through its global run queue).
 		c.answered = false
 		runtime.Gosched()
 	}
