@@ -3,7 +3,6 @@ package origin
 import (
 	"errors"
 	"net"
-	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
@@ -24,11 +23,10 @@ type conn struct {
 	held           []byte
 	wroteSinceRead bool
 
-	dial        func(string) (net.Conn, error) // for redial
-	addr        string
-	stale       *metrics.Counter // flashgate_origin_stale_conns_total of the server
-	lastRequest time.Time        // when the last request's first write came (TLS)
-	tls         bool             // a TLS client runs over the connection: nothing is held
+	dial  func(string) (net.Conn, error) // for redial
+	addr  string
+	stale *metrics.Counter // flashgate_origin_stale_conns_total of the server
+	tls   bool             // a TLS client runs over the connection: nothing is held
 }
 
 // originConns wraps dial so that its connections are conns. tls says
@@ -73,45 +71,34 @@ func (c *conn) redial() error {
 	return nil
 }
 
-// errStale is a request's first write refused because its keep-alive
-// TLS connection was closed by the server while it sat idle: nothing was
-// sent, so the pool's client sends the request again on another
+// errStale is a request's first write refused because its keep-alive TLS
+// connection was closed by the server while it sat in the pool: nothing
+// was sent, so the pool's client sends the request again on another
 // connection, whatever its method (pool.go). A plain connection is
 // redialled instead, under the client's feet.
 var errStale = errors.New("origin closed the idle connection")
 
-// staleCheckAfter is how long a TLS connection must have gone without a
-// request before the next one looks at it. Servers close idle keep-alive
-// connections after seconds (Apache and Node 5 s, gunicorn 2 s), and
-// writing a request into one loses it (a 502 for a request the server never
-// saw); the look costs a system call, which a connection reused within
-// this time, as under load, does not pay. Plain connections look before
-// every request: a held one in its exchange, at no cost (held.go), the
-// others (requests past the held size) here.
-const staleCheckAfter = 250 * time.Millisecond
-
 // checkIdle is called before a request's first byte goes out as a plain
-// write. On a plain connection it looks, and redials when the server had
-// closed it or sent bytes nobody asked for (a 408 before its close). On a
-// TLS connection that sat idle it looks, and answers errStale when the
-// server had closed it (its close_notify before the close included);
-// bytes on an open TLS connection are the TLS layer's own (a session
-// ticket), not a sign.
+// write (a request past the held size, or any over TLS), and looks at the
+// connection as an exchange does: a server that closed it while it sat in
+// the pool (its keep-alive timeout, a restart, a lingering close when busy)
+// would lose the request. On a plain connection it redials when the server
+// had closed it or sent bytes nobody asked for (a 408 before its close).
+// On a TLS connection it answers errStale when the server had closed it
+// (its close_notify before the close included); bytes on an open TLS
+// connection are the TLS layer's own (a session ticket), not a sign. The
+// look is a system call, a small part of a TLS request's cost.
 func (c *conn) checkIdle() error {
-	if !c.tls {
-		if c.sock.Idle(c.Conn) != sockio.Quiet {
-			return c.redial()
+	switch c.sock.Idle(c.Conn) {
+	case sockio.Quiet:
+		return nil
+	case sockio.Unasked:
+		if c.tls {
+			return nil
 		}
-		return nil
 	}
-	now := time.Now()
-	last := c.lastRequest
-	c.lastRequest = now
-	if last.IsZero() || now.Sub(last) < staleCheckAfter {
-		return nil
-	}
-	if c.sock.Idle(c.Conn) == sockio.Closed {
+	if c.tls {
 		return errStale
 	}
-	return nil
+	return c.redial()
 }

@@ -28,7 +28,7 @@ import "flashgate/sockio"
 // in the middle of reading an answer (a KeyUpdate's acknowledgement),
 // which the peer does not answer. Held, such a write would send the read
 // that follows to wait for an arrival that may already have happened.
-// TLS connections are looked at before a request when they sat idle
+// TLS connections are looked at before each request's first write
 // (checkIdle, conn.go).
 
 // maxHeld bounds a held request: fasthttp's write buffer. A longer write

@@ -95,7 +95,7 @@ func TestTLSOrigin(t *testing.T) {
 	for _, size := range []int{0, 100, 3000, 64 << 10, 0} {
 		do(size)
 	}
-	time.Sleep(400 * time.Millisecond) // idle long enough to be looked at, not closed
+	time.Sleep(400 * time.Millisecond) // idle, not closed: looked at and used
 	do(10)
 	if conns != 1 || stale.Get() != 0 {
 		t.Fatalf("%d connections, %d found stale; want every request on one live connection", conns, stale.Get())
