@@ -61,7 +61,10 @@ func (e *Env) clusterFor(c *rules.Cluster) error {
 		return err
 	}
 	r.Subscribe(purgeTopic, e.applyRemotePurge)
+	r.Subscribe(switchTopic, e.applyRemoteSwitch) // cluster_switches.go
+	r.OnResubscribe(func() { go e.resyncSwitches() })
 	cl.spec, cl.redis = c, r
+	go e.resyncSwitches() // the first subscription may have come before the line above
 	e.log.LogAttrs(context.Background(), slog.LevelInfo, "cluster: sharing admission state and purges through redis",
 		slog.String("cluster", c.String()))
 	return nil

@@ -520,3 +520,56 @@ func TestClusterQueueOneOrderThroughGateways(t *testing.T) {
 		}
 	}
 }
+
+// A Plan B switch set on one instance is on for all of them, and cleared
+// on another, off for all; an instance that starts later reads it from
+// Redis. With Redis away a switch applies on the instance it was set on,
+// listed as not shared.
+func TestClusterSwitches(t *testing.T) {
+	so := startShop(t, demo.Options{Items: 3, Stock: 10})
+	srv := fgtest.StartRedis(t)
+	gws := clusterGateways(t, 3, so.addr, srv.Addr, "closed", 0)
+	waitBus(t, gws)
+	status := func(g *gateway) int { return g.do(t, "GET", "/item/1", nil).StatusCode() }
+	eventually := func(what string, cond func() bool) {
+		t.Helper()
+		// The change crosses Redis pub/sub: poll briefly.
+		for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 5s", what)
+			}
+		}
+	}
+	if err := gws[0].SetSwitch(Switch{Kind: SwitchClose, Route: "page", Message: "Back at 20:00"}); err != nil {
+		t.Fatal(err)
+	}
+	for i, g := range gws {
+		eventually(fmt.Sprintf("instance %d closes /item", i), func() bool { return status(g) == 503 })
+		if sw := g.Switches(); len(sw) != 1 || sw[0].Name() != "close:page" || !sw[0].Shared || sw[0].Message != "Back at 20:00" {
+			t.Errorf("instance %d lists %+v, want the shared close:page", i, sw)
+		}
+	}
+	late := clusterGateways(t, 1, so.addr, srv.Addr, "closed", 0)[0]
+	eventually("an instance started after the switch closes /item", func() bool { return status(late) == 503 })
+
+	if err := gws[2].ClearSwitch("close:page"); err != nil {
+		t.Fatal(err)
+	}
+	for i, g := range append(gws, late) {
+		eventually(fmt.Sprintf("instance %d opens /item again", i), func() bool { return status(g) == 200 })
+		if sw := g.Switches(); len(sw) != 0 {
+			t.Errorf("instance %d still lists %+v", i, sw)
+		}
+	}
+
+	srv.Kill()
+	if err := gws[1].SetSwitch(Switch{Kind: SwitchClose, Route: "page"}); err != nil {
+		t.Fatal(err)
+	}
+	if sw := gws[1].Switches(); len(sw) != 1 || sw[0].Shared {
+		t.Errorf("with Redis down: %+v, want the switch on here, not shared", sw)
+	}
+	if status(gws[1]) != 503 || status(gws[0]) != 200 {
+		t.Errorf("with Redis down the switch must apply where it was set only")
+	}
+}

@@ -36,9 +36,9 @@ func (s *Server) SetSwitch(w Switch) error {
 		return err
 	}
 	w.Since = s.now()
-	sw := &s.env.prot.sw
-	sw.set(w)
-	s.applyServerSwitches()
+	w.Shared = s.env.shareSwitch(w) // cluster_switches.go
+	s.env.prot.sw.set(w)
+	s.env.applyServerSwitches()
 	s.env.prot.switchChanges[w.Kind].Inc()
 	logSwitch(s.log, "switch on", w)
 	return nil
@@ -54,7 +54,8 @@ func (s *Server) ClearSwitch(name string) error {
 		}
 		return fmt.Errorf("%w %q (on: %v)", errSwitchUnknown, name, names)
 	}
-	s.applyServerSwitches()
+	s.env.unshareSwitch(name)
+	s.env.applyServerSwitches()
 	s.env.prot.switchChanges[w.Kind].Inc()
 	logSwitch(s.log, "switch off", w)
 	return nil
@@ -62,12 +63,12 @@ func (s *Server) ClearSwitch(name string) error {
 
 // applyServerSwitches sets the server overrides on every pool in the Env
 // (the running snapshot's and any an older one still uses).
-func (s *Server) applyServerSwitches() {
-	s.env.mu.Lock()
-	pools := slices.Collect(maps.Values(s.env.pools))
-	s.env.mu.Unlock()
+func (e *Env) applyServerSwitches() {
+	e.mu.Lock()
+	pools := slices.Collect(maps.Values(e.pools))
+	e.mu.Unlock()
 	for _, p := range pools {
-		s.env.prot.sw.applyForced(p)
+		e.prot.sw.applyForced(p)
 	}
 }
 

@@ -42,6 +42,10 @@ type Switch struct {
 	Message string    `json:"message,omitempty"` // close: shown to clients (plain text)
 	Factor  float64   `json:"factor,omitempty"`  // scale: 0 < factor <= 10
 	Since   time.Time `json:"since"`             // set by SetSwitch
+	// Shared: set on every instance through the cluster's Redis (and
+	// cleared on all of them by a ClearSwitch on any). False without
+	// cluster:, or when Redis did not take it: this instance only.
+	Shared bool `json:"shared"`
 }
 
 // Name identifies the switch for ClearSwitch: "<kind>:<route>" for route
@@ -139,6 +143,14 @@ func (b *switchboard) set(w Switch) {
 }
 
 // clear removes the switch called name, reporting whether there was one.
+// get returns the switch called name, if it is on.
+func (b *switchboard) get(name string) (Switch, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	w, ok := b.byKey[name]
+	return w, ok
+}
+
 func (b *switchboard) clear(name string) (Switch, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -1,0 +1,148 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+)
+
+// Plan B switches across instances: with cluster:, a switch set or
+// cleared on one instance is written to a Redis record table and announced
+// on the bus; every other instance reads the record and applies it, and
+// reads the whole table again after each (re)subscription, when
+// announcements may have been missed. An operator closing checkout closes
+// it on every instance, whichever one the command reached.
+//
+// Redis holds what is shared: a switch set while Redis does not answer is
+// applied on this instance only (Shared false, listed so), and a resync
+// leaves such switches alone; it clears only shared switches that are no
+// longer in Redis.
+
+const (
+	switchTopic = "switch"   // bus topic: the name of a changed switch
+	switchTable = "switches" // record table: name → Switch (JSON)
+)
+
+// shareSwitch writes w for the other instances; it reports whether they
+// will have it (false without cluster:).
+func (e *Env) shareSwitch(w Switch) bool {
+	r := e.clusterRedis()
+	if r == nil {
+		return false
+	}
+	w.Shared = true
+	b, _ := json.Marshal(w)
+	ctx := context.Background()
+	err := r.PutRecord(ctx, switchTable, w.Name(), b)
+	if err == nil {
+		err = r.Publish(ctx, switchTopic, []byte(w.Name()))
+	}
+	if err != nil {
+		e.log.LogAttrs(ctx, slog.LevelWarn, "cluster: switch applied on this instance only",
+			slog.String("switch", w.Name()), slog.String("error", err.Error()))
+		return false
+	}
+	return true
+}
+
+// unshareSwitch removes the switch called name from the other instances.
+func (e *Env) unshareSwitch(name string) {
+	r := e.clusterRedis()
+	if r == nil {
+		return
+	}
+	ctx := context.Background()
+	err := r.DeleteRecord(ctx, switchTable, name)
+	if err == nil {
+		err = r.Publish(ctx, switchTopic, []byte(name))
+	}
+	if err != nil {
+		e.log.LogAttrs(ctx, slog.LevelWarn, "cluster: switch cleared on this instance only",
+			slog.String("switch", name), slog.String("error", err.Error()))
+	}
+}
+
+// applyRemoteSwitch applies another instance's change of the switch named
+// in payload, as Redis now has it.
+func (e *Env) applyRemoteSwitch(payload []byte) {
+	r := e.clusterRedis()
+	if r == nil {
+		return
+	}
+	name := string(payload)
+	b, ok, err := r.Record(context.Background(), switchTable, name)
+	if err != nil {
+		return // Redis went away: the resync after it returns catches up
+	}
+	if !ok {
+		e.dropSharedSwitch(name)
+		return
+	}
+	e.takeSharedSwitch(b)
+}
+
+// resyncSwitches makes this instance's shared switches what Redis holds.
+func (e *Env) resyncSwitches() {
+	r := e.clusterRedis()
+	if r == nil {
+		return
+	}
+	recs, err := r.Records(context.Background(), switchTable)
+	if err != nil {
+		return
+	}
+	for _, w := range e.prot.sw.load().list {
+		if _, ok := recs[w.Name()]; w.Shared && !ok {
+			e.dropSharedSwitch(w.Name())
+		}
+	}
+	for _, b := range recs {
+		e.takeSharedSwitch([]byte(b))
+	}
+}
+
+// takeSharedSwitch applies a switch record, unless this instance already
+// has it as it is.
+func (e *Env) takeSharedSwitch(b []byte) {
+	var w Switch
+	if json.Unmarshal(b, &w) != nil || w.Kind == "" {
+		return
+	}
+	w.Shared = true
+	if cur, ok := e.prot.sw.get(w.Name()); ok && sameSwitch(cur, w) {
+		return
+	}
+	e.prot.sw.set(w)
+	e.applyServerSwitches()
+	if c := e.prot.switchChanges[w.Kind]; c != nil {
+		c.Inc()
+	}
+	logSwitch(e.log, "switch on (set on another instance)", w)
+}
+
+// sameSwitch reports whether a and b are the same setting (Since compared
+// as an instant: a record's has been through JSON).
+func sameSwitch(a, b Switch) bool {
+	if !a.Since.Equal(b.Since) {
+		return false
+	}
+	a.Since = b.Since
+	return a == b
+}
+
+// dropSharedSwitch clears the switch called name if this instance has it
+// from Redis.
+func (e *Env) dropSharedSwitch(name string) {
+	if cur, ok := e.prot.sw.get(name); !ok || !cur.Shared {
+		return
+	}
+	w, ok := e.prot.sw.clear(name)
+	if !ok {
+		return
+	}
+	e.applyServerSwitches()
+	if c := e.prot.switchChanges[w.Kind]; c != nil {
+		c.Inc()
+	}
+	logSwitch(e.log, "switch off (cleared on another instance)", w)
+}
