@@ -1,17 +1,12 @@
 package cluster
 
-import (
-	"context"
-
-	"github.com/redis/go-redis/v9"
-)
+import "context"
 
 // Records: small named values every instance reads, kept in one Redis hash
 // per table (prefix+"rec:"+table), for operator state that must converge
 // across instances (the Plan B switches). A change is announced on the bus
-// by its writer; readers read the record, not the message, so that the
-// last write wins everywhere, and read the whole table again on
-// OnResubscribe.
+// by its writer; readers read the table, not the message, so that the
+// last write wins everywhere, and read it again on OnResubscribe.
 
 func (r *Redis) recordsKey(table string) string { return r.opts.Prefix + "rec:" + table }
 
@@ -33,21 +28,6 @@ func (r *Redis) DeleteRecord(ctx context.Context, table, name string) error {
 	err := r.client.HDel(ctx, r.recordsKey(table), name).Err()
 	r.ok(err)
 	return err
-}
-
-// Record returns table's record name; ok false when there is none.
-func (r *Redis) Record(ctx context.Context, table, name string) (value []byte, ok bool, err error) {
-	if !r.Up() {
-		return nil, false, errDown
-	}
-	value, err = r.client.HGet(ctx, r.recordsKey(table), name).Bytes()
-	if err == redis.Nil {
-		return nil, false, nil
-	}
-	if !r.ok(err) {
-		return nil, false, err
-	}
-	return value, true, nil
 }
 
 // Records returns every record of table.

@@ -22,6 +22,9 @@ type clusterEnv struct {
 	mu    sync.Mutex
 	spec  *rules.Cluster // as connected
 	redis *cluster.Redis
+	// switchSync asks the switch syncer to read the shared switches again
+	// (cluster_switches.go); closed with the client.
+	switchSync chan struct{}
 }
 
 // purgeTopic is the bus topic of cache purges: a purge on one instance
@@ -61,10 +64,8 @@ func (e *Env) clusterFor(c *rules.Cluster) error {
 		return err
 	}
 	r.Subscribe(purgeTopic, e.applyRemotePurge)
-	r.Subscribe(switchTopic, e.applyRemoteSwitch) // cluster_switches.go
-	r.OnResubscribe(func() { go e.resyncSwitches() })
 	cl.spec, cl.redis = c, r
-	go e.resyncSwitches() // the first subscription may have come before the line above
+	e.startSwitchSync(r) // cluster_switches.go
 	e.log.LogAttrs(context.Background(), slog.LevelInfo, "cluster: sharing admission state and purges through redis",
 		slog.String("cluster", c.String()))
 	return nil
@@ -151,5 +152,6 @@ func (e *Env) closeCluster() {
 	if e.cl.redis != nil {
 		_ = e.cl.redis.Close()
 		e.cl.redis = nil
+		close(e.cl.switchSync)
 	}
 }

@@ -4,13 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+
+	"flashgate/cluster"
 )
 
 // Plan B switches across instances: with cluster:, a switch set or
 // cleared on one instance is written to a Redis record table and announced
-// on the bus; every other instance reads the record and applies it, and
-// reads the whole table again after each (re)subscription, when
-// announcements may have been missed. An operator closing checkout closes
+// on the bus; every other instance then reads the table and applies it,
+// as it does after each (re)subscription, when announcements may have been
+// missed. An operator closing checkout closes
 // it on every instance, whichever one the command reached.
 //
 // Redis holds what is shared: a switch set while Redis does not answer is
@@ -62,34 +64,37 @@ func (e *Env) unshareSwitch(name string) {
 	}
 }
 
-// applyRemoteSwitch applies another instance's change of the switch named
-// in payload, as Redis now has it.
-func (e *Env) applyRemoteSwitch(payload []byte) {
-	r := e.clusterRedis()
-	if r == nil {
-		return
+// startSwitchSync starts the goroutine that makes this instance's shared
+// switches what Redis holds: once now (the table may hold switches set
+// before this instance started), after every announcement of a change and
+// after every (re)subscription. Announcements only wake it: it reads the
+// whole table, so that changes in a burst are applied in no other order
+// than Redis's, and the bus listener, which must not block, makes no
+// Redis call. Called with e.cl.mu held.
+func (e *Env) startSwitchSync(r *cluster.Redis) {
+	ch := make(chan struct{}, 1)
+	e.cl.switchSync = ch
+	wake := func() {
+		select {
+		case ch <- struct{}{}:
+		default: // a sync is pending already
+		}
 	}
-	name := string(payload)
-	b, ok, err := r.Record(context.Background(), switchTable, name)
-	if err != nil {
-		return // Redis went away: the resync after it returns catches up
-	}
-	if !ok {
-		e.dropSharedSwitch(name)
-		return
-	}
-	e.takeSharedSwitch(b)
+	r.Subscribe(switchTopic, func([]byte) { wake() })
+	r.OnResubscribe(wake)
+	wake()
+	go func() {
+		for range ch {
+			e.resyncSwitches(r)
+		}
+	}()
 }
 
 // resyncSwitches makes this instance's shared switches what Redis holds.
-func (e *Env) resyncSwitches() {
-	r := e.clusterRedis()
-	if r == nil {
-		return
-	}
+func (e *Env) resyncSwitches(r *cluster.Redis) {
 	recs, err := r.Records(context.Background(), switchTable)
 	if err != nil {
-		return
+		return // Redis is away: the resync after it returns catches up
 	}
 	for _, w := range e.prot.sw.load().list {
 		if _, ok := recs[w.Name()]; w.Shared && !ok {
