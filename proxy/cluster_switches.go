@@ -90,11 +90,31 @@ func (e *Env) startSwitchSync(r *cluster.Redis) {
 	}()
 }
 
-// resyncSwitches makes this instance's shared switches what Redis holds.
+// resyncSwitches makes this instance's shared switches what Redis holds;
+// when Redis lost the table (a restart without persistence), it writes
+// this instance's shared switches back instead of clearing them: an
+// operator's "checkout closed" must not end because Redis restarted.
 func (e *Env) resyncSwitches(r *cluster.Redis) {
-	recs, err := r.Records(context.Background(), switchTable)
+	ctx := context.Background()
+	recs, written, err := r.Records(ctx, switchTable)
 	if err != nil {
 		return // Redis is away: the resync after it returns catches up
+	}
+	if !written {
+		mine := map[string][]byte{}
+		for _, w := range e.prot.sw.load().list {
+			if w.Shared {
+				mine[w.Name()], _ = json.Marshal(w)
+			}
+		}
+		if r.RestoreRecords(ctx, switchTable, mine) != nil {
+			return
+		}
+		if len(mine) > 0 {
+			e.log.LogAttrs(ctx, slog.LevelWarn, "cluster: redis had lost the switches; wrote this instance's back",
+				slog.Int("switches", len(mine)))
+		}
+		return
 	}
 	for _, w := range e.prot.sw.load().list {
 		if _, ok := recs[w.Name()]; w.Shared && !ok {

@@ -562,6 +562,31 @@ func TestClusterSwitches(t *testing.T) {
 		}
 	}
 
+	// Redis restarts empty: the switches stay on, written back by the
+	// instances that hold them, and a clear after that still reaches all.
+	if err := gws[0].SetSwitch(Switch{Kind: SwitchStaleOnly, Route: "page"}); err != nil {
+		t.Fatal(err)
+	}
+	for i, g := range gws {
+		eventually(fmt.Sprintf("instance %d gets stale_only", i), func() bool { return len(g.Switches()) == 1 })
+	}
+	srv.Restart()
+	eventually("the switch back in the restarted Redis", func() bool {
+		v, err := srv.Do("HLEN", "fg:rec:"+switchTable)
+		return err == nil && v == ":2"
+	})
+	for i, g := range gws {
+		if sw := g.Switches(); len(sw) != 1 || !sw[0].Shared {
+			t.Errorf("instance %d after the Redis restart: %+v, want stale_only:page still shared", i, sw)
+		}
+	}
+	if err := gws[1].ClearSwitch("stale_only:page"); err != nil {
+		t.Fatal(err)
+	}
+	for i, g := range gws {
+		eventually(fmt.Sprintf("instance %d clears stale_only after the restart", i), func() bool { return len(g.Switches()) == 0 })
+	}
+
 	srv.Kill()
 	if err := gws[1].SetSwitch(Switch{Kind: SwitchClose, Route: "page"}); err != nil {
 		t.Fatal(err)
