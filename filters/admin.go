@@ -237,7 +237,7 @@ func (q *waitingRoom) stats(name string) QueueStats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if !shared {
-		waiting, paused = int(q.tail-q.head)+len(q.lobby), q.paused
+		waiting, paused = q.localLength(), q.paused
 	}
 	return QueueStats{
 		Name: name, Waiting: waiting, Active: q.active, Admitted: q.admitted, AdmitRate: q.cfg.rate * 1e9,

@@ -307,8 +307,11 @@ func (q *waitingRoom) length() int {
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return int(q.tail-q.head) + len(q.lobby)
+	return q.localLength()
 }
+
+// localLength is the in-memory line's places, lobby included; q.mu held.
+func (q *waitingRoom) localLength() int { return int(q.tail-q.head) + len(q.lobby) }
 
 // sharedState is the shared line's length and pause, ok false when the
 // room has no shared line or Redis did not answer (then the local line's

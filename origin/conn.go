@@ -89,15 +89,10 @@ var errStale = errors.New("origin closed the idle connection")
 // connection are the TLS layer's own (a session ticket), not a sign. The
 // look is a system call, a small part of a TLS request's cost.
 func (c *conn) checkIdle() error {
-	switch c.sock.Idle(c.Conn) {
-	case sockio.Quiet:
+	switch st := c.sock.Idle(c.Conn); {
+	case st == sockio.Quiet, st == sockio.Unasked && c.tls:
 		return nil
-	case sockio.Unasked:
-		if c.tls {
-			return nil
-		}
-	}
-	if c.tls {
+	case c.tls:
 		return errStale
 	}
 	return c.redial()

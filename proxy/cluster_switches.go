@@ -137,12 +137,7 @@ func (e *Env) takeSharedSwitch(b []byte) {
 	if cur, ok := e.prot.sw.get(w.Name()); ok && sameSwitch(cur, w) {
 		return
 	}
-	e.prot.sw.set(w)
-	e.applyServerSwitches()
-	if c := e.prot.switchChanges[w.Kind]; c != nil {
-		c.Inc()
-	}
-	logSwitch(e.log, "switch on (set on another instance)", w)
+	e.switchOn(w, "switch on (set on another instance)")
 }
 
 // sameSwitch reports whether a and b are the same setting (Since compared
@@ -158,16 +153,7 @@ func sameSwitch(a, b Switch) bool {
 // dropSharedSwitch clears the switch called name if this instance has it
 // from Redis.
 func (e *Env) dropSharedSwitch(name string) {
-	if cur, ok := e.prot.sw.get(name); !ok || !cur.Shared {
-		return
+	if cur, ok := e.prot.sw.get(name); ok && cur.Shared {
+		e.switchOff(name, "switch off (cleared on another instance)")
 	}
-	w, ok := e.prot.sw.clear(name)
-	if !ok {
-		return
-	}
-	e.applyServerSwitches()
-	if c := e.prot.switchChanges[w.Kind]; c != nil {
-		c.Inc()
-	}
-	logSwitch(e.log, "switch off (cleared on another instance)", w)
 }

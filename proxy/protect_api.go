@@ -37,17 +37,13 @@ func (s *Server) SetSwitch(w Switch) error {
 	}
 	w.Since = s.now()
 	w.Shared = s.env.shareSwitch(w) // cluster_switches.go
-	s.env.prot.sw.set(w)
-	s.env.applyServerSwitches()
-	s.env.prot.switchChanges[w.Kind].Inc()
-	logSwitch(s.log, "switch on", w)
+	s.env.switchOn(w, "switch on")
 	return nil
 }
 
 // ClearSwitch turns off the switch called name (see Switch.Name).
 func (s *Server) ClearSwitch(name string) error {
-	w, ok := s.env.prot.sw.clear(name)
-	if !ok {
+	if !s.env.switchOff(name, "switch off") {
 		names := make([]string, 0)
 		for _, w := range s.Switches() {
 			names = append(names, w.Name())
@@ -55,10 +51,29 @@ func (s *Server) ClearSwitch(name string) error {
 		return fmt.Errorf("%w %q (on: %v)", errSwitchUnknown, name, names)
 	}
 	s.env.unshareSwitch(name)
-	s.env.applyServerSwitches()
-	s.env.prot.switchChanges[w.Kind].Inc()
-	logSwitch(s.log, "switch off", w)
 	return nil
+}
+
+// switchOn turns w on in this instance (set here or on another one, msg
+// says which): the request path, the server overrides, the count, the log.
+func (e *Env) switchOn(w Switch, msg string) {
+	e.prot.sw.set(w)
+	e.applyServerSwitches()
+	e.prot.switchChanges[w.Kind].Inc()
+	logSwitch(e.log, msg, w)
+}
+
+// switchOff turns the switch called name off in this instance, as
+// switchOn turns one on; false when it is not on.
+func (e *Env) switchOff(name, msg string) bool {
+	w, ok := e.prot.sw.clear(name)
+	if !ok {
+		return false
+	}
+	e.applyServerSwitches()
+	e.prot.switchChanges[w.Kind].Inc()
+	logSwitch(e.log, msg, w)
+	return true
 }
 
 // applyServerSwitches sets the server overrides on every pool in the Env
